@@ -1,0 +1,330 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
+import { CONVERSATION_ID_HEADER } from '../api/wire';
+import { demoReply } from './demo';
+import {
+  accumulateEvents,
+  encodeEvent,
+  estimateTokens,
+  newId,
+  parseSse,
+  renderEvents,
+  renderMessage,
+  seededRandom,
+  type SseEvent,
+} from './sse';
+import type { FakeHandler, FakeReply, FakeScript, Latency, RecordedRequest } from './types';
+import { validateRequest, type Route } from './validate';
+
+/** Options of {@link FakeClaude.start}. */
+export interface FakeClaudeOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Latency applied to every reply that sets none of its own. Default none. */
+  latency?: Latency;
+  /**
+   * What answers a conversation that has no script: `demo` answers sensibly with any tool set (for
+   * runs with no API key); `reject` (default) answers 400 naming the conversation, so a test that
+   * forgot to script a call fails at once instead of retrying.
+   */
+  fallback?: 'demo' | 'reject';
+  /** When set, requests whose `x-api-key` differs get 401 `authentication_error`. Mutable. */
+  apiKey?: string;
+  /** Validate requests like the API (default true). */
+  validate?: boolean;
+  /** Largest request body accepted; larger ones get 413 `request_too_large`. Default 32 MiB, the API's. */
+  maxBodyBytes?: number;
+}
+
+const WILDCARD = '*';
+
+/**
+ * A wire-faithful fake of the Anthropic Messages API: `POST /v1/messages` (also `?beta=true`) and
+ * `POST /v1/messages/count_tokens`, streamed (SSE) or not, scripted per conversation, with faults on
+ * demand. Requests are validated the way the API validates them and recorded for assertions.
+ *
+ * Conversations are told apart by the `x-agent-conversation-id` header the worker sends (its
+ * workflow id); requests without it belong to `*`.
+ */
+export class FakeClaude {
+  /** Every request received, in order, valid or not. */
+  readonly requests: RecordedRequest[] = [];
+  apiKey: string | undefined;
+  private readonly scripts = new Map<string, FakeScript>();
+  private readonly counts = new Map<string, number>();
+  private seq = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: FakeClaudeOptions,
+  ) {
+    this.apiKey = options.apiKey;
+  }
+
+  /** Starts a server and resolves once it listens. */
+  static async start(options: FakeClaudeOptions = {}): Promise<FakeClaude> {
+    let fake: FakeClaude | undefined;
+    const server = createServer((req, res) => {
+      fake!.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) fake!.sendError(res, 500, 'api_error', `fake-claude: ${String(err)}`);
+        else res.destroy();
+      });
+    });
+    fake = new FakeClaude(server, options);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    });
+    return fake;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Base URL for the SDK's `baseURL` / `ANTHROPIC_BASE_URL`, e.g. `http://127.0.0.1:41234`. */
+  get url(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  /**
+   * Scripts a conversation (`*` for any conversation without a script of its own): an array of
+   * replies consumed one per request, or a function from request to reply. Replaces an earlier script.
+   */
+  script(conversation: string, script: FakeScript): this {
+    this.scripts.set(conversation, Array.isArray(script) ? [...script] : script);
+    return this;
+  }
+
+  /** Appends replies to a conversation's queue (creating it). */
+  enqueue(conversation: string, ...replies: FakeReply[]): this {
+    const current = this.scripts.get(conversation);
+    if (typeof current === 'function') throw new Error(`conversation ${conversation} is scripted with a function`);
+    this.scripts.set(conversation, [...(current ?? []), ...replies]);
+    return this;
+  }
+
+  /** Replies still queued for a conversation (0 for function scripts). */
+  pending(conversation: string): number {
+    const s = this.scripts.get(conversation);
+    return Array.isArray(s) ? s.length : 0;
+  }
+
+  /** The `POST /v1/messages` requests of one conversation, in order. */
+  requestsFor(conversation: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.conversation === conversation && r.route === 'messages');
+  }
+
+  /** Forgets scripts and recorded requests. */
+  reset(): void {
+    this.scripts.clear();
+    this.counts.clear();
+    this.requests.length = 0;
+  }
+
+  /** Stops listening and cuts open connections (streams in flight included). */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const route: Route | undefined =
+      url.pathname === '/v1/messages' ? 'messages' : url.pathname === '/v1/messages/count_tokens' ? 'count_tokens' : undefined;
+    if (req.method !== 'POST' || !route) {
+      await drain(req);
+      return this.sendError(res, 404, 'not_found_error', `Not found: ${req.method} ${url.pathname}`);
+    }
+    const limit = this.options.maxBodyBytes ?? 32 * 1024 * 1024;
+    const raw = await readBody(req, limit);
+    if (raw === undefined) {
+      return this.sendError(res, 413, 'request_too_large', `Request exceeds the maximum allowed number of bytes (${limit}).`);
+    }
+    if (this.apiKey !== undefined && req.headers['x-api-key'] !== this.apiKey) {
+      return this.sendError(res, 401, 'authentication_error', 'invalid x-api-key');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      return this.sendError(res, 400, 'invalid_request_error', `There was an error parsing the body: ${(err as Error).message}`);
+    }
+    const conversation = String(req.headers[CONVERSATION_ID_HEADER] ?? WILDCARD);
+    const index = route === 'messages' ? (this.counts.get(conversation) ?? 0) + 1 : 0;
+    if (route === 'messages') this.counts.set(conversation, index);
+    const recorded: RecordedRequest = {
+      seq: ++this.seq,
+      conversation,
+      index,
+      method: req.method,
+      path: req.url ?? url.pathname,
+      route,
+      headers: req.headers,
+      body: body as MessageCreateParams,
+      receivedAt: Date.now(),
+    };
+    this.requests.push(recorded);
+    if (this.options.validate !== false) {
+      const result = validateRequest(body, route);
+      if (!result.ok) {
+        recorded.invalid = result.message;
+        return this.sendError(res, 400, 'invalid_request_error', result.message);
+      }
+    }
+    if (route === 'count_tokens') {
+      const { system, messages, tools } = recorded.body;
+      return this.sendJson(res, 200, { input_tokens: estimateTokens({ system, messages, tools }) });
+    }
+    const reply = await this.nextReply(recorded);
+    await this.send(res, reply, recorded);
+  }
+
+  private async nextReply(request: RecordedRequest): Promise<FakeReply> {
+    const script = this.scripts.get(request.conversation) ?? this.scripts.get(WILDCARD);
+    if (typeof script === 'function') return (script as FakeHandler)(request);
+    if (script && script.length > 0) return script.shift()!;
+    if (this.options.fallback === 'demo') return demoReply(request.body);
+    const why = script ? 'has no reply left' : 'is not scripted';
+    return {
+      kind: 'error',
+      status: 400,
+      type: 'invalid_request_error',
+      message: `fake-claude: conversation '${request.conversation}' ${why} (request #${request.index})`,
+    };
+  }
+
+  private async send(res: ServerResponse, reply: FakeReply, request: RecordedRequest): Promise<void> {
+    const latency = reply.latency ?? this.options.latency ?? {};
+    const alive = await sleepUnlessClosed(res, latency.firstByteMs);
+    if (!alive) return;
+    const stream = request.body.stream === true;
+    switch (reply.kind) {
+      case 'error':
+        return this.sendError(res, reply.status, reply.type, reply.message, reply.headers);
+      case 'json':
+        return this.sendJson(res, reply.status ?? 200, reply.body, reply.headers);
+      case 'fixture': {
+        const text = readFileSync(reply.path, 'utf8');
+        if (!stream) return this.sendJson(res, 200, accumulateEvents(parseSse(text)).message, reply.headers);
+        this.startStream(res, reply.headers);
+        // Verbatim bytes, frame by frame, so latency between events can apply.
+        const frames = text.split(/(?<=\n\n)/);
+        for (const frame of frames) {
+          if (!(await this.write(res, frame, latency.betweenEventsMs))) return;
+        }
+        res.end();
+        return;
+      }
+      case 'message': {
+        const ctx = {
+          id: newId('msg'),
+          model: request.body.model,
+          inputTokens: estimateTokens({ system: request.body.system, messages: request.body.messages, tools: request.body.tools }),
+          random: seededRandom(request.seq),
+        };
+        if (!stream) return this.sendJson(res, 200, renderMessage(reply, ctx), reply.headers);
+        const events = renderEvents(reply, ctx);
+        this.startStream(res, reply.headers);
+        await this.streamEvents(res, events, reply.faults ?? {}, latency.betweenEventsMs);
+        return;
+      }
+    }
+  }
+
+  private async streamEvents(
+    res: ServerResponse,
+    events: SseEvent[],
+    faults: NonNullable<Extract<FakeReply, { kind: 'message' }>['faults']>,
+    betweenMs: number | undefined,
+  ): Promise<void> {
+    for (let i = 0; i < events.length; i++) {
+      if (faults.dropAfterEvents !== undefined && i >= faults.dropAfterEvents) {
+        // Cut the TCP connection mid-body: the client sees the stream end abruptly.
+        res.socket?.destroy();
+        return;
+      }
+      if (faults.errorAfterEvents !== undefined && i >= faults.errorAfterEvents) {
+        const error = faults.error ?? { type: 'overloaded_error', message: 'Overloaded' };
+        await this.write(res, encodeEvent({ event: 'error', data: { type: 'error', error } }), 0);
+        res.end();
+        return;
+      }
+      if (!(await this.write(res, encodeEvent(events[i]), i === 0 ? 0 : betweenMs))) return;
+    }
+    res.end();
+  }
+
+  private startStream(res: ServerResponse, headers?: Record<string, string>): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': newId('req'),
+      ...headers,
+    });
+    res.flushHeaders();
+  }
+
+  private async write(res: ServerResponse, text: string, delayMs: number | undefined): Promise<boolean> {
+    if (!(await sleepUnlessClosed(res, delayMs))) return false;
+    res.write(text);
+    return true;
+  }
+
+  private sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'request-id': newId('req'),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  private sendError(res: ServerResponse, status: number, type: string, message: string, headers?: Record<string, string>): void {
+    const requestId = newId('req');
+    this.sendJson(res, status, { type: 'error', error: { type, message }, request_id: requestId }, { 'request-id': requestId, ...headers });
+  }
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) tooLarge = true;
+    else chunks.push(c as Buffer);
+  }
+  return tooLarge ? undefined : Buffer.concat(chunks);
+}
+
+async function drain(req: IncomingMessage): Promise<void> {
+  for await (const _ of req) {
+    // discard
+  }
+}
+
+/** Waits `ms`, resolving false early if the client went away meanwhile. */
+function sleepUnlessClosed(res: ServerResponse, ms: number | undefined): Promise<boolean> {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  if (!ms) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      res.off('close', onClose);
+      resolve(!res.destroyed);
+    }, ms);
+    res.once('close', onClose);
+  });
+}

@@ -1,0 +1,79 @@
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { AGENT_SEARCH_ATTRIBUTES } from '../api/search-attributes';
+import { temporalBinaries } from './temporal-binaries';
+
+let runtimeInstalled = false;
+
+/** Installs a quiet Temporal runtime logger once per process (the default one is chatty in tests). */
+export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already installed by someone else in this process: keep theirs.
+  }
+}
+
+/** Options of {@link startDevServer}. */
+export interface DevServerOptions {
+  /** SQLite file to persist to; in memory when absent. */
+  dbFilename?: string;
+  namespace?: string;
+  /** Fixed port; a free one when absent. */
+  port?: number;
+  /** Extra `temporal server start-dev` arguments, e.g. `--dynamic-config-value`. */
+  extraArgs?: string[];
+}
+
+/**
+ * Starts the Temporal CLI dev server (a real Temporal server, SQLite-backed) on a free port with our
+ * search attributes registered. Call `teardown()` on the result (in `afterAll`) to stop it.
+ */
+export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalBinaries().cli },
+      namespace: options.namespace,
+      dbFilename: options.dbFilename,
+      port: options.port,
+      searchAttributes: AGENT_SEARCH_ATTRIBUTES,
+      extraArgs: options.extraArgs,
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+}
+
+/**
+ * Starts the time-skipping test server on a free port, with our search attributes registered. Time
+ * skips whenever a client awaits a workflow result. Call `teardown()` on the result to stop it.
+ */
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  installQuietRuntime();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: temporalBinaries().testServer } },
+  });
+  try {
+    await registerSearchAttributes(env);
+  } catch (err) {
+    await env.teardown();
+    throw err;
+  }
+  return env;
+}
+
+/** Registers our search attributes through the operator service (what the dev server does at start). */
+async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  const { SearchAttributeType } = await import('@temporalio/common');
+  const { temporal } = await import('@temporalio/proto');
+  const typeMap: Record<string, number> = {
+    [SearchAttributeType.KEYWORD]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    [SearchAttributeType.DATETIME]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    [SearchAttributeType.INT]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  };
+  const searchAttributes: Record<string, number> = {};
+  for (const key of AGENT_SEARCH_ATTRIBUTES) searchAttributes[key.name] = typeMap[key.type];
+  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+}

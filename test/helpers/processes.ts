@@ -1,0 +1,17 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Processes (pid → command line) whose command line mentions one of `needles`. Linux /proc only. */
+export function processesMatching(needles: string[]): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (cmd && needles.some((n) => cmd.includes(n))) found.set(pid, cmd);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found;
+}
