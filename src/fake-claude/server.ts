@@ -67,14 +67,14 @@ export class FakeClaude {
 
   /** Starts a server and resolves once it listens. */
   static async start(options: FakeClaudeOptions = {}): Promise<FakeClaude> {
-    let fake: FakeClaude | undefined;
-    const server = createServer((req, res) => {
-      fake!.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) fake!.sendError(res, 500, 'api_error', `fake-claude: ${String(err)}`);
+    const server = createServer();
+    const fake = new FakeClaude(server, options);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      fake.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) fake.sendError(res, 500, 'api_error', `fake-claude: ${String(err)}`);
         else res.destroy();
       });
     });
-    fake = new FakeClaude(server, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -1,0 +1,70 @@
+// @ts-check
+import { builtinModules } from 'node:module';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Workflow code runs in Temporal's deterministic sandbox and is bundled by the worker: it must not
+ * reach Node, the network SDKs, the environment, the clock or randomness. `src/api` is imported by
+ * workflows, so the same fence holds there. Type-only imports are fine: they vanish at compile time.
+ */
+const nodeModules = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+const sandboxFence = {
+  '@typescript-eslint/no-restricted-imports': [
+    'error',
+    {
+      paths: [
+        ...nodeModules.map((name) => ({ name, message: 'Node built-ins are not available in workflow code.' })),
+        {
+          name: '@anthropic-ai/sdk',
+          allowTypeImports: true,
+          message: 'Workflows must not call Claude: do it in an activity (import types only).',
+        },
+        { name: '@temporalio/activity', message: 'Activity APIs do not belong in workflow code.' },
+        { name: '@temporalio/worker', message: 'Worker APIs do not belong in workflow code.' },
+        { name: '@temporalio/client', allowTypeImports: true, message: 'Client APIs do not belong in workflow code.' },
+      ],
+      patterns: [
+        {
+          group: ['@anthropic-ai/sdk/*'],
+          allowTypeImports: true,
+          message: 'Workflows must not call Claude: do it in an activity (import types only).',
+        },
+        { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Import activities as types and call them through proxyActivities.' },
+        { group: ['**/fake-claude/*', '**/ops/*', '**/cli/*', '**/testing/*', '**/config'], message: 'Node-side module: not for workflow code.' },
+      ],
+    },
+  ],
+  'no-restricted-globals': [
+    'error',
+    { name: 'process', message: 'No process (or process.env) in workflow code: pass configuration in the workflow input.' },
+    { name: 'require', message: 'No require in workflow code.' },
+    { name: 'Buffer', message: 'Buffer is a Node API.' },
+  ],
+  'no-restricted-properties': [
+    'error',
+    { object: 'Date', property: 'now', message: 'Use workflow time deliberately (the sandbox makes it deterministic); prefer workflowInfo() or timestamps from activities.' },
+    { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow for ids; no randomness in workflows.' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/', 'test-artifacts/', '**/*.js', '**/*.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  { files: ['src/workflows/**/*.ts', 'src/api/**/*.ts'], rules: sandboxFence },
+  {
+    // Test workflows are bundled into the sandbox too.
+    files: ['test/workflows/**/*.ts'],
+    rules: sandboxFence,
+  },
+  {
+    files: ['test/workflows/smoke.ts'],
+    // The smoke workflow reads Date.now() on purpose: it proves time skipped.
+    rules: { 'no-restricted-properties': 'off' },
+  },
+);
