@@ -7,7 +7,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import type { FakeMessageReply } from './types';
 
-/** How deep `valueFromSchema` follows nested schemas; deeper optional properties are left out. */
+/** How deep `valueFromSchema` follows nested schemas; anything deeper becomes `null`. */
 const MAX_DEPTH = 8;
 /** Characters kept from a tool result or the user's text when quoting them. */
 const QUOTE_CHARS = 200;
@@ -67,27 +67,40 @@ export function demoReply(body: MessageCreateParams): FakeMessageReply {
  * Builds a plausible value that satisfies a JSON Schema: the draft 2020-12 subset that zod's
  * `z.toJSONSchema` emits (`type`, `properties`, `items`/`prefixItems`, `enum`, `const`, `anyOf`/`oneOf`/`allOf`,
  * `$ref` to `#/$defs/...` or `#/definitions/...`, string formats and length bounds, number bounds, `minItems`).
- * `pattern` is not honoured. Every property is filled in, optional ones included, down to a depth of 8.
+ * `pattern` is not honoured. Every property is filled in, optional ones included, except inside a recursive `$ref`
+ * (there only required ones and `minItems` elements); nesting stops at a depth of 8.
  *
  * @param schema The schema; `$ref`s are resolved against it.
  * @param hint The property name the value is for, used to word strings (`title` gives `"example title"`).
  */
 export function valueFromSchema(schema: unknown, hint?: string): unknown {
-  return build(schema, hint, schema, 0);
+  return build(schema, hint, { root: schema, depth: 0, refs: [], lean: false });
 }
 
-function build(schema: unknown, hint: string | undefined, root: unknown, depth: number): unknown {
-  if (schema === true || !isRecord(schema)) return 'example';
-  if (depth > MAX_DEPTH) return null;
-  const s = schema;
-  const next = (sub: unknown, subHint = hint): unknown => build(sub, subHint, root, depth + 1);
+/** Where `build` is: `lean` (inside a recursive `$ref`) fills only required properties and `minItems`. */
+interface Walk {
+  root: unknown;
+  depth: number;
+  refs: string[];
+  lean: boolean;
+}
 
-  if (typeof s.$ref === 'string') return next(resolveRef(s.$ref, root));
+function build(schema: unknown, hint: string | undefined, walk: Walk): unknown {
+  if (!isRecord(schema)) return 'example';
+  if (walk.depth > MAX_DEPTH) return null;
+  const s = schema;
+  const inner: Walk = { ...walk, depth: walk.depth + 1 };
+  const next = (sub: unknown, subHint = hint): unknown => build(sub, subHint, inner);
+
+  if (typeof s.$ref === 'string') {
+    const lean = walk.lean || walk.refs.includes(s.$ref);
+    return build(resolveRef(s.$ref, walk.root), hint, { ...inner, lean, refs: [...walk.refs, s.$ref] });
+  }
   if ('const' in s) return s.const;
   if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
   if ('default' in s) return s.default;
   if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
-  const options = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  const options = s.anyOf ?? s.oneOf;
   if (Array.isArray(options) && options.length > 0) {
     return next(options.find((o) => !(isRecord(o) && o.type === 'null')) ?? options[0]);
   }
@@ -103,13 +116,13 @@ function build(schema: unknown, hint: string | undefined, root: unknown, depth: 
       const required = Array.isArray(s.required) ? s.required : [];
       const out: Record<string, unknown> = {};
       for (const [key, sub] of Object.entries(props)) {
-        if (depth < MAX_DEPTH - 1 || required.includes(key)) out[key] = next(sub, key);
+        if (!walk.lean || required.includes(key)) out[key] = next(sub, key);
       }
       return out;
     }
     case 'array': {
       if (Array.isArray(s.prefixItems)) return s.prefixItems.map((item) => next(item));
-      const count = typeof s.minItems === 'number' ? s.minItems : depth < MAX_DEPTH - 1 ? 1 : 0;
+      const count = typeof s.minItems === 'number' ? s.minItems : walk.lean ? 0 : 1;
       return Array.from({ length: count }, () => next(s.items, singular(hint)));
     }
     case 'string':

@@ -86,7 +86,7 @@ describe('valueFromSchema', () => {
     expect(value.code.length).toBeGreaterThanOrEqual(20);
     expect(value.short).toBe('exa');
     expect(value.rows).toHaveLength(2);
-    expect(value.rows[0].cells).toEqual([7, 7, 7]);
+    expect(value.rows[0].cells).toEqual([42, 42, 42]);
   });
 
   it('resolves $ref against the root and stops on recursive schemas', () => {
