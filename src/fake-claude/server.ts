@@ -36,6 +36,8 @@ export interface FakeClaudeOptions {
   apiKey?: string;
   /** Validate requests like the API (default true). */
   validate?: boolean;
+  /** Accept consecutive same-role messages as the real API does (default false: strict alternation). */
+  lenientRoles?: boolean;
   /** Largest request body accepted; larger ones get 413 `request_too_large`. Default 32 MiB, the API's. */
   maxBodyBytes?: number;
 }
@@ -172,7 +174,7 @@ export class FakeClaude {
     };
     this.requests.push(recorded);
     if (this.options.validate !== false) {
-      const result = validateRequest(body, route);
+      const result = validateRequest(body, route, { lenientRoles: this.options.lenientRoles });
       if (!result.ok) {
         recorded.invalid = result.message;
         return this.sendError(res, 400, 'invalid_request_error', result.message);
