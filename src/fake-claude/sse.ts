@@ -249,7 +249,7 @@ export function accumulateEvents(events: SseEvent[]): { message: Message; rawToo
     if (stopped) throw new Error(`${event} after message_stop`);
     switch (event) {
       case 'content_block_start':
-        message.content[data.index as number] = structuredClone(data.content_block) as Record<string, unknown>;
+        message.content[data.index as number] = structuredClone(data.content_block) as never;
         break;
       case 'content_block_delta': {
         const index = data.index as number;

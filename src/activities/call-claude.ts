@@ -1,0 +1,220 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { MessageCreateParamsStreaming, RawMessageStreamEvent, Tool, ToolUnion } from '@anthropic-ai/sdk/resources/messages';
+import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import {
+  CONFIGURATION_ERROR,
+  INVALID_INPUT_KEY,
+  MODEL_API_ERROR,
+  type CallClaudeInput,
+  type CallClaudeResult,
+  type ModelErrorDetails,
+  type ToolCallInfo,
+} from '../api/activity-contract';
+import { CONVERSATION_ID_HEADER } from '../api/wire';
+import type { ToolRegistry } from '../tools/registry';
+import { MessageAccumulator } from './message-accumulator';
+import type { TranscriptCache } from './transcript-cache';
+
+/** Receives a model call's stream as it happens (the live side channel); must not throw or block. */
+export interface StreamObserver {
+  /** A call (or a retry of it) starts: observers drop any partial output of an earlier attempt. */
+  onStart(workflowId: string, info: { turn: number; attempt: number }): void;
+  onEvent(workflowId: string, event: RawMessageStreamEvent): void;
+  onEnd(workflowId: string, outcome: { ok: boolean; error?: string }): void;
+}
+
+export interface CallClaudeDeps {
+  anthropic: Anthropic;
+  tools: ToolRegistry;
+  transcripts: TranscriptCache;
+  observer?: StreamObserver;
+  /** How often to heartbeat while a stream is open but quiet (ms). Default 1000. */
+  heartbeatEveryMs?: number;
+}
+
+/** Statuses the API may succeed on later; everything else 4xx is the request's fault. */
+const RETRYABLE_STATUS = new Set([408, 409, 429]);
+/** Longest server-asked retry delay we honour; past it we still retry, after this long. */
+const MAX_RETRY_DELAY_MS = 10 * 60 * 1000;
+
+/**
+ * One streamed model call. Temporal owns retries: the SDK client runs with `maxRetries: 0`, and this
+ * activity turns each failure into a retryable or non-retryable `ApplicationFailure`, carrying the
+ * server's `retry-after` as the next retry delay.
+ */
+export function createCallClaude(deps: CallClaudeDeps) {
+  return async function callClaude(input: CallClaudeInput): Promise<CallClaudeResult> {
+    const { workflowId, request } = input;
+    const tools = apiTools(deps.tools, request.tools, request.serverTools);
+    const messages = await deps.transcripts.messages(workflowId, input.messageCount, input.digest);
+    const body: MessageCreateParamsStreaming = {
+      model: request.model,
+      max_tokens: request.maxTokens,
+      messages,
+      stream: true,
+      ...(request.system !== undefined && { system: request.system }),
+      ...(tools.length > 0 && { tools }),
+      ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
+      ...(request.temperature !== undefined && { temperature: request.temperature }),
+      ...(request.stopSequences?.length && { stop_sequences: request.stopSequences }),
+      ...(request.thinking && { thinking: request.thinking as unknown as MessageCreateParamsStreaming['thinking'] }),
+    };
+    const signal = cancellationSignal();
+    const options = { signal, headers: { [CONVERSATION_ID_HEADER]: workflowId } };
+    const attempt = activityInfo().attempt;
+    deps.observer?.onStart(workflowId, { turn: input.turn, attempt });
+
+    // Heartbeat on a timer, not per event: the model may think for a long time before the first byte,
+    // and a dead worker must still be noticed within the heartbeat timeout. Heartbeats also deliver
+    // cancellation, which aborts the HTTP stream through `signal`.
+    let events = 0;
+    const beat = setInterval(() => heartbeat({ events }), deps.heartbeatEveryMs ?? 1000);
+    heartbeat({ events });
+    const accumulator = new MessageAccumulator();
+    try {
+      // The raw event stream, accumulated by our own strict accumulator: the SDK's stream helpers parse
+      // tool input leniently (and the beta one throws on invalid JSON), and neither may decide what runs.
+      const { data: stream, request_id } = request.betas?.length
+        ? await deps.anthropic.beta.messages.create({ ...body, betas: request.betas } as never, options).withResponse()
+        : await deps.anthropic.messages.create(body, options).withResponse();
+      for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
+        events++;
+        accumulator.push(event);
+        deps.observer?.onEvent(workflowId, event);
+      }
+      const { message, rawInputs, stopped } = accumulator.finish();
+      deps.observer?.onEnd(workflowId, { ok: true });
+      return judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined);
+    } catch (err) {
+      deps.observer?.onEnd(workflowId, { ok: false, error: err instanceof Error ? err.message : String(err) });
+      if (signal.aborted) throw signal.reason ?? err;
+      throw toFailure(err);
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}
+
+/** The API tool list: our tools from the registry (JSON Schema), then server tools untouched. */
+function apiTools(registry: ToolRegistry, names: string[], serverTools: Array<Record<string, unknown>>): ToolUnion[] {
+  let ours: Tool[];
+  try {
+    ours = registry.resolve(names).map((t) => t.toApiTool());
+  } catch (err) {
+    throw ApplicationFailure.create({ type: CONFIGURATION_ERROR, message: (err as Error).message, nonRetryable: true });
+  }
+  return [...ours, ...(serverTools as unknown as ToolUnion[])];
+}
+
+/**
+ * Builds the transcript's assistant message and judges each tool call. Tool inputs come from the raw
+ * streamed JSON, parsed strictly: the SDK's own parser is lenient and hands back a plausible but
+ * shortened object when the input was cut off (`max_tokens`), which must never run.
+ */
+function judge(
+  final: Anthropic.Message,
+  raw: Map<number, string>,
+  stopped: Set<number>,
+  registry: ToolRegistry,
+  requestId: string | undefined,
+): CallClaudeResult {
+  const toolCalls: ToolCallInfo[] = [];
+  const content = final.content.map((block, index) => {
+    if (block.type !== 'tool_use' && block.type !== 'server_tool_use') return block;
+    const text = raw.get(index) ?? '';
+    const parsed = parseObject(text);
+    const cut = final.stop_reason === 'max_tokens' && (!stopped.has(index) || parsed === undefined);
+    const input = parsed ?? (text === '' ? {} : { [INVALID_INPUT_KEY]: text });
+    const kept = { ...block, input };  // our accumulator's blocks are plain objects
+    if (block.type === 'tool_use') {
+      const runnable = !cut && (parsed !== undefined || text === '');
+      const tool = registry.get(block.name);
+      const validated = runnable && tool ? tool.input.safeParse(input) : undefined;
+      toolCalls.push({
+        index,
+        id: block.id,
+        name: block.name,
+        runnable,
+        ...(!runnable && { problem: cut ? 'truncated' : 'invalid_json', rawInput: text }),
+        needsApproval: Boolean(tool && validated?.success && tool.needsApproval(validated.data)),
+        ...(tool && { effect: tool.effect }),
+      } as ToolCallInfo);
+    }
+    return kept;
+  });
+  const usage = final.usage;
+  return {
+    message: { role: 'assistant', content: content as Anthropic.ContentBlock[] },
+    id: final.id,
+    model: final.model,
+    stopReason: final.stop_reason ?? 'end_turn',
+    stopSequence: final.stop_sequence ?? null,
+    stopDetails: (final as { stop_details?: unknown }).stop_details ?? null,
+    usage: {
+      inputTokens: usage.input_tokens ?? 0,
+      outputTokens: usage.output_tokens ?? 0,
+      cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
+      cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+    },
+    toolCalls,
+    ...(requestId && { requestId }),
+  };
+}
+
+/** Strict JSON parse of a tool input; undefined unless it is a whole JSON object. */
+function parseObject(text: string): Record<string, unknown> | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Maps an SDK error to a Temporal failure. 408/409/429/5xx/529, dropped connections and mid-stream
+ * `error` events are retryable, after the server's `retry-after` when it gives one; 400/401/403/404/413
+ * and other 4xx are not: the workflow parks the conversation for an operator instead.
+ */
+export function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof Anthropic.APIError) {
+    const body = err.error as { error?: { type?: string; message?: string } } | undefined;
+    const details: ModelErrorDetails = {
+      status: err.status,
+      errorType: err.type ?? body?.error?.type ?? (err instanceof Anthropic.APIConnectionError ? 'connection_error' : undefined),
+      requestId: err.requestID ?? undefined,
+      message: body?.error?.message ?? err.message,
+    };
+    const shouldRetry = err.headers?.get('x-should-retry');
+    const retryable =
+      shouldRetry === 'true' ||
+      (shouldRetry !== 'false' && (err.status === undefined || err.status >= 500 || RETRYABLE_STATUS.has(err.status)));
+    const nextRetryDelay = retryable ? retryDelayMs(err.headers) : undefined;
+    const what = err.status ? `${err.status} ${details.errorType ?? ''}`.trim() : (details.errorType ?? 'stream error');
+    log.warn('model call failed', { status: err.status, errorType: details.errorType, requestId: details.requestId, retryable, nextRetryDelay });
+    return ApplicationFailure.create({
+      type: MODEL_API_ERROR,
+      message: `Anthropic API ${what}: ${details.message}`,
+      nonRetryable: !retryable,
+      details: [details],
+      ...(nextRetryDelay !== undefined && { nextRetryDelay }),
+      cause: err,
+    });
+  }
+  if (err instanceof ApplicationFailure) return err;
+  // Anything else (a stream cut before message_stop, a bug): retryable, bounded by the retry policy.
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.create({ type: MODEL_API_ERROR, message: `model call failed: ${message}`, details: [{ message }] });
+}
+
+/** `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date), capped. */
+function retryDelayMs(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (headers?.get('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return Math.min(ms, MAX_RETRY_DELAY_MS);
+  const after = headers?.get('retry-after');
+  if (!after) return undefined;
+  const seconds = Number(after);
+  const delay = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(after) - Date.now();
+  return Number.isFinite(delay) ? Math.min(Math.max(delay, 0), MAX_RETRY_DELAY_MS) : undefined;
+}

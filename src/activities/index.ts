@@ -1,0 +1,38 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { getClient } from '@temporalio/activity';
+import { messagesQuery } from '../api/conversation';
+import type { ToolRegistry } from '../tools/registry';
+import { createCallClaude, type StreamObserver } from './call-claude';
+import { createRunTool } from './run-tool';
+import { TranscriptCache, type TranscriptReader } from './transcript-cache';
+
+/** What the activities need from the worker. */
+export interface ActivityDeps {
+  /** An SDK client built with `maxRetries: 0`: Temporal owns retries. */
+  anthropic: Anthropic;
+  tools: ToolRegistry;
+  /** Reads transcript ranges from workflows; default: a query through the worker's own client. */
+  readTranscript?: TranscriptReader;
+  /** Bytes of transcripts the worker keeps in memory (default 128 MiB). */
+  transcriptCacheBytes?: number;
+  /** The live side channel for model streams. */
+  observer?: StreamObserver;
+  /** Longest tool output sent to the model, in characters. */
+  maxToolOutputChars?: number;
+}
+
+/** Reads a transcript range with the `messages` query, through the worker's connection. */
+const queryTranscript: TranscriptReader = (workflowId, from, to) =>
+  getClient().workflow.getHandle(workflowId).query(messagesQuery, { from, to });
+
+/** Builds the activities with their dependencies (tests inject fakes). */
+export function createActivities(deps: ActivityDeps) {
+  const transcripts = new TranscriptCache(deps.readTranscript ?? queryTranscript, deps.transcriptCacheBytes);
+  return {
+    callClaude: createCallClaude({ anthropic: deps.anthropic, tools: deps.tools, transcripts, observer: deps.observer }),
+    runTool: createRunTool({ tools: deps.tools, maxOutputChars: deps.maxToolOutputChars }),
+  };
+}
+
+/** The activities' types, for `proxyActivities` in workflow code (import it as a type only). */
+export type Activities = ReturnType<typeof createActivities>;

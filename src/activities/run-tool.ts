@@ -1,0 +1,105 @@
+import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import type { RunToolInput, RunToolResult } from '../api/activity-contract';
+import type { ToolOutput } from '../tools/define-tool';
+import type { ToolRegistry } from '../tools/registry';
+
+export interface RunToolDeps {
+  tools: ToolRegistry;
+  /** Largest tool output sent to the model, in characters (default 100,000); longer output is cut. */
+  maxOutputChars?: number;
+  heartbeatEveryMs?: number;
+}
+
+/**
+ * Runs one tool call. A tool's failure is data for the model, not a workflow failure: unknown tool,
+ * invalid input, a throw or a timeout all come back as an `is_error` result the model can act on.
+ * Only the worker's own trouble (a crash, a lost heartbeat) makes Temporal retry the activity.
+ */
+export function createRunTool(deps: RunToolDeps) {
+  const maxChars = deps.maxOutputChars ?? 100_000;
+  return async function runTool(call: RunToolInput): Promise<RunToolResult> {
+    const started = Date.now();
+    const done = (content: RunToolResult['content'], isError: boolean, truncated?: boolean): RunToolResult => ({
+      content,
+      isError,
+      ...(truncated && { truncated }),
+      durationMs: Date.now() - started,
+    });
+    const tool = deps.tools.get(call.name);
+    if (!tool) {
+      return done(`Unknown tool "${call.name}". Available tools: ${deps.tools.names().join(', ') || 'none'}.`, true);
+    }
+    const parsed = tool.input.safeParse(call.input);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+      return done(`Invalid input for ${call.name}: ${issues}. Call the tool again with input that matches its schema.`, true);
+    }
+
+    // The tool's own deadline, and the activity's cancellation (conversation cancelled, worker
+    // shutting down), both abort the signal the tool gets.
+    const controller = new AbortController();
+    const activitySignal = cancellationSignal();
+    const onCancel = () => controller.abort(activitySignal.reason);
+    activitySignal.addEventListener('abort', onCancel, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${tool.timeoutMs} ms`)), tool.timeoutMs);
+    const beat = setInterval(() => heartbeat(), deps.heartbeatEveryMs ?? 1000);
+    const { attempt } = activityInfo();
+    try {
+      const output = await Promise.race([
+        tool.run(parsed.data, {
+          idempotencyKey: `${call.workflowId}/${call.toolUseId}`,
+          workflowId: call.workflowId,
+          toolUseId: call.toolUseId,
+          signal: controller.signal,
+          heartbeat: (details) => heartbeat(details),
+          attempt,
+        }),
+        new Promise<never>((_, reject) => {
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        }),
+      ]);
+      const [content, truncated] = cap(render(output), maxChars);
+      return done(content, false, truncated);
+    } catch (err) {
+      if (activitySignal.aborted) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      log.warn('tool failed', { tool: call.name, toolUseId: call.toolUseId, workflowId: call.workflowId, error: message });
+      return done(`Tool ${call.name} failed: ${message}`, true);
+    } finally {
+      clearTimeout(timer);
+      clearInterval(beat);
+      activitySignal.removeEventListener('abort', onCancel);
+    }
+  };
+}
+
+/** Tool output as tool_result content: text and image blocks as they are, anything else as JSON text. */
+function render(output: ToolOutput): RunToolResult['content'] {
+  if (typeof output === 'string') return output;
+  if (Array.isArray(output) && output.every((b) => b && typeof b === 'object' && 'type' in b && (b.type === 'text' || b.type === 'image'))) {
+    return output as RunToolResult['content'];
+  }
+  return JSON.stringify(output ?? null);
+}
+
+/** Cuts text content to `max` characters, telling the model; history stays healthy with huge outputs. */
+function cap(content: RunToolResult['content'], max: number): [RunToolResult['content'], boolean] {
+  const note = (omitted: number) => `\n[output truncated: ${omitted} characters omitted; ask for less if you need the rest]`;
+  if (typeof content === 'string') {
+    return content.length <= max ? [content, false] : [content.slice(0, max) + note(content.length - max), true];
+  }
+  let budget = max;
+  let truncated = false;
+  const blocks = content.map((block) => {
+    if (block.type !== 'text') return block;
+    if (block.text.length <= budget) {
+      budget -= block.text.length;
+      return block;
+    }
+    truncated = true;
+    const kept = block.text.slice(0, Math.max(0, budget));
+    budget = 0;
+    return { ...block, text: kept + note(block.text.length - kept.length) };
+  });
+  return [blocks, truncated];
+}

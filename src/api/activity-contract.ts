@@ -1,0 +1,108 @@
+/**
+ * What the workflow and the activities exchange. Workflow-safe types and constants only; the
+ * implementations live in src/activities.
+ */
+import type {
+  ContentBlock,
+  ImageBlockParam,
+  StopReason,
+  TextBlockParam,
+  ToolChoice,
+} from '@anthropic-ai/sdk/resources/messages';
+
+/** Everything of a model call but the transcript, which the activity rebuilds from its cache. */
+export interface ModelRequest {
+  model: string;
+  system?: string | TextBlockParam[];
+  /** Our tools, by registry name. */
+  tools: string[];
+  /** Server tool definitions, passed through untouched. */
+  serverTools: Array<Record<string, unknown>>;
+  toolChoice?: ToolChoice;
+  maxTokens: number;
+  temperature?: number;
+  stopSequences?: string[];
+  thinking?: Record<string, unknown>;
+  betas?: string[];
+}
+
+export interface CallClaudeInput {
+  workflowId: string;
+  /** The transcript the call is made on: its length and the digest of its last message. */
+  messageCount: number;
+  digest: string;
+  request: ModelRequest;
+  /** For logs and observers. */
+  turn: number;
+}
+
+/** A tool_use block of the answer, judged by the worker that received it. */
+export interface ToolCallInfo {
+  /** Index of the block in `message.content`. */
+  index: number;
+  id: string;
+  name: string;
+  /**
+   * False when the input must not run: cut off by `max_tokens` (`truncated`), or not valid JSON
+   * (`invalid_json`). Schema errors and unknown tools are `runTool`'s to report.
+   */
+  runnable: boolean;
+  problem?: 'truncated' | 'invalid_json';
+  /** The raw input text, when it did not parse (also kept, wrapped, in the block's input). */
+  rawInput?: string;
+  /** The tool's approval policy applied to its validated input (false when unknown or invalid). */
+  needsApproval: boolean;
+  effect?: 'read' | 'write';
+}
+
+/** Token counts of one call. */
+export interface CallUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+}
+
+export interface CallClaudeResult {
+  /** The assistant message as the transcript keeps it (tool inputs parsed strictly, or wrapped). */
+  message: { role: 'assistant'; content: ContentBlock[] };
+  id: string;
+  model: string;
+  stopReason: StopReason;
+  stopSequence: string | null;
+  stopDetails: unknown;
+  usage: CallUsage;
+  toolCalls: ToolCallInfo[];
+  requestId?: string;
+}
+
+export interface RunToolInput {
+  workflowId: string;
+  toolUseId: string;
+  name: string;
+  input: unknown;
+}
+
+export interface RunToolResult {
+  content: string | Array<TextBlockParam | ImageBlockParam>;
+  isError: boolean;
+  /** The output was longer than the cap and was cut (the model is told). */
+  truncated?: boolean;
+  durationMs: number;
+}
+
+/** Failure type of a model API error; `details[0]` is a {@link ModelErrorDetails}. */
+export const MODEL_API_ERROR = 'ModelApiError';
+/** Failure type of a worker that cannot serve the request as configured (unknown tool, ...). */
+export const CONFIGURATION_ERROR = 'AgentConfigurationError';
+
+export interface ModelErrorDetails {
+  status?: number;
+  /** The API's `error.type`, e.g. `invalid_request_error`, `overloaded_error`. */
+  errorType?: string;
+  requestId?: string;
+  message: string;
+}
+
+/** The raw text of a tool input that did not parse is kept in an object under this key. */
+export const INVALID_INPUT_KEY = 'INVALID_JSON';

@@ -1,0 +1,246 @@
+/**
+ * The conversation contract shared by the workflow, the worker, the CLI and the ops server:
+ * workflow input, state, and the updates, signals and queries that reach a conversation.
+ * Workflow-safe: no Node, no SDK values.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type {
+  ContentBlockParam,
+  MessageParam,
+  StopReason,
+  ToolChoice,
+} from '@anthropic-ai/sdk/resources/messages';
+import { z } from 'zod';
+
+/** The workflow type name, for clients that start conversations by name. */
+export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
+
+/** Where a conversation stands. */
+export type ConversationStatus =
+  /** A model call or tool calls are in flight. */
+  | 'running'
+  /** Tool calls wait for an operator's decision. */
+  | 'awaiting_approval'
+  /** The turn is over; waiting for the next user message. */
+  | 'idle'
+  /** The model refused; waiting for the next user message (see `lastStop.details`). */
+  | 'refused'
+  /** Parked: an error or a limit needs a person (`attention` says which); `resume` or `end` it. */
+  | 'needs_attention'
+  /** Over: single-turn run done, idle timeout, or ended. */
+  | 'completed'
+  | 'cancelled';
+
+/** Why a conversation is parked in `needs_attention`. */
+export type AttentionReason =
+  /** A non-retryable API error (400/401/403/404/413), or retries ran out. */
+  | 'api_error'
+  /** More `pause_turn` continuations in a row than `limits.maxPauseTurns`. */
+  | 'pause_turn_limit'
+  /** The model's context window is full (`model_context_window_exceeded`). */
+  | 'context_window_exceeded'
+  /** More model calls than `limits.maxModelCallsPerTurn` in one turn (a tool loop that does not end). */
+  | 'turn_call_limit'
+  /** The worker cannot serve this conversation as configured (unknown tool name, bad option). */
+  | 'configuration';
+
+export interface Attention {
+  reason: AttentionReason;
+  message: string;
+  /** The API's `error.type` (e.g. `authentication_error`) or our failure type. */
+  errorType?: string;
+  status?: number;
+  requestId?: string;
+  /** ISO time it was parked. */
+  at: string;
+}
+
+/** Limits of one conversation. All optional; defaults in {@link DEFAULT_LIMITS}. */
+export const LimitsSchema = z.object({
+  /** User turns before the conversation completes. */
+  maxTurns: z.number().int().positive().optional(),
+  /** `pause_turn` continuations in a row before parking. */
+  maxPauseTurns: z.number().int().nonnegative().optional(),
+  /** Model calls within one turn (tool loop rounds + continuations) before parking. */
+  maxModelCallsPerTurn: z.number().int().positive().optional(),
+  /** How long an idle conversation waits for a message before it completes (ms). */
+  idleTimeoutMs: z.number().int().positive().optional(),
+  /** Ceiling for the one retry of a call whose tool input was cut by `max_tokens`. */
+  maxTokensCeiling: z.number().int().positive().optional(),
+  /** Continue-as-new past this many history events even if Temporal does not suggest it yet. */
+  continueAsNewAfterEvents: z.number().int().positive().optional(),
+  /** Largest user message accepted by `sendMessage`, in bytes of JSON. */
+  maxMessageBytes: z.number().int().positive().optional(),
+});
+export type Limits = z.infer<typeof LimitsSchema>;
+
+export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> & Pick<Limits, 'continueAsNewAfterEvents'> = {
+  maxTurns: 100,
+  maxPauseTurns: 5,
+  maxModelCallsPerTurn: 50,
+  idleTimeoutMs: 24 * 60 * 60 * 1000,
+  maxTokensCeiling: 32_000,
+  continueAsNewAfterEvents: undefined,
+  maxMessageBytes: 256 * 1024,
+};
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** User content: a non-empty string or non-empty array of content blocks. */
+const UserContentSchema = z.union([
+  z.string().min(1, 'a message must not be empty'),
+  z.array(z.looseObject({ type: z.string() })).min(1, 'a message must have at least one block'),
+]);
+
+/** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
+export const ConversationInputSchema = z.object({
+  model: z.string().min(1),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),
+  /** Names of our tools (the worker's registry). */
+  tools: z.array(z.string().regex(TOOL_NAME)).default([]),
+  /** Server tool definitions, passed through to the API untouched (web search, web fetch, code execution). */
+  serverTools: z.array(z.looseObject({ type: z.string(), name: z.string() })).default([]),
+  toolChoice: z
+    .union([
+      z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
+      z.object({ type: z.literal('tool'), name: z.string(), disable_parallel_tool_use: z.boolean().optional() }),
+    ])
+    .optional(),
+  /**
+   * After a forced call (`tool_choice` `any` or `tool`), continue with `auto` (default), so the model
+   * is not forced to call the same tool forever; `keep` forces every call.
+   */
+  forcedToolChoice: z.enum(['once', 'keep']).default('once'),
+  maxTokens: z.number().int().positive().default(4096),
+  temperature: z.number().min(0).max(1).optional(),
+  stopSequences: z.array(z.string()).optional(),
+  /** Extended thinking, passed through (`{type: 'enabled', budget_tokens}`). */
+  thinking: z.looseObject({ type: z.string() }).optional(),
+  /** Beta headers to send (e.g. `fine-grained-tool-streaming-2025-05-14`); uses the beta client. */
+  betas: z.array(z.string()).optional(),
+  /** The first user message; without it the conversation waits for `sendMessage`. */
+  message: UserContentSchema.optional(),
+  /** End after the first turn (a single-shot run) instead of waiting for more messages. */
+  singleTurn: z.boolean().default(false),
+  limits: LimitsSchema.default({}),
+});
+export type ConversationInput = z.input<typeof ConversationInputSchema>;
+export type ConversationConfig = z.output<typeof ConversationInputSchema>;
+
+/** Token usage totals across a conversation's model calls. */
+export interface UsageTotals {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheCreationInputTokens: number;
+  cacheReadInputTokens: number;
+}
+
+/** How the last model response ended. */
+export interface LastStop {
+  reason: StopReason;
+  /** `stop_details` (refusals). */
+  details?: unknown;
+  stopSequence?: string | null;
+  /** The answer was cut by `max_tokens` (text recorded as far as it went). */
+  truncated?: boolean;
+  at: string;
+}
+
+/** A tool call being worked on. */
+export interface ToolCallInFlight {
+  toolUseId: string;
+  name: string;
+  startedAt: string;
+}
+
+/** One entry of the transcript's side record: when a message entered, and of which turn. */
+export interface MessageMeta {
+  turn: number;
+  at: string;
+}
+
+/** The answer of {@link stateQuery}. */
+export interface ConversationState {
+  status: ConversationStatus;
+  attention?: Attention;
+  model: string;
+  /** Current (or last) user turn, from 1; 0 before the first message. */
+  turn: number;
+  /** Messages in the transcript (API form). */
+  messageCount: number;
+  /** The requested range of the transcript (all of it by default). */
+  messages: MessageParam[];
+  /** Index of `messages[0]` in the transcript. */
+  from: number;
+  meta: MessageMeta[];
+  modelCallInFlight: boolean;
+  toolCallsInFlight: ToolCallInFlight[];
+  /** User messages accepted but not yet started. */
+  queuedMessages: number;
+  usage: UsageTotals;
+  lastStop?: LastStop;
+  /** Why it completed, when it did. */
+  endReason?: string;
+  /** Continue-as-new generations so far. */
+  generation: number;
+  startedAt: string;
+  updatedAt: string;
+}
+
+/** What `sendMessage` takes. */
+export const SendMessageSchema = z.object({ content: UserContentSchema });
+export type SendMessageInput = z.input<typeof SendMessageSchema>;
+
+/** What `sendMessage` answers: the turn this message starts (later than the current one if queued). */
+export interface SendMessageResult {
+  turn: number;
+  /** Messages ahead of this one, waiting for the current turn to end. */
+  queuedBehind: number;
+}
+
+export interface StateQueryOptions {
+  /** First message index (default 0). Negative counts from the end. */
+  from?: number;
+  /** One past the last index (default: the end). */
+  to?: number;
+}
+
+/** Sends a user message: validated, size-limited; answers with the turn it starts. */
+export const sendMessageUpdate = defineUpdate<SendMessageResult, [SendMessageInput]>('sendMessage');
+/** Who resumes a parked conversation, and why (for the log and the audit trail). */
+export interface ResumeRequest {
+  by?: string;
+  note?: string;
+}
+/** Who ends a conversation, and why (becomes its `endReason`). */
+export interface EndRequest {
+  by?: string;
+  reason?: string;
+}
+/** Retries whatever parked the conversation (after the operator fixed it). */
+export const resumeUpdate = defineUpdate<ConversationStatus, [ResumeRequest]>('resume');
+/** Ends the conversation (parked, idle, refused or awaiting approval). */
+export const endUpdate = defineUpdate<ConversationStatus, [EndRequest]>('end');
+/** The conversation's state, with the transcript or a range of it. */
+export const stateQuery = defineQuery<ConversationState, [StateQueryOptions?]>('state');
+/**
+ * A range of the transcript in API form. The worker's model-call activity reads through it on a cache
+ * miss, so each message enters workflow history once, not once per turn.
+ */
+export const messagesQuery = defineQuery<{ messages: MessageParam[] }, [{ from: number; to: number }]>('messages');
+/** Signal twin of `end`, for systems that can only signal. */
+export const endSignal = defineSignal<[EndRequest]>('endSignal');
+
+/** What the workflow returns when it ends. */
+export interface ConversationResult {
+  status: 'completed' | 'cancelled';
+  endReason: string;
+  turns: number;
+  messageCount: number;
+  /** The text of the last assistant message. */
+  lastText: string;
+  usage: UsageTotals;
+}
+
+export type { ContentBlockParam, MessageParam, ToolChoice };

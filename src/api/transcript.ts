@@ -1,0 +1,73 @@
+/**
+ * Transcript primitives shared by the workflow and the worker's transcript cache. Workflow-safe.
+ *
+ * The transcript always alternates user/assistant: a message of the same role as the last one is
+ * merged into it (a `pause_turn` continuation extends the paused assistant message; a user message
+ * after a turn that ended without an answer joins the previous user message), as the API itself
+ * treats consecutive same-role messages as one turn.
+ *
+ * A digest chain (`digests[i]` covers messages 0..i) lets the model-call activity check that the
+ * transcript it rebuilt from its cache is exactly the workflow's, without sending it through history.
+ */
+import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
+
+/** The digest of an empty transcript. */
+export const EMPTY_DIGEST = '0000000000000000';
+
+/**
+ * Chains one message onto the digest of the messages before it: two 32-bit FNV-1a hashes with
+ * different offsets over the previous digest and the message's JSON. Not cryptographic: it detects a
+ * stale cache, it does not resist an adversary (who could not reach the cache anyway).
+ */
+export function chainDigest(previous: string, message: MessageParam): string {
+  const text = previous + JSON.stringify(message);
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x01000193) + (h2 >>> 7);
+  }
+  return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The content of a message as an array of blocks. */
+export function blocksOf(message: MessageParam): ContentBlockParam[] {
+  return typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as ContentBlockParam[]);
+}
+
+/** One message holding both: `a`'s blocks, then `b`'s, with tool_result blocks first for user messages. */
+export function mergeMessages(a: MessageParam, b: MessageParam): MessageParam {
+  const content = [...blocksOf(a), ...blocksOf(b)];
+  if (a.role === 'user') {
+    // The API wants tool_result blocks before any other content of a user message.
+    content.sort((x, y) => Number(y.type === 'tool_result') - Number(x.type === 'tool_result'));
+  }
+  return { role: a.role, content } as MessageParam;
+}
+
+/**
+ * Appends `message` to `messages` and `digests` in place, merging it into the last message when the
+ * roles match. Returns the index of the message it ended up in.
+ */
+export function appendMessage(messages: MessageParam[], digests: string[], message: MessageParam): number {
+  const last = messages.length - 1;
+  if (last >= 0 && messages[last].role === message.role) {
+    messages[last] = mergeMessages(messages[last], message);
+    digests[last] = chainDigest(last > 0 ? digests[last - 1] : EMPTY_DIGEST, messages[last]);
+    return last;
+  }
+  messages.push(message);
+  digests.push(chainDigest(last >= 0 ? digests[last] : EMPTY_DIGEST, message));
+  return messages.length - 1;
+}
+
+/** The digest chain of `messages`, continuing from `previous`. */
+export function digestsOf(messages: readonly MessageParam[], previous = EMPTY_DIGEST): string[] {
+  const out: string[] = [];
+  for (const m of messages) {
+    previous = chainDigest(previous, m);
+    out.push(previous);
+  }
+  return out;
+}

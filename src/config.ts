@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting comes from the environment through this one schema; nothing else reads `process.env`.
+ * Names marked "stable" are part of the product's interface (see README).
+ */
+export const EnvSchema = z.object({
+  /** Stable. The only place the API key lives: the worker's environment. */
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  /** Stable (the SDK's own). Point it at the fake Messages API for demos and tests. */
+  ANTHROPIC_BASE_URL: z.url().optional(),
+  /** Stable. */
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  /** Stable. */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Stable. */
+  AGENT_TASK_QUEUE: z.string().min(1).default('claude-agent'),
+  /** Where tools keep their data (save_article's articles). */
+  AGENT_DATA_DIR: z.string().min(1).default('.data'),
+  /** Default model for conversations started without one. */
+  AGENT_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
+  /** Worker tuning: workflows kept in memory, concurrent activities, concurrent workflow tasks. */
+  AGENT_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
+  AGENT_MAX_CONCURRENT_ACTIVITIES: positiveInt.optional(),
+  AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.optional(),
+  /** Bytes of transcripts the worker caches (default 128 MiB). */
+  AGENT_TRANSCRIPT_CACHE_BYTES: positiveInt.optional(),
+});
+
+export type Config = z.infer<typeof EnvSchema> & { dataDir: string };
+
+/** Reads and validates the configuration; a bad value fails with every problem named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`invalid configuration:\n${problems}`);
+  }
+  return { ...result.data, dataDir: resolve(result.data.AGENT_DATA_DIR) };
+}

@@ -1,0 +1,99 @@
+import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import { z } from 'zod';
+
+/** What a tool does to the world. Write tools need approval by default and must be idempotent. */
+export type ToolEffect = 'read' | 'write';
+
+/**
+ * Whether a call needs an operator's approval: `never`, `always`, or a predicate over the validated
+ * input (e.g. only amounts over 100). The predicate must be pure: it is evaluated once, in the
+ * model-call activity, and its answer is recorded in workflow history.
+ */
+export type ApprovalPolicy<I> = 'never' | 'always' | ((input: I) => boolean);
+
+/** What a tool's `run` gets besides its input. */
+export interface ToolContext {
+  /**
+   * `workflowId/toolUseId`: the same on every retry of this call, different for every other call.
+   * A write tool must use it so a retried call does not act twice (see `idempotentWrite`).
+   */
+  idempotencyKey: string;
+  workflowId: string;
+  toolUseId: string;
+  /** Aborted when the call times out, the conversation is cancelled or the worker shuts down. */
+  signal: AbortSignal;
+  /** Reports progress; long tools should call it (the activity already heartbeats in the background). */
+  heartbeat(details?: unknown): void;
+  /** 1 on the first attempt. */
+  attempt: number;
+}
+
+/** What `run` may return: text, content blocks, or any JSON value (sent to the model as JSON text). */
+export type ToolOutput = string | Array<TextBlockParam | ImageBlockParam> | Record<string, unknown> | unknown[] | number | boolean | null;
+
+/** A tool definition, as written by a tool author. */
+export interface ToolSpec<S extends z.ZodObject> {
+  /** `^[a-zA-Z0-9_-]{1,64}$`, unique in the registry. */
+  name: string;
+  /** What the model reads to decide when and how to call it. */
+  description: string;
+  /** The input schema: sent to the model as JSON Schema, and validates the model's input before `run`. */
+  input: S;
+  effect: ToolEffect;
+  /** Default: `always` for write tools, `never` for read tools. */
+  approval?: ApprovalPolicy<z.output<S>>;
+  /** Longest a call may run, in ms (default 60 s); past it, the model gets an `is_error` result. */
+  timeoutMs?: number;
+  /**
+   * Stream the input to observers as the model writes it (per-tool `eager_input_streaming`). Default true.
+   * The streamed JSON may be incomplete; it is parsed strictly before `run` either way.
+   */
+  eagerInputStreaming?: boolean;
+  /** Does the work. Throwing gives the model an `is_error` result with the message; it never fails the workflow. */
+  run(input: z.output<S>, context: ToolContext): Promise<ToolOutput>;
+}
+
+/** A defined tool: its spec, plus what the worker derives from it. */
+export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> extends ToolSpec<S> {
+  approval: ApprovalPolicy<z.output<S>>;
+  timeoutMs: number;
+  /** The API's tool definition (JSON Schema input). */
+  toApiTool(): Tool;
+  /** Whether this validated input needs approval. */
+  needsApproval(input: z.output<S>): boolean;
+}
+
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/**
+ * Defines a tool: one object with its schema, effect, approval policy and `run`.
+ *
+ * ```ts
+ * export const getWeather = defineTool({
+ *   name: 'get_weather',
+ *   description: 'Current weather for a city',
+ *   input: z.object({ location: z.string() }),
+ *   effect: 'read',
+ *   run: async ({ location }) => ({ location, tempC: 21 }),
+ * });
+ * ```
+ */
+export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefinition<S> {
+  if (!TOOL_NAME.test(spec.name)) throw new Error(`tool name ${JSON.stringify(spec.name)} must match ${TOOL_NAME}`);
+  const approval = spec.approval ?? (spec.effect === 'write' ? 'always' : 'never');
+  const schema = z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' });
+  if (schema.type !== 'object') throw new Error(`tool ${spec.name}: input must be an object schema`);
+  const inputSchema = schema as Tool['input_schema'];
+  return {
+    ...spec,
+    approval,
+    timeoutMs: spec.timeoutMs ?? 60_000,
+    toApiTool: () => ({
+      name: spec.name,
+      description: spec.description,
+      input_schema: inputSchema,
+      ...(spec.eagerInputStreaming === false ? {} : { eager_input_streaming: true }),
+    }),
+    needsApproval: (input) => (typeof approval === 'function' ? approval(input) : approval === 'always'),
+  };
+}

@@ -1,0 +1,84 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './activities';
+import { loadConfig } from './config';
+import { builtinTools } from './tools/builtin';
+import type { ToolDefinition } from './tools/define-tool';
+import { ToolRegistry } from './tools/registry';
+
+/** What an agent worker needs; everything else has a default. */
+export interface AgentWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  /** Build it with `maxRetries: 0` (see {@link anthropicClient}). */
+  anthropic: Anthropic;
+  tools: ToolDefinition[];
+  /** A prebuilt bundle (tests build one per file); default: bundle src/workflows at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  observer?: ActivityDeps['observer'];
+  transcriptCacheBytes?: number;
+  maxCachedWorkflows?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+}
+
+/**
+ * The Anthropic client the worker uses. `maxRetries: 0`: Temporal owns retries (one retry policy,
+ * visible in the workflow's history), and SDK retries stacked under it would multiply attempts.
+ */
+export function anthropicClient(options: { apiKey?: string; baseURL?: string }): Anthropic {
+  return new Anthropic({ apiKey: options.apiKey ?? 'no-key', baseURL: options.baseURL, maxRetries: 0 });
+}
+
+/** Creates a worker that runs conversation workflows and their activities. */
+export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
+  const activities = createActivities({
+    anthropic: options.anthropic,
+    tools: new ToolRegistry(options.tools),
+    observer: options.observer,
+    transcriptCacheBytes: options.transcriptCacheBytes,
+  });
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),
+    ...(options.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
+    ...(options.maxConcurrentWorkflowTaskExecutions !== undefined && { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions }),
+    // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
+    shutdownGraceTime: '20 seconds',
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
+    throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
+  }
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const worker = await createAgentWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.AGENT_TASK_QUEUE,
+    anthropic: anthropicClient({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL }),
+    tools: builtinTools({ dataDir: config.dataDir }),
+    transcriptCacheBytes: config.AGENT_TRANSCRIPT_CACHE_BYTES,
+    maxCachedWorkflows: config.AGENT_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivityTaskExecutions: config.AGENT_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
+  });
+  console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`);
+  // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
+  await worker.run();
+  await connection.close();
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
