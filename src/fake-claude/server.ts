@@ -173,6 +173,9 @@ export class FakeClaude {
       receivedAt: Date.now(),
     };
     this.requests.push(recorded);
+    res.once('close', () => {
+      if (!res.writableEnded) recorded.clientClosed = true;
+    });
     if (this.options.validate !== false) {
       const result = validateRequest(body, route, { lenientRoles: this.options.lenientRoles });
       if (!result.ok) {

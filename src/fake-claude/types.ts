@@ -114,6 +114,8 @@ export interface RecordedRequest {
   receivedAt: number;
   /** The validation error returned with a 400, if the request was invalid. */
   invalid?: string;
+  /** Set when the client went away before the whole response was sent (an aborted stream). */
+  clientClosed?: boolean;
 }
 
 /** Computes the answer to one request. */

@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type ConversationState } from '../../src/api/conversation';
+import { FakeClaude, type FakeClaudeOptions } from '../../src/fake-claude';
+import { startDevServer } from '../../src/testing';
+import { builtinTools } from '../../src/tools/builtin';
+import type { ToolDefinition } from '../../src/tools/define-tool';
+import { anthropicClient, createAgentWorker } from '../../src/worker';
+import type { conversationWorkflow } from '../../src/workflows/conversation';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const silent = () => undefined;
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    logger: { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent },
+  });
+  return bundle;
+}
+
+/** A real dev server, the fake Messages API over HTTP, and a worker running our workflows. */
+export interface AgentEnv {
+  env: TestWorkflowEnvironment;
+  fake: FakeClaude;
+  taskQueue: string;
+  dataDir: string;
+  worker: Worker;
+  /** Starts a conversation (id unique per call unless given). */
+  start(input: Partial<ConversationInput> & { message?: ConversationInput['message'] }, workflowId?: string): Promise<WorkflowHandle<typeof conversationWorkflow>>;
+  /** Polls the state query until `predicate` holds (default 20 s). */
+  waitFor(handle: WorkflowHandle, predicate: (s: ConversationState) => boolean, timeoutMs?: number): Promise<ConversationState>;
+  /** Stops the worker (to restart it, say) and starts a new one on the same task queue. */
+  restartWorker(): Promise<void>;
+  /**
+   * Replays the history of every conversation this env started (every run, continue-as-new included)
+   * against the current workflow code; resolves to the number replayed, throws on non-determinism.
+   */
+  replayHistories(): Promise<number>;
+  teardown(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startAgentEnv(options: { tools?: ToolDefinition[]; fake?: FakeClaudeOptions } = {}): Promise<AgentEnv> {
+  const env = await startDevServer();
+  const fake = await FakeClaude.start(options.fake);
+  const dataDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
+  const taskQueue = `agent-${process.pid}-${Date.now()}`;
+  const tools = [...builtinTools({ dataDir }), ...(options.tools ?? [])];
+  const makeWorker = async () =>
+    createAgentWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      anthropic: anthropicClient({ apiKey: 'test-key', baseURL: fake.url }),
+      tools,
+      workflowBundle: await workflowBundle(),
+    });
+  const started: string[] = [];
+  let worker = await makeWorker();
+  let running = worker.run();
+
+  const self: AgentEnv = {
+    env,
+    fake,
+    taskQueue,
+    dataDir,
+    get worker() {
+      return worker;
+    },
+    async start(input, workflowId) {
+      const id = workflowId ?? `conv-${process.pid}-${++counter}-${Date.now()}`;
+      started.push(id);
+      return env.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
+        taskQueue,
+        workflowId: id,
+        args: [{ model: 'claude-sonnet-5-5', ...input } as ConversationInput],
+      });
+    },
+    async waitFor(handle, predicate, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: ConversationState | undefined;
+      while (Date.now() < deadline) {
+        last = await handle.query(stateQuery, {});
+        if (predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`condition not met in ${timeoutMs} ms; last state: ${JSON.stringify({ ...last, messages: undefined }, null, 1)}`);
+    },
+    async restartWorker() {
+      worker.shutdown();
+      await running;
+      worker = await makeWorker();
+      running = worker.run();
+    },
+    async replayHistories() {
+      const histories = [];
+      for (const workflowId of started) {
+        for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+          const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+          histories.push({ workflowId: `${workflowId}/${execution.runId}`, history });
+        }
+      }
+      let replayed = 0;
+      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'agent-test' }, histories)) {
+        if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
+        replayed++;
+      }
+      return replayed;
+    },
+    async teardown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await fake.close();
+      await env.teardown();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  } as AgentEnv;
+  return self;
+}
