@@ -21,6 +21,8 @@ export interface AgentWorkerOptions {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Longest gap between heartbeats sent to the server (default 1 s): bounds cancellation latency. */
+  maxHeartbeatThrottleInterval?: WorkerOptions['maxHeartbeatThrottleInterval'];
 }
 
 /**
@@ -50,6 +52,10 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     ...(options.maxConcurrentWorkflowTaskExecutions !== undefined && { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions }),
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
     shutdownGraceTime: '20 seconds',
+    // Cancellation reaches an activity only in the answer to a heartbeat, and the SDK otherwise throttles
+    // heartbeats to 80% of the heartbeat timeout: a cancelled conversation would keep streaming (and
+    // paying for) tokens for seconds. One heartbeat a second per in-flight call is cheap.
+    maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? '1 second',
   });
 }
 
