@@ -118,7 +118,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   const usage: UsageTotals = carried?.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 };
   let turn = carried?.turn ?? 0;
   let lastStop: LastStop | undefined = carried?.lastStop;
-  let status: ConversationStatus = 'running';
+  // Not a real status until the first setStatus, so that one is always recorded.
+  let status = 'starting' as ConversationStatus;
   let attention: Attention | undefined;
   let endReason: string | undefined;
   let endRequest: EndRequest | undefined;
@@ -136,7 +137,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
 
   function setStatus(next: ConversationStatus): void {
     updatedAt = now();
-    if (next === status && next !== 'running') return;
+    // Search attributes change with the status only: each upsert is a history event.
+    if (next === status) return;
     status = next;
     upsertSearchAttributes([
       { key: AGENT_STATUS, value: next },
@@ -406,18 +408,16 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   }
   try {
     for (;;) {
+      if (shouldContinueAsNew()) {
+        // Between turns nothing is in flight: let handlers finish, then carry on in a fresh run with
+        // the same workflow id, handlers, transcript and queued messages.
+        await condition(allHandlersFinished);
+        const state: CarriedState = { messages, meta, digests, turn, queue, usage, lastStop, generation: (carried?.generation ?? 0) + 1, startedAt };
+        return await continueAsNew<typeof conversationWorkflow>(input, state);
+      }
       if (queue.length === 0) {
         if (config.singleTurn && turn > 0) return result('completed', 'single turn done');
         if (turn >= limits.maxTurns) return result('completed', `reached ${limits.maxTurns} turns`);
-        if (shouldContinueAsNew()) {
-          // A quiescent point: no call in flight, nothing queued. Let handlers finish, then carry on
-          // in a fresh run with the same workflow id, handlers and transcript.
-          await condition(allHandlersFinished);
-          if (queue.length === 0) {
-            const state: CarriedState = { messages, meta, digests, turn, queue, usage, lastStop, generation: (carried?.generation ?? 0) + 1, startedAt };
-            return await continueAsNew<typeof conversationWorkflow>(input, state);
-          }
-        }
         setStatus(lastStop?.reason === 'refusal' ? 'refused' : 'idle');
         const woke = await condition(() => queue.length > 0 || endRequest !== undefined, limits.idleTimeoutMs);
         if (endRequest) return result('completed', endRequest.reason ?? `ended${endRequest.by ? ` by ${endRequest.by}` : ''}`);
