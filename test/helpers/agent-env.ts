@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type ConversationState } from '../../src/api/conversation';
 import { FakeClaude, type FakeClaudeOptions } from '../../src/fake-claude';
-import { startDevServer } from '../../src/testing';
+import { installQuietRuntime, startDevServer } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';
 import type { ToolDefinition } from '../../src/tools/define-tool';
 import { anthropicClient, createAgentWorker } from '../../src/worker';
@@ -32,7 +32,7 @@ export interface AgentEnv {
   dataDir: string;
   worker: Worker;
   /** Starts a conversation (id unique per call unless given). */
-  start(input: Partial<ConversationInput> & { message?: ConversationInput['message'] }, workflowId?: string): Promise<WorkflowHandle<typeof conversationWorkflow>>;
+  start(input: Partial<ConversationInput> & { message?: ConversationInput['message'] }, workflowId?: string): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationWorkflow>>;
   /** Polls the state query until `predicate` holds (default 20 s). */
   waitFor(handle: WorkflowHandle, predicate: (s: ConversationState) => boolean, timeoutMs?: number): Promise<ConversationState>;
   /** Stops the worker (to restart it, say) and starts a new one on the same task queue. */
@@ -48,6 +48,8 @@ export interface AgentEnv {
 let counter = 0;
 
 export async function startAgentEnv(options: { tools?: ToolDefinition[]; fake?: FakeClaudeOptions } = {}): Promise<AgentEnv> {
+  // Conversations parked on purpose log warnings; keep test output to errors.
+  installQuietRuntime('ERROR');
   const env = await startDevServer();
   const fake = await FakeClaude.start(options.fake);
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
