@@ -130,13 +130,17 @@ function judge(
       const runnable = !cut && (parsed !== undefined || text === '');
       const tool = registry.get(block.name);
       const validated = runnable && tool ? tool.input.safeParse(input) : undefined;
+      // Evaluated here, once, and recorded in history with the result: deterministic on replay, and the
+      // workflow needs no tool code. A policy that throws asks for approval rather than skipping it.
+      const needsApproval = Boolean(tool && validated?.success && safePolicy(() => tool.needsApproval(validated.data)));
       toolCalls.push({
         index,
         id: block.id,
         name: block.name,
         runnable,
         ...(!runnable && { problem: cut ? 'truncated' : 'invalid_json', rawInput: text }),
-        needsApproval: Boolean(tool && validated?.success && tool.needsApproval(validated.data)),
+        needsApproval,
+        ...(needsApproval && tool && { inputSchema: tool.toApiTool().input_schema as Record<string, unknown> }),
         ...(tool && { effect: tool.effect }),
       } as ToolCallInfo);
     }
@@ -159,6 +163,15 @@ function judge(
     toolCalls,
     ...(requestId && { requestId }),
   };
+}
+
+function safePolicy(policy: () => boolean): boolean {
+  try {
+    return policy();
+  } catch (err) {
+    log.warn('approval policy threw; asking for approval', { error: String(err) });
+    return true;
+  }
 }
 
 /** Strict JSON parse of a tool input; undefined unless it is a whole JSON object. */

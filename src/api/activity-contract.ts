@@ -52,6 +52,8 @@ export interface ToolCallInfo {
   rawInput?: string;
   /** The tool's approval policy applied to its validated input (false when unknown or invalid). */
   needsApproval: boolean;
+  /** With `needsApproval`: the tool's input JSON Schema, so the workflow can check an operator's edit. */
+  inputSchema?: Record<string, unknown>;
   effect?: 'read' | 'write';
 }
 

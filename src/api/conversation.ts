@@ -11,6 +11,7 @@ import type {
   ToolChoice,
 } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import type { PendingApproval, RecordedDecision, RefusedDecision } from './approvals';
 
 /** The workflow type name, for clients that start conversations by name. */
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
@@ -71,6 +72,8 @@ export const LimitsSchema = z.object({
   continueAsNewAfterEvents: z.number().int().positive().optional(),
   /** Largest user message accepted by `sendMessage`, in bytes of JSON. */
   maxMessageBytes: z.number().int().positive().optional(),
+  /** How long a tool call waits for an operator's decision before it is rejected (ms). */
+  approvalTimeoutMs: z.number().int().positive().optional(),
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -82,6 +85,7 @@ export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> 
   maxTokensCeiling: 32_000,
   continueAsNewAfterEvents: undefined,
   maxMessageBytes: 256 * 1024,
+  approvalTimeoutMs: 24 * 60 * 60 * 1000,
 };
 
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -178,6 +182,12 @@ export interface ConversationState {
   toolCallsInFlight: ToolCallInFlight[];
   /** User messages accepted but not yet started. */
   queuedMessages: number;
+  /** Tool calls waiting for an operator's decision. */
+  pendingApprovals: PendingApproval[];
+  /** Every decision taken, oldest first: who, when, what, why, original and edited input. */
+  decisions: RecordedDecision[];
+  /** Signal-borne decisions that could not apply, with the reason (the newest 50). */
+  refusedDecisions: RefusedDecision[];
   usage: UsageTotals;
   lastStop?: LastStop;
   /** Why it completed, when it did. */

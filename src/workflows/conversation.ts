@@ -52,9 +52,11 @@ import {
   type ToolCallInFlight,
   type UsageTotals,
 } from '../api/conversation';
-import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_STATUS } from '../api/search-attributes';
+import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision, type RefusedDecision } from '../api/approvals';
+import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
 import { appendMessage, blocksOf } from '../api/transcript';
-import { failedResult, notRunResult, toolResult } from './tool-results';
+import { ApprovalBook } from './approvals';
+import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
 const { callClaude } = proxyActivities<Activities>({
   // A long answer can stream for minutes; a dead worker is noticed through the heartbeat instead.
@@ -91,6 +93,8 @@ export interface CarriedState {
   lastStop?: LastStop;
   generation: number;
   startedAt: string;
+  approvals: ReturnType<ApprovalBook['snapshot']>;
+  refusedDecisions: RefusedDecision[];
 }
 
 interface SendQueueItem {
@@ -126,6 +130,9 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   let resumeRequested = false;
   let modelCallInFlight = false;
   const toolCallsInFlight = new Map<string, ToolCallInFlight>();
+  const approvals = new ApprovalBook(carried?.approvals);
+  const refusedDecisions: RefusedDecision[] = carried?.refusedDecisions ?? [];
+  let pendingCount = 0;
   const startedAt = carried?.startedAt ?? now();
   let updatedAt = now();
 
@@ -162,6 +169,9 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
       modelCallInFlight,
       toolCallsInFlight: [...toolCallsInFlight.values()],
       queuedMessages: queue.length,
+      pendingApprovals: approvals.pending,
+      decisions: approvals.decisions,
+      refusedDecisions,
       usage,
       lastStop,
       endReason,
@@ -228,6 +238,56 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     else log.warn('end signal ignored', { status });
   });
 
+  // Approval: an update, so the operator learns at once whether the decision was taken (the validator
+  // refuses unknown ids, conflicting repeats and edits that fail the tool's schema, and nothing is
+  // written to history for a refused one); and a signal twin for systems that can only signal.
+  setHandler(
+    decideToolCallUpdate,
+    (input): RecordedDecision[] => {
+      const recorded = approvals.apply(approvals.check(input), 'update', now());
+      refreshApprovals();
+      return recorded;
+    },
+    { validator: (input) => void approvals.check(input) },
+  );
+  setHandler(decideToolCallSignal, (input) => {
+    try {
+      approvals.apply(approvals.check(input), 'signal', now());
+      refreshApprovals();
+    } catch (err) {
+      // A signal cannot be refused to its sender: record why it did not apply, never fail.
+      const first = (input && typeof input === 'object' && ('decisions' in input ? input.decisions?.[0] : input)) || undefined;
+      refusedDecisions.push({ at: now(), toolUseId: first?.toolUseId, decidedBy: first?.decidedBy, error: (err as Error).message });
+      if (refusedDecisions.length > 50) refusedDecisions.shift();
+      log.warn('decision signal refused', { error: (err as Error).message });
+    }
+  });
+
+  function refreshApprovals(): void {
+    const count = approvals.pending.length;
+    if (count !== pendingCount) {
+      pendingCount = count;
+      upsertSearchAttributes([{ key: AGENT_PENDING_APPROVALS, value: count }]);
+    }
+    if (count > 0) setStatus('awaiting_approval');
+    else if (status === 'awaiting_approval') setStatus('running');
+  }
+
+  /** The operator's decision on a call, or a rejection when the deadline passes or the conversation ends. */
+  async function decisionFor(toolUseId: string, deadline: Date): Promise<RecordedDecision> {
+    const decided = () => approvals.decisionFor(toolUseId);
+    if (!decided()) {
+      await condition(() => decided() !== undefined || endRequest !== undefined, Math.max(1, deadline.getTime() - new Date().getTime()));
+    }
+    const decision =
+      decided() ??
+      (endRequest
+        ? approvals.expire(toolUseId, 'end', 'the conversation ended before a decision', now())
+        : approvals.expire(toolUseId, 'deadline', `no decision before the deadline (${deadline.toISOString()})`, now()));
+    refreshApprovals();
+    return decision;
+  }
+
   // ── The model call, parked on errors a person must fix ─────────────────────────────────────────
   async function callModel(toolChoice: ToolChoice | undefined, maxTokens: number): Promise<CallClaudeResult | 'ended'> {
     for (;;) {
@@ -277,16 +337,39 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   /** Runs every tool call of one answer concurrently; answers all of them in one user message, in order. */
   async function runToolCalls(response: CallClaudeResult, maxTokens: number): Promise<'done' | 'ended'> {
     const blocks = response.message.content;
-    // The approval gate sits here: calls that need a person's decision wait for it; the others run at
-    // once. (Until approvals are wired, every runnable call proceeds.)
+    const inputOf = (index: number) => (blocks[index] as unknown as ToolUseBlockParam).input as Record<string, unknown>;
+    // The approval gate: calls whose tool's policy asks for it wait for an operator's decision (until
+    // their deadline); the others run at once. The tool_result message waits for all of them.
+    const requestedAt = now();
+    const deadline = new Date(new Date().getTime() + limits.approvalTimeoutMs);
+    for (const call of response.toolCalls) {
+      if (!call.runnable || !call.needsApproval) continue;
+      approvals.request({
+        toolUseId: call.id,
+        name: call.name,
+        input: inputOf(call.index),
+        turn,
+        requestedAt,
+        deadline: deadline.toISOString(),
+        ...(call.effect && { effect: call.effect }),
+        ...(call.inputSchema && { schema: call.inputSchema }),
+      });
+    }
+    refreshApprovals();
     const results = await Promise.all(
       response.toolCalls.map(async (call): Promise<ToolResultBlockParam> => {
         if (!call.runnable) return notRunResult(call, maxTokens);
-        const input = (blocks[call.index] as unknown as ToolUseBlockParam).input;
+        let input = inputOf(call.index);
+        let decision: RecordedDecision | undefined;
+        if (call.needsApproval) {
+          decision = await decisionFor(call.id, deadline);
+          if (decision.decision === 'reject') return rejectedResult(decision);
+          if (decision.decision === 'edit') input = decision.input!;
+        }
         toolCallsInFlight.set(call.id, { toolUseId: call.id, name: call.name, startedAt: now() });
         try {
           const result = await runTool({ workflowId, toolUseId: call.id, name: call.name, input });
-          return toolResult(call.id, result.content, result.isError);
+          return decision?.decision === 'edit' ? editedResult(decision, result) : toolResult(call.id, result.content, result.isError);
         } catch (err) {
           if (isCancellation(err)) throw err;
           return failedResult(call, failureMessage(err));
@@ -296,7 +379,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
       }),
     );
     append({ role: 'user', content: results });
-    return 'done';
+    return endRequest ? 'ended' : 'done';
   }
 
   // ── One turn: model calls until the answer is final ───────────────────────────────────────────
@@ -412,7 +495,19 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         // Between turns nothing is in flight: let handlers finish, then carry on in a fresh run with
         // the same workflow id, handlers, transcript and queued messages.
         await condition(allHandlersFinished);
-        const state: CarriedState = { messages, meta, digests, turn, queue, usage, lastStop, generation: (carried?.generation ?? 0) + 1, startedAt };
+        const state: CarriedState = {
+          messages,
+          meta,
+          digests,
+          turn,
+          queue,
+          usage,
+          lastStop,
+          generation: (carried?.generation ?? 0) + 1,
+          startedAt,
+          approvals: approvals.snapshot(),
+          refusedDecisions,
+        };
         return await continueAsNew<typeof conversationWorkflow>(input, state);
       }
       if (queue.length === 0) {

@@ -4,6 +4,7 @@
  */
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { RunToolResult, ToolCallInfo } from '../api/activity-contract';
+import type { RecordedDecision } from '../api/approvals';
 
 /** A `tool_result` block; `is_error` only when true (the API's default is false). */
 export function toolResult(toolUseId: string, content: RunToolResult['content'], isError: boolean): ToolResultBlockParam {
@@ -23,4 +24,25 @@ export function notRunResult(call: ToolCallInfo, maxTokens: number): ToolResultB
 /** The result for a call that could not be carried out at all (the activity gave up). */
 export function failedResult(call: ToolCallInfo, reason: string): ToolResultBlockParam {
   return toolResult(call.id, `The tool ${call.name} could not be run: ${reason}`, true);
+}
+
+/** The result for a call an operator (or the deadline, or the end of the conversation) rejected. */
+export function rejectedResult(decision: RecordedDecision): ToolResultBlockParam {
+  const text =
+    decision.via === 'deadline'
+      ? `This call was not approved in time (${decision.reason}); it was not run.`
+      : decision.via === 'end'
+        ? 'The conversation ended before this call was approved; it was not run.'
+        : `An operator (${decision.decidedBy}) rejected this call${decision.reason ? `: ${decision.reason}` : ''}. It was not run.`;
+  return toolResult(decision.toolUseId, text, true);
+}
+
+/** The result of a call that ran with an operator's edited input: the model is told what actually ran. */
+export function editedResult(decision: RecordedDecision, result: RunToolResult): ToolResultBlockParam {
+  const note =
+    `An operator (${decision.decidedBy}) edited the input before the call ran${decision.reason ? ` (${decision.reason})` : ''}. ` +
+    `The input that ran: ${JSON.stringify(decision.input)}\n\nResult:\n`;
+  const content: RunToolResult['content'] =
+    typeof result.content === 'string' ? note + result.content : [{ type: 'text', text: note }, ...result.content];
+  return toolResult(decision.toolUseId, content, result.isError);
 }

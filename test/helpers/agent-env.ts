@@ -6,7 +6,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type ConversationState } from '../../src/api/conversation';
 import { FakeClaude, type FakeClaudeOptions } from '../../src/fake-claude';
-import { installQuietRuntime, startDevServer } from '../../src/testing';
+import { installQuietRuntime, startDevServer, startTimeSkippingServer } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';
 import type { ToolDefinition } from '../../src/tools/define-tool';
 import { anthropicClient, createAgentWorker } from '../../src/worker';
@@ -47,10 +47,17 @@ export interface AgentEnv {
 
 let counter = 0;
 
-export async function startAgentEnv(options: { tools?: ToolDefinition[]; fake?: FakeClaudeOptions } = {}): Promise<AgentEnv> {
+export interface AgentEnvOptions {
+  tools?: ToolDefinition[];
+  fake?: FakeClaudeOptions;
+  /** Run on the time-skipping test server instead of the dev server. */
+  timeSkipping?: boolean;
+}
+
+export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<AgentEnv> {
   // Conversations parked on purpose log warnings; keep test output to errors.
   installQuietRuntime('ERROR');
-  const env = await startDevServer();
+  const env = options.timeSkipping ? await startTimeSkippingServer() : await startDevServer();
   const fake = await FakeClaude.start(options.fake);
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
   const taskQueue = `agent-${process.pid}-${Date.now()}`;
@@ -103,6 +110,11 @@ export async function startAgentEnv(options: { tools?: ToolDefinition[]; fake?: 
     async replayHistories() {
       const histories = [];
       for (const workflowId of started) {
+        if (options.timeSkipping) {
+          // The test server has no visibility store: the latest run only.
+          histories.push({ workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() });
+          continue;
+        }
         for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
           const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
           histories.push({ workflowId: `${workflowId}/${execution.runId}`, history });

@@ -1,0 +1,69 @@
+/**
+ * Human approval of tool calls: what operators send (update or signal) and what the conversation
+ * records. Workflow-safe.
+ */
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+
+/** One operator decision about one pending tool call. */
+export const DecisionRequestSchema = z.object({
+  toolUseId: z.string().min(1),
+  decision: z.enum(['approve', 'reject', 'edit']),
+  /** With `edit`: the input to run instead (validated against the tool's schema). */
+  input: z.record(z.string(), z.unknown()).optional(),
+  /** Why; shown to the model on a rejection. */
+  reason: z.string().max(4000).optional(),
+  /** Who decided (the ops UI puts the operator's name here). */
+  decidedBy: z.string().trim().min(1, 'decidedBy is required').max(200),
+});
+export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
+
+/** One decision, or several at once (for parallel calls). */
+export const DecideToolCallSchema = z.union([DecisionRequestSchema, z.object({ decisions: z.array(DecisionRequestSchema).min(1).max(64) })]);
+export type DecideToolCallInput = z.infer<typeof DecideToolCallSchema>;
+
+/** A tool call waiting for an operator. */
+export interface PendingApproval {
+  toolUseId: string;
+  name: string;
+  input: Record<string, unknown>;
+  turn: number;
+  /** ISO times. */
+  requestedAt: string;
+  deadline: string;
+  effect?: 'read' | 'write';
+}
+
+/** A decision as the conversation recorded it: the audit trail. */
+export interface RecordedDecision {
+  toolUseId: string;
+  name: string;
+  decision: 'approve' | 'reject' | 'edit';
+  decidedBy: string;
+  decidedAt: string;
+  reason?: string;
+  /** What the model asked for. */
+  originalInput: Record<string, unknown>;
+  /** What ran instead, for `edit`. */
+  input?: Record<string, unknown>;
+  /** How it arrived: an update, a signal, the deadline, or the conversation ending. */
+  via: 'update' | 'signal' | 'deadline' | 'end';
+}
+
+/** A signal-borne decision the conversation could not apply (signals cannot be refused to the sender). */
+export interface RefusedDecision {
+  at: string;
+  toolUseId?: string;
+  decidedBy?: string;
+  error: string;
+}
+
+/** Decides one or more pending tool calls; refused (with the reason) before anything is recorded if invalid. */
+export const decideToolCallUpdate = defineUpdate<RecordedDecision[], [DecideToolCallInput]>('decideToolCall');
+/** The same decision as a signal, for systems that can only signal; refusals land in the state. */
+export const decideToolCallSignal = defineSignal<[DecideToolCallInput]>('decideToolCallSignal');
+
+/** The decisions of a request, as a list. */
+export function decisionsOf(input: DecideToolCallInput): DecisionRequest[] {
+  return 'decisions' in input ? input.decisions : [input];
+}

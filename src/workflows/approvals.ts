@@ -1,0 +1,123 @@
+/**
+ * Approval bookkeeping for one conversation: which tool calls wait for an operator, the decisions taken
+ * (the audit trail), and the checks a decision must pass. Pure and deterministic, so the update's
+ * validator, the signal handler and unit tests share it.
+ */
+import { z } from 'zod';
+import { DecideToolCallSchema, decisionsOf, type DecideToolCallInput, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
+
+interface Waiting extends PendingApproval {
+  /** The tool's input JSON Schema, to validate an edited input. */
+  schema?: Record<string, unknown>;
+}
+
+export class ApprovalBook {
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly decided = new Map<string, RecordedDecision>();
+
+  constructor(carried?: { pending: Waiting[]; decisions: RecordedDecision[] }) {
+    for (const p of carried?.pending ?? []) this.waiting.set(p.toolUseId, p);
+    for (const d of carried?.decisions ?? []) this.decided.set(d.toolUseId, d);
+  }
+
+  /** Puts a call in the queue for a decision. */
+  request(call: Waiting): void {
+    this.waiting.set(call.toolUseId, call);
+  }
+
+  get pending(): PendingApproval[] {
+    return [...this.waiting.values()].map(({ schema: _schema, ...rest }) => rest);
+  }
+
+  get decisions(): RecordedDecision[] {
+    return [...this.decided.values()];
+  }
+
+  decisionFor(toolUseId: string): RecordedDecision | undefined {
+    return this.decided.get(toolUseId);
+  }
+
+  /** What continue-as-new must carry. */
+  snapshot(): { pending: Waiting[]; decisions: RecordedDecision[] } {
+    return { pending: [...this.waiting.values()], decisions: this.decisions };
+  }
+
+  /**
+   * Checks a request without applying it; throws an Error that says what is wrong: unknown ids,
+   * ids already decided differently, an edit without input or whose input fails the tool's schema.
+   * A repeat of a recorded decision passes (it is answered, not applied again).
+   */
+  check(input: DecideToolCallInput): DecisionRequest[] {
+    const parsed = DecideToolCallSchema.safeParse(input);
+    if (!parsed.success) throw new Error(`invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+    const requests = decisionsOf(parsed.data);
+    const seen = new Set<string>();
+    for (const r of requests) {
+      if (seen.has(r.toolUseId)) throw new Error(`tool_use_id ${r.toolUseId} appears twice in one request`);
+      seen.add(r.toolUseId);
+      const recorded = this.decided.get(r.toolUseId);
+      if (recorded) {
+        if (sameDecision(recorded, r)) continue;
+        throw new Error(`tool call ${r.toolUseId} is already decided: ${recorded.decision} by ${recorded.decidedBy} at ${recorded.decidedAt}`);
+      }
+      const waiting = this.waiting.get(r.toolUseId);
+      if (!waiting) throw new Error(`unknown tool_use_id ${r.toolUseId}: no tool call of this conversation waits for a decision with that id`);
+      if (r.decision === 'edit') {
+        if (!r.input) throw new Error(`an edit of ${r.toolUseId} needs the input to run`);
+        const problem = schemaProblem(waiting.schema, r.input);
+        if (problem) throw new Error(`the edited input of ${r.toolUseId} does not match the ${waiting.name} schema: ${problem}`);
+      } else if (r.input !== undefined) {
+        throw new Error(`only an edit carries an input (${r.toolUseId} is a ${r.decision})`);
+      }
+    }
+    return requests;
+  }
+
+  /** Applies checked decisions; answers with the recorded decision of each (the earlier one for a repeat). */
+  apply(requests: DecisionRequest[], via: RecordedDecision['via'], at: string): RecordedDecision[] {
+    return requests.map((r) => {
+      const recorded = this.decided.get(r.toolUseId);
+      if (recorded) return recorded;
+      const waiting = this.waiting.get(r.toolUseId)!;
+      const decision: RecordedDecision = {
+        toolUseId: r.toolUseId,
+        name: waiting.name,
+        decision: r.decision,
+        decidedBy: r.decidedBy,
+        decidedAt: at,
+        ...(r.reason !== undefined && { reason: r.reason }),
+        originalInput: waiting.input,
+        ...(r.decision === 'edit' && { input: r.input }),
+        via,
+      };
+      this.decided.set(r.toolUseId, decision);
+      this.waiting.delete(r.toolUseId);
+      return decision;
+    });
+  }
+
+  /** Rejects a call nobody decided in time (or left pending when the conversation ended). */
+  expire(toolUseId: string, via: 'deadline' | 'end', reason: string, at: string): RecordedDecision {
+    return this.apply([{ toolUseId, decision: 'reject', reason, decidedBy: via === 'deadline' ? 'system:deadline' : 'system:end' }], via, at)[0];
+  }
+}
+
+function sameDecision(recorded: RecordedDecision, r: DecisionRequest): boolean {
+  return (
+    recorded.decision === r.decision &&
+    recorded.decidedBy === r.decidedBy &&
+    (recorded.reason ?? '') === (r.reason ?? '') &&
+    JSON.stringify(recorded.input ?? null) === JSON.stringify(r.decision === 'edit' ? (r.input ?? null) : null)
+  );
+}
+
+/** The first schema errors of `input`, or undefined when it passes (or there is no schema to check). */
+function schemaProblem(schema: Record<string, unknown> | undefined, input: Record<string, unknown>): string | undefined {
+  if (!schema) return undefined;
+  const result = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]).safeParse(input);
+  if (result.success) return undefined;
+  return result.error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
+    .join('; ');
+}
