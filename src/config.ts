@@ -26,6 +26,11 @@ export const EnvSchema = z.object({
   AGENT_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   AGENT_MAX_CONCURRENT_ACTIVITIES: positiveInt.optional(),
   AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.optional(),
+  /** Stable. The ops server's port and bind address (127.0.0.1: not reachable from other machines). */
+  OPS_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Stable. The bearer token of the ops API; without it `npm run ops` makes one per run. */
+  OPS_TOKEN: z.string().min(16, 'OPS_TOKEN must be at least 16 characters').optional(),
   /** Bytes of transcripts the worker caches (default 128 MiB). */
   AGENT_TRANSCRIPT_CACHE_BYTES: positiveInt.optional(),
 });

@@ -92,7 +92,8 @@ export class MessageAccumulator {
     if (!this.message || !this.done) throw new Error('the stream ended before message_stop');
     const rawInputs = new Map<number, string>();
     const stopped = new Set<number>();
-    this.message.content = this.blocks.map((open, index) => {
+    // Array.from visits holes too (map skips them): a block index the stream skipped must throw.
+    this.message.content = Array.from(this.blocks, (open, index) => {
       if (!open) throw new Error(`block ${index} never started`);
       if (open.stopped) stopped.add(index);
       if (open.block.type === 'tool_use' || open.block.type === 'server_tool_use') rawInputs.set(index, open.json);

@@ -33,7 +33,7 @@ export function rejectedResult(decision: RecordedDecision): ToolResultBlockParam
       ? `This call was not approved in time (${decision.reason}); it was not run.`
       : decision.via === 'end'
         ? 'The conversation ended before this call was approved; it was not run.'
-        : `An operator (${decision.decidedBy}) rejected this call${decision.reason ? `: ${decision.reason}` : ''}. It was not run.`;
+        : `An operator (${decision.decidedBy}) rejected this call${decision.reason ? `: ${sentence(decision.reason)}` : '.'} It was not run.`;
   return toolResult(decision.toolUseId, text, true);
 }
 
@@ -45,4 +45,10 @@ export function editedResult(decision: RecordedDecision, result: RunToolResult):
   const content: RunToolResult['content'] =
     typeof result.content === 'string' ? note + result.content : [{ type: 'text', text: note }, ...result.content];
   return toolResult(decision.toolUseId, content, result.isError);
+}
+
+/** A reason as a sentence: ends with a full stop unless it already ends with punctuation. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

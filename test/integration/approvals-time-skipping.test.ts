@@ -32,7 +32,7 @@ describe('approval deadlines (time-skipping server)', () => {
     expect(decision).toMatchObject({ toolUseId: 'toolu_deadline', decision: 'reject', via: 'deadline', decidedBy: 'system:deadline' });
     // meta[1] is the assistant message that asked for the call.
     expect(Date.parse(decision.decidedAt) - Date.parse(state.meta[1].at)).toBeGreaterThanOrEqual(DAY);
-    const [result] = t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as Array<Record<string, unknown>>;
+    const [result] = t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as unknown as Array<Record<string, unknown>>;
     expect(result).toMatchObject({ tool_use_id: 'toolu_deadline', is_error: true });
     expect(result.content).toMatch(/not approved in time \(no decision before the deadline/);
     expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(0);

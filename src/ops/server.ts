@@ -1,0 +1,132 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { DecisionRequestSchema } from '../api/approvals';
+import type { ConversationStatus } from '../api/conversation';
+import { AgentError, type AgentClient } from '../client';
+
+export interface OpsServerOptions {
+  agent: AgentClient;
+  /** The bearer token every API route requires. */
+  token: string;
+  namespace: string;
+  /** Log requests (default false). */
+  logger?: boolean;
+}
+
+const STATUSES = ['running', 'awaiting_approval', 'idle', 'refused', 'needs_attention', 'completed', 'cancelled'] as const;
+
+const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true }).strict();
+const ListQuerySchema = z.object({
+  status: z.enum(STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+const WorkflowIdSchema = z.object({ id: z.string().min(1).max(1000) });
+
+const PUBLIC_DIR = join(__dirname, 'public');
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+/** HTTP statuses for the client's error codes. */
+const STATUS_OF: Record<AgentError['code'], number> = { invalid: 400, refused: 422, not_found: 404, unavailable: 503, no_worker: 503 };
+
+/**
+ * The ops server: the approval page and its JSON API. Every `/api` route needs `Authorization: Bearer
+ * <OPS_TOKEN>`; decisions also need the operator's name (`x-ops-operator`), which becomes `decidedBy`.
+ * No CORS: browsers may not call it from another origin, and requests that say they come from one are
+ * refused outright.
+ */
+export async function createOpsServer(options: OpsServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  const expected = digest(options.token);
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('content-security-policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  // Cross-origin requests are refused before anything else: the browser says where a request comes from.
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
+    if ((origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) || site === 'cross-site') {
+      return reply.code(403).send({ error: 'forbidden', message: 'cross-origin requests are not allowed' });
+    }
+  });
+
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+    // Constant-time comparison of digests: no timing hints about the token.
+    if (!token || !timingSafeEqual(digest(token), expected)) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid bearer token (OPS_TOKEN) is required' });
+    }
+  };
+
+  for (const [path, asset] of Object.entries(ASSETS)) {
+    const body = readFileSync(join(PUBLIC_DIR, asset.file));
+    app.get(path, async (_request, reply) => reply.type(asset.type).send(body));
+  }
+
+  app.register(async (api) => {
+    api.addHook('onRequest', authenticate);
+
+    api.get('/api/session', async () => ({ ok: true, namespace: options.namespace, taskQueue: options.agent.taskQueue }));
+
+    api.get('/api/approvals', async () => ({ approvals: await options.agent.listPendingApprovals() }));
+
+    api.get('/api/conversations', async (request, reply) => {
+      const query = ListQuerySchema.safeParse(request.query);
+      if (!query.success) return badRequest(reply, query.error);
+      const conversations = await options.agent.listConversations({ status: query.data.status as ConversationStatus | undefined, limit: query.data.limit, withUsage: true });
+      return { conversations };
+    });
+
+    api.get('/api/conversations/:id', async (request, reply) => {
+      const params = WorkflowIdSchema.safeParse(request.params);
+      if (!params.success) return badRequest(reply, params.error);
+      return { workflowId: params.data.id, ...(await options.agent.getState(params.data.id)) };
+    });
+
+    api.post('/api/conversations/:id/decisions', async (request, reply) => {
+      const params = WorkflowIdSchema.safeParse(request.params);
+      if (!params.success) return badRequest(reply, params.error);
+      const operator = String(request.headers['x-ops-operator'] ?? '').trim();
+      if (!operator) return reply.code(400).send({ error: 'invalid', message: 'the x-ops-operator header (who decides) is required' });
+      const body = DecisionBodySchema.safeParse(request.body);
+      if (!body.success) return badRequest(reply, body.error);
+      const [decision] = await options.agent.decide(params.data.id, { ...body.data, decidedBy: operator });
+      return { decision };
+    });
+  });
+
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof AgentError) return reply.code(STATUS_OF[error.code]).send({ error: error.code, message: error.message });
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'invalid', message: (error as Error).message });
+    }
+    app.log.error(error);
+    return reply.code(500).send({ error: 'internal', message: 'internal error (see the ops server log)' });
+  });
+
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }));
+  return app;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function badRequest(reply: FastifyReply, error: z.ZodError) {
+  return reply.code(400).send({ error: 'invalid', message: error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') });
+}

@@ -1,0 +1,120 @@
+/**
+ * The ops page in a real browser (Debian Chromium driven by playwright-core) against a real dev server,
+ * worker, fake Messages API and ops server: log in, see the pending call, edit and approve it, see the
+ * conversation finish; a reject flow; the API without the token.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { stateQuery } from '../../src/api/conversation';
+import { AgentClient } from '../../src/client';
+import { reply } from '../../src/fake-claude';
+import { createOpsServer } from '../../src/ops/server';
+import { listArticles } from '../../src/tools/save-article';
+import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+
+const TOKEN = 'e2e-token-0123456789abcdef';
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
+let t: AgentEnv;
+let ops: FastifyInstance;
+let base: string;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  t = await startAgentEnv();
+  ops = await createOpsServer({ agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }), token: TOKEN, namespace: 'default' });
+  base = await ops.listen({ host: '127.0.0.1', port: 0 });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync', '--disable-component-update'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+  await ops?.close();
+  await t?.teardown();
+});
+
+async function awaitingSave(abstract: string) {
+  const handle = await t.start({ message: `Summarize and save: ${abstract}`, tools: ['save_article'], singleTurn: true });
+  const id = `toolu_e2e_${handle.workflowId.slice(-10).replace(/[^a-zA-Z0-9]/g, '')}`;
+  t.fake.script(handle.workflowId, [
+    reply.toolUse({ name: 'save_article', input: { abstract, meta: { word_count: 120, review: 'A clear piece.' } }, id }, { text: 'I will save the article.' }),
+    reply.text('The article is saved.'),
+  ]);
+  await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
+  return { handle, id };
+}
+
+describe('ops UI in Chromium', () => {
+  it('refuses a wrong token at login, then logs in', async () => {
+    await page.goto(`${base}/`);
+    await page.getByTestId('login-name').fill('Olivia');
+    await page.getByTestId('login-token').fill('wrong-token');
+    await page.getByTestId('login-submit').click();
+    await expect(page.getByTestId('login-error').textContent()).resolves.toMatch(/\S/);
+    await page.getByTestId('login-token').fill(TOKEN);
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('nav-approvals').waitFor();
+  });
+
+  it('shows the pending call; the operator edits a field, approves, and sees the conversation finish', async () => {
+    const { handle, id } = await awaitingSave('Durable execution keeps agents honest.');
+    const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${id}"]`);
+    await card.waitFor({ timeout: 15_000 });
+    await expect(card.textContent()).resolves.toContain('save_article');
+    await expect(card.textContent()).resolves.toContain('Durable execution keeps agents honest.');
+    await page.screenshot({ path: join(ARTIFACTS, 'approval-queue.png'), fullPage: true });
+
+    await card.getByTestId('edit').click();
+    const editor = card.getByTestId('edit-input');
+    const edited = JSON.parse(await editor.inputValue()) as { meta: { word_count: number } };
+    edited.meta.word_count = 777;
+    // An invalid edit first: the schema error is shown inline, nothing is decided.
+    await editor.fill(JSON.stringify({ abstract: '' }));
+    await card.getByTestId('edit-confirm').click();
+    await expect(card.getByTestId('card-error').textContent()).resolves.toMatch(/does not match the save_article schema/);
+    await editor.fill(JSON.stringify(edited, null, 2));
+    await card.getByTestId('edit-confirm').click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+
+    expect((await handle.result()).lastText).toBe('The article is saved.');
+    const [saved] = (await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId);
+    expect(saved.meta.word_count).toBe(777);
+    const state = await handle.query(stateQuery, {});
+    expect(state.decisions[0]).toMatchObject({ decision: 'edit', decidedBy: 'Olivia' });
+
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
+    const result = page.locator(`[data-testid="tool-result"][data-tool-use-id="${id}"]`);
+    await result.waitFor({ timeout: 15_000 });
+    await expect(result.textContent()).resolves.toMatch(/saved/);
+    await expect(page.getByTestId('transcript').textContent()).resolves.toContain('The article is saved.');
+    await expect(page.getByTestId('decision').first().textContent()).resolves.toContain('Olivia');
+    await page.screenshot({ path: join(ARTIFACTS, 'conversation-view.png'), fullPage: true });
+  });
+
+  it('rejects a call with a reason; the model is told', async () => {
+    const { handle, id } = await awaitingSave('A draft nobody asked for.');
+    await page.goto(`${base}/#/approvals`);
+    const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${id}"]`);
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByTestId('reject').click();
+    await card.getByTestId('reject-reason').fill('Not approved for publication.');
+    await card.getByTestId('reject-confirm').click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    await handle.result();
+    const toolResult = (t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as unknown as Array<Record<string, unknown>>)[0];
+    expect(toolResult).toMatchObject({ is_error: true, content: 'An operator (Olivia) rejected this call: Not approved for publication. It was not run.' });
+    expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(0);
+  });
+
+  it('the API answers 401 without the token, even from the page origin', async () => {
+    const res = await page.request.get(`${base}/api/approvals`);
+    expect(res.status()).toBe(401);
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * The ops server's JSON API over real HTTP, and the `agent` CLI as a real process, against a real dev
+ * server, worker and fake Messages API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { stateQuery } from '../../src/api/conversation';
+import { AgentClient } from '../../src/client';
+import { reply } from '../../src/fake-claude';
+import { createOpsServer } from '../../src/ops/server';
+import { listArticles } from '../../src/tools/save-article';
+import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+
+const TOKEN = 'test-token-0123456789abcdef';
+let t: AgentEnv;
+let ops: FastifyInstance;
+let base: string;
+
+beforeAll(async () => {
+  t = await startAgentEnv();
+  const agent = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
+  ops = await createOpsServer({ agent, token: TOKEN, namespace: 'default' });
+  base = await ops.listen({ host: '127.0.0.1', port: 0 });
+});
+afterAll(async () => {
+  await ops?.close();
+  await t?.teardown();
+});
+
+const api = (path: string, init: RequestInit & { operator?: string } = {}) =>
+  fetch(`${base}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...(init.operator ? { 'x-ops-operator': init.operator } : {}),
+      ...(init.headers as Record<string, string>),
+    },
+  });
+
+async function awaitingSave(abstract: string, singleTurn = true) {
+  const handle = await t.start({ message: 'Save', tools: ['save_article'], singleTurn });
+  const id = `toolu_${handle.workflowId.slice(-10).replace(/[^a-zA-Z0-9]/g, '')}`;
+  t.fake.script(handle.workflowId, [reply.toolUse({ name: 'save_article', input: { abstract, meta: { word_count: 10, review: 'ok' } }, id }), reply.text('Done.')]);
+  await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
+  return { handle, id };
+}
+
+describe('ops API', () => {
+  it('requires the bearer token on every API route', async () => {
+    for (const path of ['/api/session', '/api/approvals', '/api/conversations', '/api/conversations/x']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    }
+    const post = await fetch(`${base}/api/conversations/x/decisions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(post.status).toBe(401);
+    expect((await api('/api/session')).status).toBe(200);
+  });
+
+  it('serves the page with a strict CSP and refuses cross-origin requests', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(page.headers.get('access-control-allow-origin')).toBeNull();
+    const cross = await api('/api/session', { headers: { origin: 'https://evil.example' } });
+    expect(cross.status).toBe(403);
+  });
+
+  it('lists pending approvals, approves with the operator as decidedBy, validates bodies', async () => {
+    const { handle, id } = await awaitingSave('From the ops API');
+    const { approvals } = (await (await api('/api/approvals')).json()) as { approvals: Array<Record<string, unknown>> };
+    expect(approvals).toContainEqual(expect.objectContaining({ workflowId: handle.workflowId, toolUseId: id, name: 'save_article', model: 'claude-sonnet-5-5' }));
+
+    const path = `/api/conversations/${handle.workflowId}/decisions`;
+    expect((await api(path, { method: 'POST', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) })).status).toBe(400);
+    const bad = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'maybe' }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/decision/);
+    const smuggled = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve', decidedBy: 'mallory' }) });
+    expect(smuggled.status).toBe(400);
+    const schema = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'edit', input: { abstract: '' } }) });
+    expect(schema.status).toBe(422);
+    expect(((await schema.json()) as { message: string }).message).toMatch(/does not match the save_article schema/);
+    const unknown = await api(`/api/conversations/nope-${Date.now()}/decisions`, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) });
+    expect(unknown.status).toBe(404);
+
+    const ok = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { decision: Record<string, unknown> }).decision).toMatchObject({ decidedBy: 'ivy', decision: 'approve' });
+    await handle.result();
+    expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(1);
+  });
+
+  it('lists conversations with status, model and tokens, and shows one', async () => {
+    const handle = await t.start({ message: 'Hello' });
+    t.fake.script(handle.workflowId, [reply.text('Hi!')]);
+    await t.waitFor(handle, (s) => s.status === 'idle');
+    // Visibility is eventually consistent: poll briefly.
+    let row: Record<string, unknown> | undefined;
+    for (let i = 0; i < 40 && !row?.usage; i++) {
+      const { conversations } = (await (await api('/api/conversations?status=idle')).json()) as { conversations: Array<Record<string, unknown>> };
+      row = conversations.find((c) => c.workflowId === handle.workflowId);
+      if (!row) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(row).toMatchObject({ status: 'idle', model: 'claude-sonnet-5-5', usage: expect.objectContaining({ calls: 1 }) });
+    const one = (await (await api(`/api/conversations/${handle.workflowId}`)).json()) as Record<string, unknown>;
+    expect(one).toMatchObject({ workflowId: handle.workflowId, status: 'idle', messageCount: 2 });
+    expect((await api('/api/conversations?status=bogus')).status).toBe(400);
+    expect((await api(`/api/conversations/missing-${Date.now()}`)).status).toBe(404);
+    await handle.terminate();
+  });
+});
+
+describe('agent CLI', () => {
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        join(__dirname, '../../node_modules/.bin/tsx'),
+        [join(__dirname, '../../src/cli/agent.ts'), ...args],
+        { env: { ...process.env, TEMPORAL_ADDRESS: t.env.address, AGENT_TASK_QUEUE: t.taskQueue } },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('pending, approve with an edited input, reject; --json output; exit codes', async () => {
+    const first = await awaitingSave('CLI one');
+    const second = await awaitingSave('CLI two', false);
+    const pending = await cli(['pending', '--json']);
+    expect(pending.code).toBe(0);
+    const items = JSON.parse(pending.stdout) as Array<{ workflowId: string; toolUseId: string }>;
+    expect(items.map((i) => i.toolUseId)).toEqual(expect.arrayContaining([first.id, second.id]));
+
+    const edited = await cli(['approve', first.handle.workflowId, first.id, '--input', JSON.stringify({ abstract: 'CLI edited', meta: { word_count: 2, review: 'ok' } }), '--by', 'jo', '--json']);
+    expect(edited.code).toBe(0);
+    expect(JSON.parse(edited.stdout)).toMatchObject({ decision: 'edit', decidedBy: 'jo', input: { abstract: 'CLI edited' } });
+
+    expect((await cli(['reject', second.handle.workflowId, second.id])).code).toBe(2);
+    const rejected = await cli(['reject', second.handle.workflowId, second.id, '--reason', 'duplicate', '--json']);
+    expect(rejected.code).toBe(0);
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ decision: 'reject', reason: 'duplicate' });
+
+    const again = await cli(['reject', second.handle.workflowId, second.id, '--reason', 'other reason', '--json']);
+    expect(again.code).toBe(3);
+    expect(JSON.parse(again.stdout)).toMatchObject({ error: 'refused', message: expect.stringMatching(/already decided/) });
+    expect((await cli(['approve', `missing-${Date.now()}`, 'toolu_x'])).code).toBe(4);
+
+    await first.handle.result();
+    // A decision for a conversation that has ended is refused, not "not found".
+    const late = await cli(['approve', first.handle.workflowId, first.id, '--json']);
+    expect(late.code).toBe(3);
+    expect(JSON.parse(late.stdout).message).toMatch(/has ended \(completed\)/);
+    await t.waitFor(second.handle, (s) => s.status === 'idle');
+    expect((await cli(['end', second.handle.workflowId, '--reason', 'cli test'])).code).toBe(0);
+    await second.handle.result();
+    const state = await first.handle.query(stateQuery, {});
+    expect(state.decisions[0]).toMatchObject({ decision: 'edit', decidedBy: 'jo' });
+  });
+
+  it('says what to start when Temporal is not reachable', async () => {
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        join(__dirname, '../../node_modules/.bin/tsx'),
+        [join(__dirname, '../../src/cli/agent.ts'), 'pending'],
+        { env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' } },
+        (err, _stdout, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr }),
+      );
+    });
+    expect(code).toBe(5);
+    expect(stderr).toMatch(/cannot reach the Temporal server at 127\.0\.0\.1:1: start it/);
+  });
+});
