@@ -57,7 +57,8 @@ describe('ops UI in Chromium', () => {
     await page.getByTestId('login-name').fill('Olivia');
     await page.getByTestId('login-token').fill('wrong-token');
     await page.getByTestId('login-submit').click();
-    await expect(page.getByTestId('login-error').textContent()).resolves.toMatch(/\S/);
+    // Wait for the answer: the error appears once the server has said no.
+    await page.getByTestId('login-error').filter({ hasText: /\S/ }).waitFor();
     await page.getByTestId('login-token').fill(TOKEN);
     await page.getByTestId('login-submit').click();
     await page.getByTestId('nav-approvals').waitFor();
@@ -67,8 +68,8 @@ describe('ops UI in Chromium', () => {
     const { handle, id } = await awaitingSave('Durable execution keeps agents honest.');
     const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${id}"]`);
     await card.waitFor({ timeout: 15_000 });
-    await expect(card.textContent()).resolves.toContain('save_article');
-    await expect(card.textContent()).resolves.toContain('Durable execution keeps agents honest.');
+    await card.filter({ hasText: 'Durable execution keeps agents honest.' }).waitFor();
+    expect(await card.textContent()).toContain('save_article');
     await page.screenshot({ path: join(ARTIFACTS, 'approval-queue.png'), fullPage: true });
 
     await card.getByTestId('edit').click();
@@ -78,7 +79,7 @@ describe('ops UI in Chromium', () => {
     // An invalid edit first: the schema error is shown inline, nothing is decided.
     await editor.fill(JSON.stringify({ abstract: '' }));
     await card.getByTestId('edit-confirm').click();
-    await expect(card.getByTestId('card-error').textContent()).resolves.toMatch(/does not match the save_article schema/);
+    await card.getByTestId('card-error').filter({ hasText: /does not match the save_article schema/ }).waitFor();
     await editor.fill(JSON.stringify(edited, null, 2));
     await card.getByTestId('edit-confirm').click();
     await card.waitFor({ state: 'detached', timeout: 15_000 });
@@ -92,9 +93,9 @@ describe('ops UI in Chromium', () => {
     await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
     const result = page.locator(`[data-testid="tool-result"][data-tool-use-id="${id}"]`);
     await result.waitFor({ timeout: 15_000 });
-    await expect(result.textContent()).resolves.toMatch(/saved/);
-    await expect(page.getByTestId('transcript').textContent()).resolves.toContain('The article is saved.');
-    await expect(page.getByTestId('decision').first().textContent()).resolves.toContain('Olivia');
+    await result.filter({ hasText: /saved/ }).waitFor();
+    await page.getByTestId('transcript').filter({ hasText: 'The article is saved.' }).waitFor();
+    await page.getByTestId('decision').filter({ hasText: 'Olivia' }).first().waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'conversation-view.png'), fullPage: true });
   });
 
