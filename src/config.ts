@@ -31,6 +31,13 @@ export const EnvSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Stable. The bearer token of the ops API; without it `npm run ops` makes one per run. */
   OPS_TOKEN: z.string().min(16, 'OPS_TOKEN must be at least 16 characters').optional(),
+  /** A workflow bundle prebuilt with `bundleWorkflowCode` (a JS file); default: bundle at start. */
+  AGENT_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /**
+   * Test only (crash tests): hold each tool call this long after its side effect, before the activity
+   * completes, so a kill can land in that window. Off unless set.
+   */
+  AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: z.coerce.number().int().nonnegative().optional(),
   /** Bytes of transcripts the worker caches (default 128 MiB). */
   AGENT_TRANSCRIPT_CACHE_BYTES: positiveInt.optional(),
 });

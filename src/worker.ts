@@ -21,6 +21,8 @@ export interface AgentWorkerOptions {
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
+  holdAfterToolMs?: number;
   /** Longest gap between heartbeats sent to the server (default 1 s): bounds cancellation latency. */
   maxHeartbeatThrottleInterval?: WorkerOptions['maxHeartbeatThrottleInterval'];
 }
@@ -40,6 +42,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     tools: new ToolRegistry(options.tools),
     observer: options.observer,
     transcriptCacheBytes: options.transcriptCacheBytes,
+    holdAfterToolMs: options.holdAfterToolMs,
   });
   return Worker.create({
     connection: options.connection,
@@ -75,6 +78,8 @@ async function main(): Promise<void> {
     maxCachedWorkflows: config.AGENT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: config.AGENT_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
+    ...(config.AGENT_WORKFLOW_BUNDLE && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
+    holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
   });
   console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.

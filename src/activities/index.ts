@@ -19,6 +19,8 @@ export interface ActivityDeps {
   observer?: StreamObserver;
   /** Longest tool output sent to the model, in characters. */
   maxToolOutputChars?: number;
+  /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
+  holdAfterToolMs?: number;
 }
 
 /** Reads a transcript range with the `messages` query, through the worker's connection. */
@@ -30,7 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   const transcripts = new TranscriptCache(deps.readTranscript ?? queryTranscript, deps.transcriptCacheBytes);
   return {
     callClaude: createCallClaude({ anthropic: deps.anthropic, tools: deps.tools, transcripts, observer: deps.observer }),
-    runTool: createRunTool({ tools: deps.tools, maxOutputChars: deps.maxToolOutputChars }),
+    runTool: createRunTool({ tools: deps.tools, maxOutputChars: deps.maxToolOutputChars, holdAfterRunMs: deps.holdAfterToolMs }),
   };
 }
 

@@ -8,6 +8,8 @@ export interface RunToolDeps {
   /** Largest tool output sent to the model, in characters (default 100,000); longer output is cut. */
   maxOutputChars?: number;
   heartbeatEveryMs?: number;
+  /** Test only: wait this long after a tool's run before completing (see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS). */
+  holdAfterRunMs?: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function createRunTool(deps: RunToolDeps) {
           controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
         }),
       ]);
+      if (deps.holdAfterRunMs) await new Promise((resolve) => setTimeout(resolve, deps.holdAfterRunMs));
       const [content, truncated] = cap(render(output), maxChars);
       return done(content, false, truncated);
     } catch (err) {

@@ -37,7 +37,8 @@ function articlesDir(dir: string): string {
 /**
  * The `save_article` tool: a write tool (approval: always) that stores an abstract and its review
  * metadata durably. A retried call (same idempotency key) finds its article already saved and returns
- * `duplicate: true` instead of saving a second one: the article file is itself the idempotency record.
+ * the same answer as the first attempt, without saving a second one: the article file is itself the
+ * idempotency record. The model never learns that a worker crashed in between.
  */
 export function createSaveArticleTool(options: SaveArticleOptions): ToolDefinition<typeof saveArticleInput> {
   const store = new IdempotentStore({ dir: articlesDir(options.dir) });
@@ -48,7 +49,7 @@ export function createSaveArticleTool(options: SaveArticleOptions): ToolDefiniti
     effect: 'write',
     async run({ abstract, meta }, ctx) {
       ctx.signal.throwIfAborted();
-      const { result, replayed } = await store.once<SavedArticle>(ctx.idempotencyKey, async () => ({
+      const { result } = await store.once<SavedArticle>(ctx.idempotencyKey, async () => ({
         // Derived from the key, so the id is the same whichever attempt ends up saving it.
         id: `article_${keyHash(ctx.idempotencyKey).slice(0, 16)}`,
         idempotencyKey: ctx.idempotencyKey,
@@ -58,7 +59,7 @@ export function createSaveArticleTool(options: SaveArticleOptions): ToolDefiniti
         abstract,
         meta: { word_count: meta.word_count, review: meta.review },
       }));
-      return { saved: true, id: result.id, duplicate: replayed };
+      return { saved: true, id: result.id, savedAt: result.savedAt };
     },
   });
 }

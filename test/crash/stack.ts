@@ -1,0 +1,197 @@
+/**
+ * Real processes for crash tests: the Temporal CLI dev server on a SQLite file and the worker as a
+ * child process (both killable), with the fake Messages API and the driver in this process, so the
+ * driver can watch what reached the model and what the tools wrote.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { AGENT_SEARCH_ATTRIBUTES } from '../../src/api/search-attributes';
+import { AgentClient } from '../../src/client';
+import { FakeClaude } from '../../src/fake-claude';
+import { temporalBinaries } from '../../src/testing';
+import { listArticles, type SavedArticle } from '../../src/tools/save-article';
+
+const ROOT = resolve(__dirname, '..', '..');
+const TASK_QUEUE = 'crash-test';
+
+export interface WorkerOptions {
+  /** Hold tool completion after the side effect (ms): the window of kill point 2. */
+  holdAfterToolMs?: number;
+}
+
+export class CrashStack {
+  readonly fake: FakeClaude;
+  agent!: AgentClient;
+  private server?: ChildProcess;
+  private worker?: ChildProcess;
+  private workerExit?: Promise<void>;
+  /** Worker processes started so far, and kills. */
+  readonly counts = { workerStarts: 0, kills: 0, serverRestarts: 0 };
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly bundlePath: string,
+    fake: FakeClaude,
+  ) {
+    this.fake = fake;
+  }
+
+  static async start(): Promise<CrashStack> {
+    const dir = mkdtempSync(join(tmpdir(), 'crash-'));
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const silent = () => undefined;
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: join(ROOT, 'src', 'workflows'),
+      logger: { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent },
+    });
+    const bundlePath = join(dir, 'workflow-bundle.js');
+    writeFileSync(bundlePath, bundle.code);
+    const fake = await FakeClaude.start();
+    const stack = new CrashStack(dir, await freePort(), bundlePath, fake);
+    await stack.startServer();
+    return stack;
+  }
+
+  get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the dev server on the same SQLite file and port (state survives restarts). */
+  async startServer(): Promise<void> {
+    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--db-filename', join(this.dir, 'temporal.db'), '--log-level', 'error'];
+    for (const key of AGENT_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${searchAttributeType(key.type)}`);
+    this.server = spawn(temporalBinaries().cli, args, { stdio: 'ignore' });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const probe = await Connection.connect({ address: this.address, connectTimeout: '1 second' });
+        await probe.workflowService.getSystemInfo({});
+        await probe.close();
+        // One client for the whole run: its channel reconnects by itself after a server restart.
+        if (!this.agent) {
+          const connection = await Connection.connect({ address: this.address });
+          this.agent = new AgentClient({ client: new Client({ connection }), taskQueue: TASK_QUEUE, queryTimeoutMs: 15_000 });
+        }
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`the dev server did not come up: ${String(err)}`);
+        await sleep(200);
+      }
+    }
+  }
+
+  /** Stops the dev server (SIGTERM, then SIGKILL), keeping its SQLite file. */
+  async stopServer(): Promise<void> {
+    const server = this.server;
+    if (!server || server.exitCode !== null) return;
+    const exited = new Promise<void>((r) => server.once('exit', () => r()));
+    server.kill('SIGTERM');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restartServer(): Promise<void> {
+    await this.stopServer();
+    this.counts.serverRestarts++;
+    await this.startServer();
+  }
+
+  /** Starts a worker process and resolves once it polls. */
+  async startWorker(options: WorkerOptions = {}): Promise<void> {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: this.address,
+      AGENT_TASK_QUEUE: TASK_QUEUE,
+      ANTHROPIC_BASE_URL: this.fake.url,
+      ANTHROPIC_API_KEY: 'crash-test-key',
+      AGENT_DATA_DIR: this.dataDir,
+      AGENT_WORKFLOW_BUNDLE: this.bundlePath,
+      ...(options.holdAfterToolMs !== undefined && { AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs) }),
+    };
+    // node itself, with tsx as a loader: one process, so SIGKILL kills the worker and not a wrapper
+    // (the tsx CLI runs the program in a child process that would survive as an orphan).
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.worker = worker;
+    this.counts.workerStarts++;
+    this.workerExit = new Promise((r) => worker.once('exit', () => r()));
+    let output = '';
+    await new Promise<void>((resolveReady, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('worker: task queue')) resolveReady();
+      };
+      worker.stdout!.on('data', onData);
+      worker.stderr!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
+      setTimeout(() => reject(new Error(`worker not ready in 30 s:\n${output}`)), 30_000).unref();
+    });
+  }
+
+  /** Kills the worker: SIGKILL by default (a crash), SIGTERM for a graceful shutdown. */
+  async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.worker || this.worker.exitCode !== null) return;
+    if (signal === 'SIGKILL') this.counts.kills++;
+    this.worker.kill(signal);
+    await this.workerExit;
+  }
+
+  /** Kills the worker and starts a new one. */
+  async crashWorker(options: WorkerOptions = {}): Promise<void> {
+    await this.killWorker('SIGKILL');
+    await this.startWorker(options);
+  }
+
+  /** The articles save_article wrote for a conversation (the side effects to count). */
+  async articles(workflowId: string): Promise<SavedArticle[]> {
+    return (await listArticles(this.dataDir)).filter((a) => a.workflowId === workflowId);
+  }
+
+  async close(): Promise<void> {
+    await this.killWorker('SIGKILL');
+    await this.agent?.client.connection.close().catch(() => undefined);
+    await this.stopServer();
+    await this.fake.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function searchAttributeType(type: string): string {
+  return ({ KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double' } as Record<string, string>)[type] ?? type;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `predicate` until it holds (default 60 s). */
+export async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
