@@ -56,6 +56,7 @@ import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision, type
 import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
 import { appendMessage, blocksOf } from '../api/transcript';
 import { ApprovalBook } from './approvals';
+import { PATCHES, rolledOut } from './patches';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
 const { callClaude } = proxyActivities<Activities>({
@@ -245,7 +246,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     decideToolCallUpdate,
     (input): RecordedDecision[] => {
       const recorded = approvals.apply(approvals.check(input), 'update', now());
-      refreshApprovals();
+      decided();
       return recorded;
     },
     { validator: (input) => void approvals.check(input) },
@@ -253,7 +254,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   setHandler(decideToolCallSignal, (input) => {
     try {
       approvals.apply(approvals.check(input), 'signal', now());
-      refreshApprovals();
+      decided();
     } catch (err) {
       // A signal cannot be refused to its sender: record why it did not apply, never fail.
       const first = (input && typeof input === 'object' && ('decisions' in input ? input.decisions?.[0] : input)) || undefined;
@@ -262,6 +263,14 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
       log.warn('decision signal refused', { error: (err as Error).message });
     }
   });
+
+  /** After decisions are recorded: the pending count, the status, and the time of the decision. */
+  function decided(): void {
+    // Patched: a decision that leaves the status unchanged (one of two parallel calls) still shows as
+    // activity. Conversations that waited for approval across the deploy replay without it.
+    if (rolledOut(PATCHES.decisionActivityTime)) upsertSearchAttributes([{ key: AGENT_LAST_ACTIVITY, value: new Date() }]);
+    refreshApprovals();
+  }
 
   function refreshApprovals(): void {
     const count = approvals.pending.length;

@@ -5,7 +5,10 @@
  * the long form.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CASES, runCase, runRandomized, saveScript } from '../crash/scenarios';
 import { CrashStack, sleep, until } from '../crash/stack';
 import { workflowBundle } from '../helpers/agent-env';
@@ -74,5 +77,16 @@ describe('determinism', () => {
       replayed++;
     }
     expect(replayed).toBe(histories.length);
+    if (process.env.RECORD_HISTORIES) {
+      // Keep the faulted runs (and the graceful shutdown) as fixtures: test/unit/replay-histories.test.ts
+      // replays them against every future version of the workflow code.
+      const dir = join(__dirname, '..', 'replay', 'histories');
+      mkdirSync(dir, { recursive: true });
+      for (const { workflowId, history } of histories) {
+        const name = workflowId.split('/')[0].replace(/-\d{10,}/g, '');
+        if (!/-fault$|sigterm/.test(name)) continue;
+        writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+      }
+    }
   }, 120_000);
 });

@@ -1,0 +1,20 @@
+/**
+ * Changes to the conversation workflow, rolled out with `patched()`.
+ *
+ * Conversations live for days (an approval can wait 24 h or more), so a deploy meets conversations
+ * started by the old code. A change that alters what the workflow does (its commands: activities,
+ * timers, search-attribute upserts, ...) must go behind `rolledOut(PATCH)`: replaying an old history,
+ * it answers false where the old code ran, and true from the first point the new code reaches live.
+ * When no run started before the change is open any more, replace it with `deprecatePatch(id)`, then
+ * remove it. See README, "Changing the workflow safely".
+ */
+import { patched } from '@temporalio/workflow';
+
+export const PATCHES = {
+  /** Every approval decision updates AgentLastActivityTime (before, only status changes did). */
+  decisionActivityTime: 'decision-activity-time',
+} as const;
+
+export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {
+  return patched(id);
+}

@@ -1,0 +1,29 @@
+/**
+ * Replays recorded conversation histories (from the crash runs: kills mid-stream, after a tool's write,
+ * while waiting for approval, in a pause_turn chain, a server restart, a graceful shutdown) against the
+ * current workflow code. A change that breaks determinism for conversations already running fails
+ * here: guard it with patched() (see src/workflows/patches.ts). Re-record with
+ * `RECORD_HISTORIES=1 npx jest test/e2e/crash.test.ts`.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { workflowBundle } from '../helpers/agent-env';
+import { installQuietRuntime } from '../../src/testing';
+
+const dir = join(__dirname, '..', 'replay', 'histories');
+const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+describe('recorded histories', () => {
+  it('are there to replay', () => {
+    expect(files.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it.each(files)('%s replays against the current workflow code', async (file) => {
+    installQuietRuntime('ERROR');
+    const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: file }, history, file);
+  });
+});
