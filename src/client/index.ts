@@ -67,6 +67,12 @@ export interface AgentClientOptions {
   taskQueue: string;
   /** How long a query may wait for a worker before {@link AgentError} `no_worker` (default 5 s). */
   queryTimeoutMs?: number;
+  /**
+   * How long an update (send, decide, resume, end) may wait for its answer (default 30 s). An update
+   * sent as a worker dies can go unanswered: a decision may be sent again as it is (see `decide`), a
+   * message with the same `messageId` (see `sendMessage`).
+   */
+  updateTimeoutMs?: number;
 }
 
 type Handle = WorkflowHandle<typeof conversationWorkflow>;
@@ -75,11 +81,13 @@ export class AgentClient {
   readonly client: Client;
   readonly taskQueue: string;
   private readonly queryTimeoutMs: number;
+  private readonly updateTimeoutMs: number;
 
   constructor(options: AgentClientOptions) {
     this.client = options.client;
     this.taskQueue = options.taskQueue;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
+    this.updateTimeoutMs = options.updateTimeoutMs ?? 30_000;
   }
 
   /** Connects to Temporal (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`); fails with what to start if unreachable. */
@@ -112,12 +120,20 @@ export class AgentClient {
     return { workflowId, runId: handle.firstExecutionRunId };
   }
 
-  /** Sends a user message; answers with the turn it starts. */
-  sendMessage(workflowId: string, content: SendMessageInput['content']): Promise<SendMessageResult> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(sendMessageUpdate, { args: [{ content }] }));
+  /**
+   * Sends a user message; answers with the turn it starts. Give a `messageId` to make it safe to send
+   * again after a timeout: it is the update id, which Temporal deduplicates (the message is queued once).
+   */
+  sendMessage(workflowId: string, content: SendMessageInput['content'], options: { messageId?: string } = {}): Promise<SendMessageResult> {
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(sendMessageUpdate, { args: [{ content }], ...(options.messageId && { updateId: options.messageId }) }),
+    );
   }
 
-  /** Approves, rejects or edits pending tool calls (one or several); answers with the recorded decisions. */
+  /**
+   * Approves, rejects or edits pending tool calls (one or several); answers with the recorded
+   * decisions. Safe to retry: an identical repeat is answered with the recorded decision, not applied twice.
+   */
   decide(workflowId: string, decisions: DecisionRequest | DecisionRequest[]): Promise<RecordedDecision[]> {
     const input = Array.isArray(decisions) ? { decisions } : decisions;
     return this.update(workflowId, () => this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input] }));
@@ -197,7 +213,7 @@ export class AgentClient {
   private update<T>(workflowId: string, run: () => Promise<T>): Promise<T> {
     return this.call(workflowId, async () => {
       try {
-        return await run();
+        return await this.client.connection.withDeadline(Date.now() + this.updateTimeoutMs, run);
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           const reason = err.cause instanceof Error ? err.cause.message : err.message;
@@ -224,7 +240,12 @@ export class AgentClient {
       }
       const message = err instanceof Error ? err.message : String(err);
       if (/deadline|DEADLINE_EXCEEDED|no poller|timed? ?out/i.test(message)) {
-        throw new AgentError('no_worker', `no worker answered for ${workflowId} on task queue ${this.taskQueue}: start one (\`npm run worker\`, or \`npm start\`)`, { cause: err });
+        throw new AgentError(
+          'no_worker',
+          `no worker answered for ${workflowId} on task queue ${this.taskQueue} in time: start one (\`npm run worker\`, or \`npm start\`). ` +
+            'The update may or may not have been applied: a decision can be sent again safely; a message only with the same messageId.',
+          { cause: err },
+        );
       }
       if (/UNAVAILABLE|ECONNREFUSED|connect/i.test(message)) {
         throw new AgentError('unavailable', `the Temporal server is not reachable: ${message}`, { cause: err });

@@ -81,7 +81,9 @@ export function autoApprove(stack: CrashStack, workflowId: string, stop: { done:
       try {
         const state = await stack.agent.getState(workflowId, { from: 0, to: 0 });
         for (const p of state.pendingApprovals) {
-          await stack.agent.decide(workflowId, { toolUseId: p.toolUseId, decision: 'approve', decidedBy: 'crash-test' });
+          // An update sent as the worker dies may never answer: give up after a while and send the
+          // same decision again. The conversation answers an identical repeat without applying it twice.
+          await withTimeout(stack.agent.decide(workflowId, { toolUseId: p.toolUseId, decision: 'approve', decidedBy: 'crash-test' }), 5000);
         }
       } catch {
         // Worker or server down for a moment: try again.
@@ -260,7 +262,7 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
   let duplicates = 0;
   for (const id of ids) {
     try {
-      const result = await stack.agent.client.workflow.getHandle(id).result();
+      const result = await withTimeout(stack.agent.client.workflow.getHandle(id).result(), 240_000);
       const state = await stack.agent.getState(id);
       if (result.status !== 'completed') throw new Error(`status ${result.status}`);
       if (normalize(state.messages) !== normalize(reference.state.messages)) problems.push(`${id}: transcript differs from the fault-free run`);
@@ -275,4 +277,21 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
   stop.done = true;
   await Promise.all(approvers);
   return { conversations: ids.length, kills: stack.counts.kills - killsBefore, lost, duplicateSideEffects: duplicates, problems, ms: Date.now() - started };
+}
+
+/** Rejects if `promise` has not settled in `ms` (the promise itself goes on, unobserved). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
