@@ -25,6 +25,7 @@ async function main(): Promise<number> {
     const random = await runRandomized(stack, short ? { conversations: 6, kills: 2 } : { conversations: 20, kills: 5 });
     for (const p of random.problems) console.log(`     ${p}`);
     console.log(`crash-test: ${random.conversations} conversations, ${random.kills} kills, ${random.lost} lost, ${random.duplicateSideEffects} duplicate side effects [${(random.ms / 1000).toFixed(1)} s]`);
+    if (random.unexpectedExits) console.log(`crash-test: ${random.unexpectedExits} worker exit(s) on their own, replaced (see the worker logs)`);
     if (random.lost > 0 || random.duplicateSideEffects > 0 || random.problems.length > 0) failed++;
   } finally {
     await stack.close();

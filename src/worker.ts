@@ -62,6 +62,30 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
   });
 }
 
+/**
+ * A worker that shuts itself down after a fatal error can stay DRAINING without ever stopping (seen
+ * with SDK 1.24 after a "malformed workflow completion" when a legacy query and an update meet in one
+ * activation). A process that neither works nor exits is the worst outcome: exit so the supervisor
+ * (docker, systemd, npm start) starts a fresh worker, and Temporal retries what this one held.
+ */
+function exitIfStuckShuttingDown(worker: Worker, limitMs: number): NodeJS.Timeout {
+  let since: number | undefined;
+  const timer = setInterval(() => {
+    const state = worker.getState();
+    if (state === 'RUNNING' || state === 'INITIALIZED') {
+      since = undefined;
+      return;
+    }
+    since ??= Date.now();
+    if (Date.now() - since > limitMs) {
+      console.error(`worker: still ${state} after ${limitMs} ms of shutting down; exiting so a fresh worker can take over`);
+      process.exit(70);
+    }
+  }, 1000);
+  timer.unref();
+  return timer;
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
@@ -82,8 +106,10 @@ async function main(): Promise<void> {
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
   });
   console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`);
+  const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
   await worker.run();
+  clearInterval(watchdog);
   await connection.close();
 }
 

@@ -74,21 +74,26 @@ export function normalize(messages: MessageParam[]): string {
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, 'TIME');
 }
 
-/** Approves every pending call of a conversation until `stop` is set. */
+/**
+ * Approves the conversation's save_article call once it waits, until `stop` is set. It watches the
+ * AgentPendingApprovals search attribute rather than querying the workflow: a query that meets an
+ * update in the same workflow task (likely while a crashed worker's workflows recover) trips an SDK
+ * 1.24 bug that takes the worker down (see src/worker.ts). It decides by the id the script gave the
+ * call; a decision sent again is answered, not applied twice.
+ */
 export function autoApprove(stack: CrashStack, workflowId: string, stop: { done: boolean }): Promise<void> {
   return (async () => {
     while (!stop.done) {
       try {
-        const state = await stack.agent.getState(workflowId, { from: 0, to: 0 });
-        for (const p of state.pendingApprovals) {
-          // An update sent as the worker dies may never answer: give up after a while and send the
-          // same decision again. The conversation answers an identical repeat without applying it twice.
-          await withTimeout(stack.agent.decide(workflowId, { toolUseId: p.toolUseId, decision: 'approve', decidedBy: 'crash-test' }), 5000);
+        const description = await stack.agent.client.workflow.getHandle(workflowId).describe();
+        const pending = Number(description.searchAttributes.AgentPendingApprovals?.[0] ?? 0);
+        if (pending > 0) {
+          await withTimeout(stack.agent.decide(workflowId, { toolUseId: 'toolu_save_1', decision: 'approve', decidedBy: 'crash-test' }), 5000);
         }
       } catch {
-        // Worker or server down for a moment: try again.
+        // Worker or server down for a moment, or a decision the conversation could not take yet: again.
       }
-      await sleep(150);
+      await sleep(250);
     }
   })();
 }
@@ -233,6 +238,8 @@ export const CASES: CaseSpec[] = [
 export interface RandomizedResult {
   conversations: number;
   kills: number;
+  /** Worker processes that exited on their own (and were replaced, as a supervisor would). */
+  unexpectedExits: number;
   lost: number;
   duplicateSideEffects: number;
   problems: string[];
@@ -253,6 +260,7 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
   }
   const approvers = ids.map((id) => autoApprove(stack, id, stop));
   const killsBefore = stack.counts.kills;
+  const exitsBefore = stack.counts.unexpectedExits;
   for (let k = 0; k < options.kills; k++) {
     await sleep(1000 + random() * 4000);
     await stack.crashWorker();
@@ -276,7 +284,7 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
   }
   stop.done = true;
   await Promise.all(approvers);
-  return { conversations: ids.length, kills: stack.counts.kills - killsBefore, lost, duplicateSideEffects: duplicates, problems, ms: Date.now() - started };
+  return { conversations: ids.length, kills: stack.counts.kills - killsBefore, unexpectedExits: stack.counts.unexpectedExits - exitsBefore, lost, duplicateSideEffects: duplicates, problems, ms: Date.now() - started };
 }
 
 /** Rejects if `promise` has not settled in `ms` (the promise itself goes on, unobserved). */

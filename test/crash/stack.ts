@@ -4,7 +4,7 @@
  * driver can watch what reached the model and what the tools wrote.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +31,8 @@ export class CrashStack {
   private worker?: ChildProcess;
   private workerExit?: Promise<void>;
   /** Worker processes started so far, and kills. */
-  readonly counts = { workerStarts: 0, kills: 0, serverRestarts: 0 };
+  readonly counts = { workerStarts: 0, kills: 0, serverRestarts: 0, unexpectedExits: 0 };
+  private expectingExit = false;
 
   private constructor(
     readonly dir: string,
@@ -125,14 +126,25 @@ export class CrashStack {
     this.worker = worker;
     this.counts.workerStarts++;
     this.workerExit = new Promise((r) => worker.once('exit', () => r()));
+    // Like a supervisor: a worker that exits on its own is counted and replaced.
+    worker.once('exit', (code) => {
+      if (this.expectingExit || this.worker !== worker || this.closing) return;
+      this.counts.unexpectedExits++;
+      console.log(`crash-test: the worker exited on its own (code ${code}); starting a new one (see ${this.dir}/worker-*.log)`);
+      void this.startWorker(options).catch((err: unknown) => console.error(`crash-test: could not restart the worker: ${String(err)}`));
+    });
     let output = '';
+    // Each worker's output goes to a log file in the stack's directory, for post-mortems.
+    const log = createWriteStream(join(this.dir, `worker-${this.counts.workerStarts}.log`));
     await new Promise<void>((resolveReady, reject) => {
       const onData = (chunk: Buffer) => {
+        log.write(chunk);
         output += chunk.toString();
         if (output.includes('worker: task queue')) resolveReady();
       };
       worker.stdout!.on('data', onData);
       worker.stderr!.on('data', (chunk: Buffer) => {
+        log.write(chunk);
         output += chunk.toString();
       });
       worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
@@ -144,8 +156,10 @@ export class CrashStack {
   async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (!this.worker || this.worker.exitCode !== null) return;
     if (signal === 'SIGKILL') this.counts.kills++;
+    this.expectingExit = true;
     this.worker.kill(signal);
     await this.workerExit;
+    this.expectingExit = false;
   }
 
   /** Kills the worker and starts a new one. */
@@ -159,12 +173,16 @@ export class CrashStack {
     return (await listArticles(this.dataDir)).filter((a) => a.workflowId === workflowId);
   }
 
+  private closing = false;
+
   async close(): Promise<void> {
+    this.closing = true;
     await this.killWorker('SIGKILL');
     await this.agent?.client.connection.close().catch(() => undefined);
     await this.stopServer();
     await this.fake.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (process.env.KEEP_CRASH_DIR) console.log(`crash stack kept in ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
