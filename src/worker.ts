@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
     throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
   }
+  Runtime.install({ logger: new DefaultLogger(config.AGENT_LOG_LEVEL) });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createAgentWorker({
     connection,
