@@ -31,6 +31,13 @@ export const EnvSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Stable. The bearer token of the ops API; without it `npm run ops` makes one per run. */
   OPS_TOKEN: z.string().min(16, 'OPS_TOKEN must be at least 16 characters').optional(),
+  /**
+   * Where the worker publishes live model streams: the ops server's base URL (with OPS_TOKEN). Unset:
+   * no live stream (conversations are unaffected either way).
+   */
+  AGENT_STREAM_URL: z.url().optional(),
+  /** Where `agent watch` finds the ops server (default http://OPS_HOST:OPS_PORT). */
+  OPS_URL: z.url().optional(),
   /** The worker's log level (Temporal runtime logger). */
   AGENT_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   /** A workflow bundle prebuilt with `bundleWorkflowCode` (a JS file); default: bundle at start. */

@@ -4,6 +4,7 @@ import { createActivities, type ActivityDeps } from './activities';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
+import { StreamPublisher } from './streaming/publisher';
 import { ToolRegistry } from './tools/registry';
 
 /** What an agent worker needs; everything else has a default. */
@@ -105,7 +106,9 @@ async function main(): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
     ...(config.AGENT_WORKFLOW_BUNDLE && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
+    ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
   });
+  if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
   console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`);
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.

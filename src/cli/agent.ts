@@ -5,6 +5,7 @@
  *   send <workflowId> <message>
  *   show <workflowId>
  *   list [--status S] [--limit N]
+ *   watch <workflowId>                  (live model stream; OPS_URL, OPS_TOKEN)
  *   pending
  *   approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
  *   reject <workflowId> <toolUseId> --reason R [--by NAME]
@@ -13,11 +14,14 @@
  * Every command takes --json (machine-readable output on stdout). Exit codes: 0 done, 1 failed,
  * 2 bad usage, 3 refused by the conversation, 4 no such conversation, 5 Temporal or worker unreachable.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConversationState, ConversationStatus } from '../api/conversation';
 import { AgentClient, AgentError } from '../client';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
+import { watch } from './watch';
 
 const EXIT: Record<AgentError['code'] | 'usage' | 'failed', number> = {
   failed: 1,
@@ -125,6 +129,11 @@ async function main(argv: string[]): Promise<number> {
         out({ status }, `ended: ${status}`);
         return 0;
       }
+      case 'watch': {
+        const workflowId = need(args, 0, 'watch <workflowId>');
+        await watchConversation(agent, config, workflowId, values.json);
+        return 0;
+      }
       case 'cancel': {
         await agent.cancel(need(args, 0, 'cancel <workflowId>'));
         out({ cancelled: true }, 'cancellation requested');
@@ -142,6 +151,27 @@ async function main(argv: string[]): Promise<number> {
     if (!value) throw new UsageError(`usage: agent ${usage}`);
     return value;
   }
+}
+
+/** Streams the conversation live until it closes (or Ctrl-C). */
+async function watchConversation(agent: AgentClient, config: Config, workflowId: string, json: boolean): Promise<void> {
+  const description = await agent.client.workflow.getHandle(workflowId).describe().catch(() => {
+    throw new AgentError('not_found', `no conversation with id ${workflowId}`);
+  });
+  const url = config.OPS_URL ?? `http://${config.OPS_HOST}:${config.OPS_PORT}`;
+  const tokenFile = resolve('.data', 'ops-token');
+  const token = config.OPS_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  if (!token) throw new UsageError('watch needs OPS_TOKEN (npm start keeps it in .data/ops-token)');
+  if (description.status.name !== 'RUNNING') console.error(`agent: ${workflowId} is ${description.status.name.toLowerCase()}; showing its last live state`);
+  const closed = (async () => {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const status = await agent.client.workflow.getHandle(workflowId).describe().then((d) => d.status.name, () => 'UNKNOWN');
+      if (status !== 'RUNNING') return;
+    }
+  })();
+  await watch({ url, token, workflowId, json, write: (text) => process.stdout.write(text), until: description.status.name === 'RUNNING' ? closed : new Promise((r) => setTimeout(r, 500)) });
+  if (!json) process.stdout.write('\n');
 }
 
 function int(value: string, name: string): number {
@@ -179,6 +209,7 @@ function renderState(state: ConversationState): string {
 const USAGE = `usage: agent <command> [--json]
   start <prompt> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--max-tokens N]
   send <workflowId> <message>        show <workflowId>        list [--status S] [--limit N]
+  watch <workflowId>                 (the live model stream, from the ops server: OPS_URL, OPS_TOKEN)
   pending                            approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
   reject <workflowId> <toolUseId> --reason R [--by NAME]
   resume <workflowId> [--note N]     end <workflowId> [--reason R]     cancel <workflowId>

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { DecisionRequestSchema } from '../api/approvals';
 import type { ConversationStatus } from '../api/conversation';
 import { AgentError, type AgentClient } from '../client';
+import { StreamHub } from '../streaming/hub';
+import type { LiveMessage, Published } from '../streaming/protocol';
 
 export interface OpsServerOptions {
   agent: AgentClient;
@@ -14,6 +16,8 @@ export interface OpsServerOptions {
   namespace: string;
   /** Log requests (default false). */
   logger?: boolean;
+  /** The live stream hub (default: a new one). */
+  hub?: StreamHub;
 }
 
 const STATUSES = ['running', 'awaiting_approval', 'idle', 'refused', 'needs_attention', 'completed', 'cancelled'] as const;
@@ -44,6 +48,9 @@ const STATUS_OF: Record<AgentError['code'], number> = { invalid: 400, refused: 4
 export async function createOpsServer(options: OpsServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
   const expected = digest(options.token);
+  const hub = options.hub ?? new StreamHub();
+  // Workers publish the live stream as NDJSON batches.
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: 8 * 1024 * 1024 }, (_request, body, done) => done(null, body));
 
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('content-security-policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
@@ -95,6 +102,48 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const params = WorkflowIdSchema.safeParse(request.params);
       if (!params.success) return badRequest(reply, params.error);
       return { workflowId: params.data.id, ...(await options.agent.getState(params.data.id)) };
+    });
+
+    // Workers (anywhere) publish model streams here; the hub keeps the partial state and fans it out.
+    api.post('/stream/publish', async (request, reply) => {
+      const lines = String(request.body ?? '').split('\n');
+      let accepted = 0;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        let item: Published;
+        try {
+          item = JSON.parse(line) as Published;
+        } catch {
+          return reply.code(400).send({ error: 'invalid', message: `line ${accepted + 1} is not JSON` });
+        }
+        if (!item || typeof item.workflowId !== 'string' || !['start', 'event', 'end'].includes(item.type)) {
+          return reply.code(400).send({ error: 'invalid', message: `line ${accepted + 1} is not a stream item` });
+        }
+        hub.publish(item);
+        accepted++;
+      }
+      return { accepted };
+    });
+
+    // Observers: the live stream of one conversation as server-sent events; a snapshot first.
+    api.get('/api/conversations/:id/live', (request, reply) => {
+      const params = WorkflowIdSchema.safeParse(request.params);
+      if (!params.success) return badRequest(reply, params.error);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        connection: 'keep-alive',
+      });
+      const write = (message: LiveMessage) => raw.write(`event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
+      const unsubscribe = hub.subscribe(params.data.id, write);
+      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      request.raw.on('close', () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+      });
     });
 
     api.post('/api/conversations/:id/decisions', async (request, reply) => {

@@ -111,21 +111,13 @@ export class CrashStack {
   /** Starts a worker process and resolves once it polls. */
   async startWorker(options: WorkerOptions = {}): Promise<void> {
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      TEMPORAL_ADDRESS: this.address,
-      AGENT_TASK_QUEUE: TASK_QUEUE,
-      ANTHROPIC_BASE_URL: this.fake.url,
-      ANTHROPIC_API_KEY: 'crash-test-key',
-      AGENT_DATA_DIR: this.dataDir,
-      AGENT_WORKFLOW_BUNDLE: this.bundlePath,
+      ...this.workerEnv(),
       ...(options.holdAfterToolMs !== undefined && { AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs) }),
     };
-    // node itself, with tsx as a loader: one process, so SIGKILL kills the worker and not a wrapper
-    // (the tsx CLI runs the program in a child process that would survive as an orphan).
-    const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const worker = await spawnWorkerProcess(env, join(this.dir, `worker-${this.counts.workerStarts + 1}.log`));
     this.worker = worker;
     this.counts.workerStarts++;
-    this.workerExit = new Promise((r) => worker.once('exit', () => r()));
+    this.workerExit = new Promise((r) => (worker.exitCode !== null ? r() : worker.once('exit', () => r())));
     // Like a supervisor: a worker that exits on its own is counted and replaced.
     worker.once('exit', (code) => {
       if (this.expectingExit || this.worker !== worker || this.closing) return;
@@ -133,24 +125,24 @@ export class CrashStack {
       console.log(`crash-test: the worker exited on its own (code ${code}); starting a new one (see ${this.dir}/worker-*.log)`);
       void this.startWorker(options).catch((err: unknown) => console.error(`crash-test: could not restart the worker: ${String(err)}`));
     });
-    let output = '';
-    // Each worker's output goes to a log file in the stack's directory, for post-mortems.
-    const log = createWriteStream(join(this.dir, `worker-${this.counts.workerStarts}.log`));
-    await new Promise<void>((resolveReady, reject) => {
-      const onData = (chunk: Buffer) => {
-        log.write(chunk);
-        output += chunk.toString();
-        if (output.includes('worker: task queue')) resolveReady();
-      };
-      worker.stdout!.on('data', onData);
-      worker.stderr!.on('data', (chunk: Buffer) => {
-        log.write(chunk);
-        output += chunk.toString();
-      });
-      worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
-      setTimeout(() => reject(new Error(`worker not ready in 30 s:\n${output}`)), 30_000).unref();
-    });
   }
+
+  /** The environment of this stack's workers (also for extra workers a test starts itself). */
+  workerEnv(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      TEMPORAL_ADDRESS: this.address,
+      AGENT_TASK_QUEUE: TASK_QUEUE,
+      ANTHROPIC_BASE_URL: this.fake.url,
+      ANTHROPIC_API_KEY: 'crash-test-key',
+      AGENT_DATA_DIR: this.dataDir,
+      AGENT_WORKFLOW_BUNDLE: this.bundlePath,
+      ...this.extraEnv,
+    };
+  }
+
+  /** Extra environment for every worker this stack starts (e.g. the live stream's URL). */
+  extraEnv: NodeJS.ProcessEnv = {};
 
   /** Kills the worker: SIGKILL by default (a crash), SIGTERM for a graceful shutdown. */
   async killWorker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -212,4 +204,27 @@ async function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * Starts `src/worker.ts` as its own process — node itself with tsx as a loader, so a signal reaches
+ * the worker and not a wrapper (the tsx CLI runs programs in a child that would survive SIGKILL) —
+ * logs its output to `logFile`, and resolves once it polls.
+ */
+export async function spawnWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
+  const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile);
+  let output = '';
+  await new Promise<void>((resolveReady, reject) => {
+    const onData = (chunk: Buffer) => {
+      log.write(chunk);
+      output += chunk.toString();
+      if (output.includes('worker: task queue')) resolveReady();
+    };
+    worker.stdout!.on('data', onData);
+    worker.stderr!.on('data', onData);
+    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
+    setTimeout(() => reject(new Error(`worker not ready in 30 s:\n${output}`)), 30_000).unref();
+  });
+  return worker;
 }
