@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run agent -- <command>`: conversations from the command line.
  *

@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type ConversationState } from '../api/conversation';
+import type { RecordedRequest } from '../fake-claude/types';
+import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
+import { builtinTools } from '../tools/builtin';
+import type { ToolDefinition } from '../tools/define-tool';
+import { anthropicClient, createAgentWorker } from '../worker';
+import type { conversationWorkflow } from '../workflows/conversation';
+import { installQuietRuntime, startDevServer, startTimeSkippingServer } from './temporal-env';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  const silent = () => undefined;
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent },
+  });
+  return bundle;
+}
+
+/**
+ * An agent test environment: a real Temporal server (the CLI dev server, or the time-skipping test
+ * server), the scripted fake Messages API over HTTP, and a worker running the conversation workflow
+ * with the built-in tools and yours.
+ */
+export interface AgentEnv {
+  env: TestWorkflowEnvironment;
+  fake: FakeClaude;
+  taskQueue: string;
+  dataDir: string;
+  worker: Worker;
+  /** Starts a conversation (id unique per call unless given). */
+  start(input: Partial<ConversationInput> & { message?: ConversationInput['message'] }, workflowId?: string): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationWorkflow>>;
+  /** Polls the state query until `predicate` holds (default 20 s). */
+  waitFor(handle: WorkflowHandle, predicate: (s: ConversationState) => boolean, timeoutMs?: number): Promise<ConversationState>;
+  /** The model requests of a conversation, in order (what the model received). */
+  requests(workflowId: string): RecordedRequest[];
+  /** The tool_result blocks the model received, across the conversation, in order. */
+  toolResults(workflowId: string): Array<{ tool_use_id: string; content: unknown; is_error?: boolean }>;
+  /** Stops the worker (to restart it, say) and starts a new one on the same task queue. */
+  restartWorker(): Promise<void>;
+  /**
+   * Replays the history of every conversation this env started (every run, continue-as-new included)
+   * against the current workflow code; resolves to the number replayed, throws on non-determinism.
+   */
+  replayHistories(): Promise<number>;
+  teardown(): Promise<void>;
+}
+
+let counter = 0;
+
+export interface AgentEnvOptions {
+  /** Your tools, besides the built-in get_weather and save_article. */
+  tools?: ToolDefinition[];
+  fake?: FakeClaudeOptions;
+  /** Run on the time-skipping test server instead of the dev server. */
+  timeSkipping?: boolean;
+}
+
+/** Starts an {@link AgentEnv}; call `teardown()` when done (in `afterAll`). */
+export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<AgentEnv> {
+  // Conversations parked on purpose log warnings; keep test output to errors.
+  installQuietRuntime('ERROR');
+  const env = options.timeSkipping ? await startTimeSkippingServer() : await startDevServer();
+  const fake = await FakeClaude.start(options.fake);
+  const dataDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
+  const taskQueue = `agent-${process.pid}-${Date.now()}`;
+  const tools = [...builtinTools({ dataDir }), ...(options.tools ?? [])];
+  const makeWorker = async () =>
+    createAgentWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      anthropic: anthropicClient({ apiKey: 'test-key', baseURL: fake.url }),
+      tools,
+      workflowBundle: await workflowBundle(),
+    });
+  const started: string[] = [];
+  let worker = await makeWorker();
+  let running = worker.run();
+
+  const self: AgentEnv = {
+    env,
+    fake,
+    taskQueue,
+    dataDir,
+    get worker() {
+      return worker;
+    },
+    async start(input, workflowId) {
+      const id = workflowId ?? `conv-${process.pid}-${++counter}-${Date.now()}`;
+      started.push(id);
+      return env.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
+        taskQueue,
+        workflowId: id,
+        args: [{ model: 'claude-sonnet-5-5', ...input } as ConversationInput],
+      });
+    },
+    requests(workflowId) {
+      return fake.requestsFor(workflowId);
+    },
+    toolResults(workflowId) {
+      const last = fake.requestsFor(workflowId).at(-1);
+      return (last?.body.messages ?? []).flatMap((m) =>
+        Array.isArray(m.content) ? (m.content.filter((b) => b.type === 'tool_result') as unknown as Array<{ tool_use_id: string; content: unknown; is_error?: boolean }>) : [],
+      );
+    },
+    async waitFor(handle, predicate, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: ConversationState | undefined;
+      while (Date.now() < deadline) {
+        last = await handle.query(stateQuery, {});
+        if (predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`condition not met in ${timeoutMs} ms; last state: ${JSON.stringify({ ...last, messages: undefined }, null, 1)}`);
+    },
+    async restartWorker() {
+      worker.shutdown();
+      await running;
+      worker = await makeWorker();
+      running = worker.run();
+    },
+    async replayHistories() {
+      const histories = [];
+      for (const workflowId of started) {
+        if (options.timeSkipping) {
+          // The test server has no visibility store: the latest run only.
+          histories.push({ workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() });
+          continue;
+        }
+        for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+          const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+          histories.push({ workflowId: `${workflowId}/${execution.runId}`, history });
+        }
+      }
+      let replayed = 0;
+      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'agent-test' }, histories)) {
+        if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
+        replayed++;
+      }
+      return replayed;
+    },
+    async teardown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await fake.close();
+      await env.teardown();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  } as AgentEnv;
+  return self;
+}
