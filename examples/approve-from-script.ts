@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const agent = await AgentClient.connect({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.AGENT_TASK_QUEUE });
+  const agent = await AgentClient.fromConfig(config);
   for (const call of await agent.listPendingApprovals()) {
     if (call.name !== 'save_article') continue;
     const abstract = String(call.input.abstract ?? '');

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const agent = await AgentClient.connect({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.AGENT_TASK_QUEUE });
+  const agent = await AgentClient.fromConfig(config);
   const pending = await agent.listPendingApprovals();
   for (const p of pending) {
     const age = Math.round((Date.now() - Date.parse(p.requestedAt)) / 1000);

@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const agent = await AgentClient.connect({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.AGENT_TASK_QUEUE });
+  const agent = await AgentClient.fromConfig(config);
   const prompt = process.argv[2] ?? 'What is the weather in Paris?';
   const { workflowId } = await agent.startConversation({ model: config.AGENT_MODEL, message: prompt, tools: ['get_weather'], singleTurn: true });
   console.log(`conversation ${workflowId}`);

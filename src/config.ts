@@ -38,6 +38,15 @@ export const EnvSchema = z.object({
   AGENT_STREAM_URL: z.url().optional(),
   /** Where `agent watch` finds the ops server (default http://OPS_HOST:OPS_PORT). */
   OPS_URL: z.url().optional(),
+  /**
+   * Encryption at rest: "id:base64key,id2:base64key" (32-byte keys; `openssl rand -base64 32`). Set the
+   * same keys on the worker, the ops server and the CLI. Unset: payloads are stored as JSON.
+   */
+  AGENT_ENCRYPTION_KEYS: z.string().min(1).optional(),
+  /** The key new payloads are encrypted with (default: the first). */
+  AGENT_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
+  /** The Temporal UI's origin, allowed to call the ops server's codec endpoint (CORS), e.g. http://localhost:8233. */
+  AGENT_CODEC_CORS_ORIGIN: z.string().min(1).optional(),
   /** The worker's log level (Temporal runtime logger). */
   AGENT_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   /** A workflow bundle prebuilt with `bundleWorkflowCode` (a JS file); default: bundle at start. */

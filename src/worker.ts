@@ -1,6 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
+import { codecFromEnv } from './codec';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
@@ -24,6 +26,8 @@ export interface AgentWorkerOptions {
   maxConcurrentWorkflowTaskExecutions?: number;
   /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
   holdAfterToolMs?: number;
+  /** Encrypts payloads at rest (see src/codec.ts). */
+  codec?: PayloadCodec;
   /** Longest gap between heartbeats sent to the server (default 1 s): bounds cancellation latency. */
   maxHeartbeatThrottleInterval?: WorkerOptions['maxHeartbeatThrottleInterval'];
 }
@@ -50,6 +54,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities,
+    ...(options.codec && { dataConverter: { payloadCodecs: [options.codec] } }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),
     ...(options.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
     ...(config.AGENT_WORKFLOW_BUNDLE && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
+    codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
   });
   if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');

@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : EXIT.usage;
   }
   const config = loadConfig();
-  const agent = await AgentClient.connect({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.AGENT_TASK_QUEUE });
+  const agent = await AgentClient.fromConfig(config);
   const by = values.by ?? `${userInfo().username}@cli`;
   const out = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text);
   try {

@@ -10,6 +10,9 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import { codecFromEnv } from '../codec';
+import type { Config } from '../config';
 import { decideToolCallUpdate, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
 import {
   CONVERSATION_WORKFLOW,
@@ -91,7 +94,7 @@ export class AgentClient {
   }
 
   /** Connects to Temporal (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`); fails with what to start if unreachable. */
-  static async connect(options: { address: string; namespace: string; taskQueue: string }): Promise<AgentClient> {
+  static async connect(options: { address: string; namespace: string; taskQueue: string; codec?: PayloadCodec }): Promise<AgentClient> {
     let connection: Connection;
     try {
       connection = await Connection.connect({ address: options.address, connectTimeout: '3 seconds' });
@@ -102,7 +105,18 @@ export class AgentClient {
         { cause: err },
       );
     }
-    return new AgentClient({ client: new Client({ connection, namespace: options.namespace }), taskQueue: options.taskQueue });
+    const dataConverter = options.codec ? { payloadCodecs: [options.codec] } : undefined;
+    return new AgentClient({ client: new Client({ connection, namespace: options.namespace, dataConverter }), taskQueue: options.taskQueue });
+  }
+
+  /** Connects as configured by the environment (address, namespace, task queue, encryption keys). */
+  static fromConfig(config: Config): Promise<AgentClient> {
+    return AgentClient.connect({
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.AGENT_TASK_QUEUE,
+      codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
+    });
   }
 
   /** Starts a conversation; the input is validated here first, so mistakes fail before anything starts. */

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DecisionRequestSchema } from '../api/approvals';
@@ -18,6 +19,10 @@ export interface OpsServerOptions {
   logger?: boolean;
   /** The live stream hub (default: a new one). */
   hub?: StreamHub;
+  /** The payload codec, served at /codec/encode and /codec/decode for the Temporal UI. */
+  codec?: PayloadCodec;
+  /** The Temporal UI's origin, the only one allowed to call the codec endpoints from a browser. */
+  codecCorsOrigin?: string;
 }
 
 const STATUSES = ['running', 'awaiting_approval', 'idle', 'refused', 'needs_attention', 'completed', 'cancelled'] as const;
@@ -61,14 +66,31 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     return payload;
   });
 
-  // Cross-origin requests are refused before anything else: the browser says where a request comes from.
+  // Cross-origin requests are refused before anything else: the browser says where a request comes
+  // from. The one exception: the Temporal UI's origin may call the codec endpoints (CORS, below).
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
+    const codecCall = request.url.startsWith('/codec/') && origin !== undefined && origin === options.codecCorsOrigin;
+    if (codecCall) {
+      reply.header('access-control-allow-origin', origin);
+      reply.header('access-control-allow-credentials', 'true');
+      reply.header('vary', 'origin');
+      return;
+    }
     if ((origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) || site === 'cross-site') {
       return reply.code(403).send({ error: 'forbidden', message: 'cross-origin requests are not allowed' });
     }
   });
+  for (const path of ['/codec/encode', '/codec/decode']) {
+    app.options(path, async (_request, reply) =>
+      reply
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', 'authorization, content-type, x-namespace')
+        .code(204)
+        .send(),
+    );
+  }
 
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
@@ -146,6 +168,22 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       });
     });
 
+    // The codec endpoints of the Temporal UI (`--ui-codec-endpoint http://ops:8787/codec`).
+    for (const direction of ['encode', 'decode'] as const) {
+      api.post(`/codec/${direction}`, async (request, reply) => {
+        if (!options.codec) return reply.code(404).send({ error: 'not_found', message: 'no payload codec is configured (AGENT_ENCRYPTION_KEYS)' });
+        const body = CodecBodySchema.safeParse(request.body);
+        if (!body.success) return badRequest(reply, body.error);
+        const payloads = body.data.payloads.map(fromJsonPayload);
+        try {
+          const out = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+          return { payloads: out.map(toJsonPayload) };
+        } catch (err) {
+          return reply.code(400).send({ error: 'invalid', message: (err as Error).message });
+        }
+      });
+    }
+
     api.post('/api/conversations/:id/decisions', async (request, reply) => {
       const params = WorkflowIdSchema.safeParse(request.params);
       if (!params.success) return badRequest(reply, params.error);
@@ -170,6 +208,25 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
 
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }));
   return app;
+}
+
+const CodecBodySchema = z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() })).max(1000),
+});
+
+/** Temporal's JSON form of a payload: metadata values and data in base64. */
+function fromJsonPayload(p: { metadata?: Record<string, string>; data?: string }): Payload {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  };
+}
+
+function toJsonPayload(p: Payload): { metadata: Record<string, string>; data: string } {
+  return {
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
+  };
 }
 
 function digest(value: string): Buffer {
