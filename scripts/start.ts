@@ -118,6 +118,8 @@ async function main(): Promise<void> {
   const token = config.OPS_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(24).toString('base64url'));
   if (!config.OPS_TOKEN) writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   env.OPS_TOKEN = token;
+  // The worker publishes live model streams to the ops server (watch them with `agent watch <id>`).
+  env.AGENT_STREAM_URL = `http://${config.OPS_HOST}:${config.OPS_PORT}`;
 
   run('worker', process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], env, { restart: true });
   run('ops', process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'ops', 'main.ts')], env);

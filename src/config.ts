@@ -64,7 +64,9 @@ export type Config = z.infer<typeof EnvSchema> & { dataDir: string };
 
 /** Reads and validates the configuration; a bad value fails with every problem named. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = EnvSchema.safeParse(env);
+  // An empty variable is an unset one (docker compose passes `FOO=` for an unset ${FOO:-}).
+  const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = EnvSchema.safeParse(set);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`invalid configuration:\n${problems}`);

@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
   }
   Runtime.install({ logger: new DefaultLogger(config.AGENT_LOG_LEVEL) });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }).catch((err: unknown) => {
+    throw new Error(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`);
+  });
   const worker = await createAgentWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,

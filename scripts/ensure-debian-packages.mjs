@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Makes sure the system tools the tests use are here, installing Debian's packages when they are
+// missing and we are root: Chromium for the browser tests (CHROMIUM_PATH overrides it), and
+// docker-compose to validate docker-compose.yml (no Docker engine is needed for that). Downloads of
+// test tools' own browsers (e.g. `npx playwright install`) cannot work on machines without the open
+// internet; Debian's packages can.
+//
+// Usage: node scripts/ensure-debian-packages.mjs [--quiet]
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+
+const quiet = process.argv.includes('--quiet');
+const TOOLS = [
+  { path: process.env.CHROMIUM_PATH || '/usr/bin/chromium', pkg: 'chromium', override: process.env.CHROMIUM_PATH },
+  { path: '/usr/bin/docker-compose', pkg: 'docker-compose' },
+];
+
+function executable(p) {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = TOOLS.filter((t) => !executable(t.path));
+for (const t of missing.filter((t) => t.override)) {
+  console.error(`[ensure-debian-packages] CHROMIUM_PATH=${t.path} is not an executable file.`);
+  process.exit(1);
+}
+if (missing.length === 0) process.exit(0);
+const packages = missing.map((t) => t.pkg);
+const root = typeof process.getuid === 'function' && process.getuid() === 0;
+if (!root) {
+  console.error(`[ensure-debian-packages] missing: ${missing.map((t) => t.path).join(', ')}. Install ${packages.join(' ')} (Debian: sudo apt-get install ${packages.join(' ')}).`);
+  process.exit(1);
+}
+console.log(`[ensure-debian-packages] installing ${packages.join(' ')} with apt-get (once)...`);
+const started = Date.now();
+try {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+} catch (err) {
+  console.error(`[ensure-debian-packages] apt-get failed (${err.message}). Install ${packages.join(' ')} yourself (or set CHROMIUM_PATH).`);
+  process.exit(1);
+}
+const still = missing.filter((t) => !executable(t.path));
+if (still.length > 0) {
+  console.error(`[ensure-debian-packages] installed, but ${still.map((t) => t.path).join(', ')} still missing.`);
+  process.exit(1);
+}
+console.log(`[ensure-debian-packages] installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
