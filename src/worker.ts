@@ -3,6 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import type { PayloadCodec } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
 import { codecFromEnv } from './codec';
+import { temporalConnectOptions } from './connection';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
@@ -98,12 +99,13 @@ async function main(): Promise<void> {
     throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
   }
   Runtime.install({ logger: new DefaultLogger(config.AGENT_LOG_LEVEL) });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }).catch((err: unknown) => {
-    throw new Error(`cannot reach the Temporal server at ${config.TEMPORAL_ADDRESS} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`);
+  const { connectionOptions, namespace } = temporalConnectOptions(config);
+  const connection = await NativeConnection.connect(connectionOptions).catch((err: unknown) => {
+    throw new Error(`cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`);
   });
   const worker = await createAgentWorker({
     connection,
-    namespace: config.TEMPORAL_NAMESPACE,
+    namespace,
     taskQueue: config.AGENT_TASK_QUEUE,
     anthropic: anthropicClient({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL }),
     tools: builtinTools({ dataDir: config.dataDir }),
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
     ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
   });
   if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
-  console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`);
+  console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace})`);
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
   await worker.run();

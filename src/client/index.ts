@@ -7,11 +7,13 @@ import {
   Client,
   Connection,
   WorkflowNotFoundError,
+  type ConnectionOptions,
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
+import { temporalConnectOptions } from '../connection';
 import type { Config } from '../config';
 import { decideToolCallUpdate, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
 import {
@@ -94,10 +96,17 @@ export class AgentClient {
   }
 
   /** Connects to Temporal (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`); fails with what to start if unreachable. */
-  static async connect(options: { address: string; namespace: string; taskQueue: string; codec?: PayloadCodec }): Promise<AgentClient> {
+  static async connect(options: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    codec?: PayloadCodec;
+    /** TLS, API key, gRPC metadata (see `temporalConnectOptions`). */
+    connectionOptions?: Omit<ConnectionOptions, 'address'>;
+  }): Promise<AgentClient> {
     let connection: Connection;
     try {
-      connection = await Connection.connect({ address: options.address, connectTimeout: '3 seconds' });
+      connection = await Connection.connect({ ...options.connectionOptions, address: options.address, connectTimeout: '3 seconds' });
     } catch (err) {
       throw new AgentError(
         'unavailable',
@@ -111,9 +120,12 @@ export class AgentClient {
 
   /** Connects as configured by the environment (address, namespace, task queue, encryption keys). */
   static fromConfig(config: Config): Promise<AgentClient> {
+    const { connectionOptions, namespace } = temporalConnectOptions(config);
+    const { address, tls, apiKey, metadata } = connectionOptions;
     return AgentClient.connect({
-      address: config.TEMPORAL_ADDRESS,
-      namespace: config.TEMPORAL_NAMESPACE,
+      address,
+      namespace,
+      connectionOptions: { tls, apiKey, metadata } as Omit<ConnectionOptions, 'address'>,
       taskQueue: config.AGENT_TASK_QUEUE,
       codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     });
