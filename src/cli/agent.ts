@@ -2,7 +2,7 @@
 /**
  * `npm run agent -- <command>`: conversations from the command line.
  *
- *   start <prompt> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N]
+ *   start <prompt> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--wait]
  *   send <workflowId> <message>
  *   show <workflowId>
  *   list [--status S] [--limit N]
@@ -45,6 +45,7 @@ const OPTIONS = {
   'single-turn': { type: 'boolean', default: false },
   'max-turns': { type: 'string' },
   'max-tokens': { type: 'string' },
+  wait: { type: 'boolean', default: false },
   status: { type: 'string' },
   limit: { type: 'string' },
   input: { type: 'string' },
@@ -81,7 +82,19 @@ async function main(argv: string[]): Promise<number> {
           },
           { workflowId: values.id },
         );
-        out(started, `started ${started.workflowId}`);
+        if (!values.wait) {
+          out(started, `started ${started.workflowId}`);
+          return 0;
+        }
+        // --wait: stream the answer live (if the ops server is reachable), then print the outcome.
+        if (!values.json) console.error(`agent: started ${started.workflowId}`);
+        const handle = agent.client.workflow.getHandle(started.workflowId);
+        const result = handle.result();
+        await watchConversation(agent, config, started.workflowId, values.json, result.then(() => undefined)).catch((err: unknown) => {
+          console.error(`agent: no live stream (${(err as Error).message}); waiting for the answer`);
+        });
+        const final = await result;
+        out({ workflowId: started.workflowId, ...final }, `\n${final.lastText}\n[${final.status}: ${final.endReason}]`);
         return 0;
       }
       case 'send': {
@@ -155,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Streams the conversation live until it closes (or Ctrl-C). */
-async function watchConversation(agent: AgentClient, config: Config, workflowId: string, json: boolean): Promise<void> {
+async function watchConversation(agent: AgentClient, config: Config, workflowId: string, json: boolean, until?: Promise<void>): Promise<void> {
   const description = await agent.client.workflow.getHandle(workflowId).describe().catch(() => {
     throw new AgentError('not_found', `no conversation with id ${workflowId}`);
   });
@@ -171,7 +184,7 @@ async function watchConversation(agent: AgentClient, config: Config, workflowId:
       if (status !== 'RUNNING') return;
     }
   })();
-  await watch({ url, token, workflowId, json, write: (text) => process.stdout.write(text), until: description.status.name === 'RUNNING' ? closed : new Promise((r) => setTimeout(r, 500)) });
+  await watch({ url, token, workflowId, json, write: (text) => process.stdout.write(text), until: until ?? (description.status.name === 'RUNNING' ? closed : new Promise((r) => setTimeout(r, 500))) });
   if (!json) process.stdout.write('\n');
 }
 
@@ -208,7 +221,7 @@ function renderState(state: ConversationState): string {
 }
 
 const USAGE = `usage: agent <command> [--json]
-  start <prompt> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--max-tokens N]
+  start <prompt> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--max-tokens N] [--wait]
   send <workflowId> <message>        show <workflowId>        list [--status S] [--limit N]
   watch <workflowId>                 (the live model stream, from the ops server: OPS_URL, OPS_TOKEN)
   pending                            approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]

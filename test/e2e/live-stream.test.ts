@@ -151,6 +151,21 @@ describe('live stream across processes', () => {
     expect(text).toContain('Saved, live.');
   }, 120_000);
 
+  it('agent start --wait streams the answer live and prints the outcome', async () => {
+    stack.fake.script('*', [{ ...reply.text('Waited and streamed.', { chunkSize: 3 }), latency: { betweenEventsMs: 20 } }]);
+    const stdout = await new Promise<string>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', join(__dirname, '../../src/cli/agent.ts'), 'start', 'Say something', '--single-turn', '--wait'],
+        { cwd: join(__dirname, '../..'), env: { ...process.env, TEMPORAL_ADDRESS: stack.address, AGENT_TASK_QUEUE: 'crash-test', OPS_URL: base, OPS_TOKEN: TOKEN } },
+        (_err, out) => resolve(out),
+      );
+    });
+    // Streamed (the text), then the outcome.
+    expect(stdout).toContain('Waited and streamed.');
+    expect(stdout).toMatch(/\[completed: single turn done\]/);
+  }, 60_000);
+
   it('with the hub down, conversations go on unharmed', async () => {
     stack.extraEnv = { AGENT_STREAM_URL: 'http://127.0.0.1:9', OPS_TOKEN: TOKEN };
     await stack.crashWorker();
