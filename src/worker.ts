@@ -4,6 +4,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
 import { codecFromEnv } from './codec';
 import { temporalConnectOptions } from './connection';
+import { JsonLogger } from './logging';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
     throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
   }
-  Runtime.install({ logger: new DefaultLogger(config.AGENT_LOG_LEVEL) });
+  Runtime.install({ logger: config.AGENT_LOG_FORMAT === 'json' ? new JsonLogger(config.AGENT_LOG_LEVEL) : new DefaultLogger(config.AGENT_LOG_LEVEL) });
   const { connectionOptions, namespace } = temporalConnectOptions(config);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: unknown) => {
     throw new Error(`cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`);
