@@ -47,6 +47,8 @@ export const EnvSchema = z.object({
   AGENT_ENCRYPTION_KEY_ID: z.string().min(1).optional(),
   /** The Temporal UI's origin, allowed to call the ops server's codec endpoint (CORS), e.g. http://localhost:8233. */
   AGENT_CODEC_CORS_ORIGIN: z.string().min(1).optional(),
+  /** OpenTelemetry tracing of workflows and activities: `otlp` (OTEL_EXPORTER_OTLP_ENDPOINT) or `console`. Off when unset. */
+  AGENT_OTEL: z.enum(['otlp', 'console']).optional(),
   /** `json`: one JSON object per line with workflow and activity ids; `pretty` (default): for people. */
   AGENT_LOG_FORMAT: z.enum(['pretty', 'json']).default('pretty'),
   /** The worker's log level (Temporal runtime logger). */

@@ -5,6 +5,7 @@ import { createActivities, type ActivityDeps } from './activities';
 import { codecFromEnv } from './codec';
 import { temporalConnectOptions } from './connection';
 import { JsonLogger } from './logging';
+import { tracingPlugin } from './tracing';
 import { loadConfig } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
@@ -30,6 +31,8 @@ export interface AgentWorkerOptions {
   holdAfterToolMs?: number;
   /** Encrypts payloads at rest (see src/codec.ts). */
   codec?: PayloadCodec;
+  /** Worker plugins, e.g. OpenTelemetry tracing (see src/tracing.ts). */
+  plugins?: WorkerOptions['plugins'];
   /** Longest gap between heartbeats sent to the server (default 1 s): bounds cancellation latency. */
   maxHeartbeatThrottleInterval?: WorkerOptions['maxHeartbeatThrottleInterval'];
 }
@@ -57,6 +60,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue,
     activities,
     ...(options.codec && { dataConverter: { payloadCodecs: [options.codec] } }),
+    ...(options.plugins && { plugins: options.plugins }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),
     ...(options.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
@@ -114,11 +118,14 @@ async function main(): Promise<void> {
     maxCachedWorkflows: config.AGENT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: config.AGENT_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
-    ...(config.AGENT_WORKFLOW_BUNDLE && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
+    // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
+    ...(config.AGENT_WORKFLOW_BUNDLE && !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
+    plugins: [tracingPlugin(config.AGENT_OTEL)].filter((p) => p !== undefined),
     ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
   });
+  if (config.AGENT_WORKFLOW_BUNDLE && config.AGENT_OTEL) console.warn('worker: AGENT_OTEL is set, so the workflow code is bundled at start (AGENT_WORKFLOW_BUNDLE is not used)');
   if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
   console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace})`);
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
