@@ -133,3 +133,12 @@ export class StreamHub {
     }
   }
 }
+
+/** A stream observer that feeds a hub in the same process (a worker and an ops server in one process, tests). */
+export function hubObserver(hub: StreamHub): import('../activities/call-claude').StreamObserver {
+  return {
+    onStart: (workflowId, info) => hub.publish({ workflowId, type: 'start', turn: info.turn, attempt: info.attempt, at: Date.now() }),
+    onEvent: (workflowId, event) => hub.publish({ workflowId, type: 'event', event, at: Date.now() }),
+    onEnd: (workflowId, outcome) => hub.publish({ workflowId, type: 'end', ok: outcome.ok, ...(outcome.error && { error: outcome.error }), at: Date.now() }),
+  };
+}

@@ -8,6 +8,7 @@ import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type Convers
 import type { RecordedRequest } from '../fake-claude/types';
 import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
 import { builtinTools } from '../tools/builtin';
+import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
 import { anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
@@ -62,6 +63,8 @@ export interface AgentEnvOptions {
   fake?: FakeClaudeOptions;
   /** Run on the time-skipping test server instead of the dev server. */
   timeSkipping?: boolean;
+  /** Receives the model streams (the live side channel), e.g. a StreamHub adapter. */
+  observer?: StreamObserver;
 }
 
 /** Starts an {@link AgentEnv}; call `teardown()` when done (in `afterAll`). */
@@ -80,6 +83,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       anthropic: anthropicClient({ apiKey: 'test-key', baseURL: fake.url }),
       tools,
       workflowBundle: await workflowBundle(),
+      observer: options.observer,
     });
   const started: string[] = [];
   let worker = await makeWorker();

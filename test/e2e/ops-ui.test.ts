@@ -12,6 +12,7 @@ import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
+import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 
@@ -23,9 +24,11 @@ let base: string;
 let browser: Browser;
 let page: Page;
 
+const hub = new StreamHub();
+
 beforeAll(async () => {
-  t = await startAgentEnv();
-  ops = await createOpsServer({ agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }), token: TOKEN, namespace: 'default' });
+  t = await startAgentEnv({ observer: hubObserver(hub) });
+  ops = await createOpsServer({ agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }), token: TOKEN, namespace: 'default', hub });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -112,6 +115,23 @@ describe('ops UI in Chromium', () => {
     const toolResult = (t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as unknown as Array<Record<string, unknown>>)[0];
     expect(toolResult).toMatchObject({ is_error: true, content: 'An operator (Olivia) rejected this call: Not approved for publication. It was not run.' });
     expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(0);
+  });
+
+  it('the conversation view shows the model writing, live', async () => {
+    const handle = await t.start({ message: 'Tell me about durable agents', singleTurn: true });
+    const answer = 'Durable agents keep going when workers crash, because every step is recorded. '.repeat(3);
+    t.fake.script(handle.workflowId, [{ ...reply.text(answer, { chunkSize: 3 }), latency: { firstByteMs: 1500, betweenEventsMs: 40 } }]);
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
+    await page.getByTestId('live-status').filter({ hasText: 'streaming' }).waitFor({ timeout: 15_000 });
+    // Part of the answer is on the page before the model has finished.
+    await page.getByTestId('live-text').filter({ hasText: 'Durable agents keep going' }).waitFor({ timeout: 15_000 });
+    const partial = (await page.getByTestId('live-text').textContent()) ?? '';
+    expect(partial.length).toBeLessThan(answer.length);
+    expect(answer.startsWith(partial)).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'live-view.png'), fullPage: true });
+    await page.getByTestId('live-status').filter({ hasText: 'complete' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('live-text').textContent()).toBe(answer);
+    await handle.result();
   });
 
   it('the API answers 401 without the token, even from the page origin', async () => {

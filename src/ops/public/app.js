@@ -140,6 +140,7 @@
 
   function showLogin(msg) {
     stopPolling();
+    stopLive();
     $('app').hidden = true;
     $('login-view').hidden = false;
     $('login-name').value = $('login-name').value || sessionStorage.getItem(LAST_NAME_KEY) || '';
@@ -220,6 +221,7 @@
     $('nav-conversations').classList.toggle('active', current.view !== 'approvals');
     if (current.view === 'conversation' && (!conv || conv.id !== current.id)) openConversation(current.id);
     if (current.view === 'conversations') lastListSig = null;
+    syncLive();
     restartPolling();
   }
 
@@ -454,6 +456,8 @@
     $('transcript-empty').hidden = true;
     $('orphan-list').replaceChildren();
     $('conv-orphans').hidden = true;
+    stopLive();
+    liveIdle();
   }
 
   function renderNotFound(id) {
@@ -463,6 +467,7 @@
   }
 
   function renderConversation(s) {
+    conv.status = s.status;
     renderConvHeader(s);
     const pending = (s.pendingApprovals || []).map((p) => ({ ...p, workflowId: conv.id }));
     const after = () => { $('conv-pending').hidden = $('conv-cards').children.length === 0; };
@@ -474,6 +479,7 @@
     $('transcript').querySelectorAll('.tool-call').forEach((box) => {
       box.querySelector('.pending-flag').hidden = !ids.has(box.dataset.toolUseId);
     });
+    syncLive();
   }
 
   function renderConvHeader(s) {
@@ -636,6 +642,307 @@
       d.decision === 'edit' ? h('div', { class: 'diff' },
         h('div', null, h('div', { class: 'label', text: 'Original input' }), h('pre', { class: 'json', text: pretty(d.originalInput) })),
         h('div', null, h('div', { class: 'label', text: 'Edited input (ran)' }), h('pre', { class: 'json', text: pretty(d.input) }))) : null);
+  }
+
+  // ---------- Live model stream ----------
+  //
+  // While a conversation view is open and the conversation is not completed/cancelled, one streaming
+  // fetch of GET /api/conversations/:id/live (server-sent events; fetch because EventSource cannot send
+  // the Authorization header) renders the model call being written. Deltas are queued per block and
+  // appended as text nodes once per animation frame, so a fast stream never rebuilds the panel.
+
+  const LIVE_RETRY_MS = 2000;
+  /** How long a stream may go on once the conversation is completed/cancelled. */
+  const LIVE_GRACE_MS = 15000;
+  const TERMINAL = new Set(['completed', 'cancelled']);
+  /** The stream connection: which conversation, its abort controller, the reconnect timer. */
+  let liveId = null;
+  let liveCtrl = null;
+  let liveTimer = null;
+  let liveGen = 0;
+  /** The panel: blocks by index ({ el, body, pending: string[] }), the status shown, the pending frame. */
+  const lv = { blocks: new Map(), dirty: new Set(), frame: 0, status: 'idle' };
+
+  function liveWanted(id) {
+    return !!session && current.view === 'conversation' && !!conv && conv.id === id &&
+      conv.status !== undefined && !TERMINAL.has(conv.status);
+  }
+
+  /** Opens, keeps or closes the stream to match the view and the conversation's status. */
+  function syncLive() {
+    const id = conv && conv.id;
+    if (id && liveWanted(id)) {
+      if (liveId === id && (liveCtrl || liveTimer)) return;
+      connectLive(id);
+      return;
+    }
+    if (id && current.view === 'conversation' && session && TERMINAL.has(conv.status)) {
+      // Let a call still being written finish (its `end` calls back here), for a while (a cancelled
+      // conversation's call may never end); then close for good.
+      if (liveId === id && liveCtrl && lv.status === 'streaming') {
+        if (!conv.terminalAt) conv.terminalAt = Date.now();
+        if (Date.now() - conv.terminalAt < LIVE_GRACE_MS) return;
+      }
+      stopLive();
+      if (lv.status !== 'idle' && lv.status !== 'complete') liveIdle();
+      return;
+    }
+    stopLive();
+  }
+
+  function stopLive() {
+    liveGen++;
+    if (liveCtrl) liveCtrl.abort();
+    clearTimeout(liveTimer);
+    liveCtrl = null;
+    liveTimer = null;
+  }
+
+  async function connectLive(id) {
+    stopLive();
+    const gen = liveGen;
+    const ctrl = new AbortController();
+    liveId = id;
+    liveCtrl = ctrl;
+    try {
+      const res = await fetch('/api/conversations/' + encodeURIComponent(id) + '/live', {
+        headers: { ...authHeaders(session), Accept: 'text/event-stream' },
+        cache: 'no-store',
+        signal: ctrl.signal,
+      });
+      if (gen !== liveGen) return;
+      if (res.status === 401) {
+        ctrl.abort();
+        liveCtrl = null;
+        signOut('Your session is no longer valid. Sign in again.');
+        return;
+      }
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      await readSse(res.body, (msg) => { if (gen === liveGen) onLive(msg); });
+    } catch {
+      // Aborted, network error or an error status: handled below like any drop.
+    }
+    ctrl.abort();
+    if (gen !== liveGen) return;
+    liveCtrl = null;
+    liveFlush();
+    setLiveStatus('disconnected');
+    if (lv.blocks.size === 0) liveEmpty('Not connected to the live stream.');
+    if (liveWanted(id)) {
+      liveTimer = setTimeout(() => {
+        liveTimer = null;
+        if (gen === liveGen) syncLive();
+      }, LIVE_RETRY_MS);
+    }
+  }
+
+  /** Reads a server-sent event stream, calling onMessage with each event's parsed JSON data. */
+  async function readSse(body, onMessage) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    let event = '';
+    let data = [];
+    const line = (l) => {
+      if (l === '') {
+        if (data.length) {
+          let msg = null;
+          try { msg = JSON.parse(data.join('\n')); } catch { msg = null; }
+          if (msg && typeof msg === 'object') {
+            if (!msg.type) msg.type = event || 'message';
+            onMessage(msg);
+          }
+        }
+        event = '';
+        data = [];
+        return;
+      }
+      if (l[0] === ':') return; // A comment (`: keep-alive`).
+      const colon = l.indexOf(':');
+      const field = colon < 0 ? l : l.slice(0, colon);
+      let value = colon < 0 ? '' : l.slice(colon + 1);
+      if (value[0] === ' ') value = value.slice(1);
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    };
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let pos = 0;
+        for (;;) {
+          let i = pos;
+          while (i < buf.length && buf[i] !== '\n' && buf[i] !== '\r') i++;
+          if (i >= buf.length) break;
+          if (buf[i] === '\r' && i === buf.length - 1) break; // Maybe half of a \r\n: wait for more.
+          line(buf.slice(pos, i));
+          pos = i + (buf[i] === '\r' && buf[i + 1] === '\n' ? 2 : 1);
+        }
+        buf = buf.slice(pos);
+      }
+    } finally {
+      try { reader.releaseLock(); } catch { /* still reading: the abort ends it */ }
+    }
+  }
+
+  function onLive(m) {
+    switch (m.type) {
+      case 'snapshot':
+        return liveSnapshot(m.call);
+      case 'reset':
+        liveClear();
+        liveNote(`retrying (attempt ${m.attempt})`);
+        liveEmpty('Waiting for the model…');
+        return setLiveStatus(`retrying (attempt ${m.attempt})`);
+      case 'block_start':
+        liveBlock(m.index, m.blockType, m.name);
+        return liveActive();
+      case 'delta': {
+        if (typeof m.text !== 'string' || !m.text) return;
+        const type = m.kind === 'thinking' ? 'thinking' : m.kind === 'input_json' ? 'tool_use' : 'text';
+        const b = liveBlock(m.index, type);
+        b.pending.push(m.text);
+        lv.dirty.add(b);
+        if (!lv.frame) lv.frame = requestAnimationFrame(liveFlush);
+        return liveActive();
+      }
+      case 'block_stop': {
+        const b = lv.blocks.get(m.index);
+        if (b) b.el.classList.add('done');
+        return;
+      }
+      case 'end':
+        liveFlush();
+        $('live-empty').hidden = true;
+        $('live-text').hidden = lv.blocks.size === 0;
+        liveNote(m.ok === false ? `call failed${m.error ? ': ' + m.error : ''}` : 'answer complete',
+          m.stopReason ? `stop reason: ${m.stopReason}` : undefined, m.ok === false);
+        setLiveStatus('complete');
+        return syncLive();
+      default:
+        return undefined;
+    }
+  }
+
+  function liveSnapshot(call) {
+    liveClear();
+    if (!call || call.ended) {
+      liveIdle();
+      return syncLive();
+    }
+    for (const b of call.blocks || []) {
+      if (!b || typeof b.index !== 'number') continue;
+      const block = liveBlock(b.index, b.type, b.name);
+      if (b.text) block.body.append(document.createTextNode(b.text));
+      if (b.done) block.el.classList.add('done');
+    }
+    const notes = [];
+    if (call.attempt > 1) notes.push(`retrying (attempt ${call.attempt})`);
+    if (call.truncated) notes.push('earlier output cut short');
+    liveNote(notes.join(' · '));
+    setLiveStatus('streaming');
+    if (lv.blocks.size === 0) {
+      liveEmpty('Waiting for the model…');
+    } else {
+      $('live-empty').hidden = true;
+      $('live-text').hidden = false;
+      scrollLiveToEnd();
+    }
+  }
+
+  /** Something was streamed: the call is being written. */
+  function liveActive() {
+    if (lv.status !== 'streaming') setLiveStatus('streaming');
+    if (!$('live-empty').hidden) {
+      $('live-empty').hidden = true;
+      $('live-text').hidden = false;
+    }
+  }
+
+  /** The block at `index`, created (in index order) if new. */
+  function liveBlock(index, type, name) {
+    let b = lv.blocks.get(index);
+    if (b) return b;
+    let el;
+    let body;
+    if (type === 'thinking' || type === 'redacted_thinking') {
+      el = body = h('div', { class: 'live-block live-thinking' });
+    } else if (type === 'text') {
+      el = body = h('div', { class: 'live-block live-block-text' });
+    } else if (/tool_use$/.test(type || '')) {
+      body = h('pre', { class: 'live-json' });
+      el = h('div', { class: 'live-block live-tool' },
+        h('div', { class: 'live-tool-head', text: `>>> Tool Call: "${name || '?'}"` }), body);
+    } else {
+      body = h('span');
+      el = h('div', { class: 'live-block live-other' }, h('span', { class: 'tag', text: `[${type || 'block'}]` }), body);
+    }
+    el.dataset.index = String(index);
+    b = { el, body, pending: [] };
+    lv.blocks.set(index, b);
+    const text = $('live-text');
+    const next = [...text.children].find((c) => Number(c.dataset.index) > index);
+    text.insertBefore(el, next || null);
+    return b;
+  }
+
+  /** Appends the queued deltas as text nodes, keeping the view pinned to the end if it was there. */
+  function liveFlush() {
+    if (lv.frame) cancelAnimationFrame(lv.frame);
+    lv.frame = 0;
+    if (!lv.dirty.size) return;
+    const text = $('live-text');
+    const atEnd = text.scrollHeight - text.scrollTop - text.clientHeight < 24;
+    for (const b of lv.dirty) {
+      b.body.append(document.createTextNode(b.pending.join('')));
+      b.pending = [];
+    }
+    lv.dirty.clear();
+    if (atEnd) scrollLiveToEnd();
+  }
+
+  function scrollLiveToEnd() {
+    const text = $('live-text');
+    text.scrollTop = text.scrollHeight;
+  }
+
+  function liveClear() {
+    if (lv.frame) cancelAnimationFrame(lv.frame);
+    lv.frame = 0;
+    lv.dirty.clear();
+    lv.blocks.clear();
+    $('live-text').replaceChildren();
+    liveNote('');
+  }
+
+  function liveEmpty(text) {
+    $('live-empty').textContent = text;
+    $('live-empty').hidden = false;
+    $('live-text').hidden = true;
+  }
+
+  function liveIdle() {
+    liveClear();
+    liveEmpty('No model call in progress.');
+    setLiveStatus('idle');
+  }
+
+  function liveNote(text, title, error) {
+    const el = $('live-note');
+    el.textContent = text || '';
+    el.hidden = !text;
+    el.title = title || '';
+    el.classList.toggle('error-text', !!error);
+  }
+
+  function setLiveStatus(status) {
+    lv.status = status;
+    const el = $('live-status');
+    el.textContent = status;
+    const state = `state-${status.split(' ')[0]}`;
+    el.className = `live-status ${state}`;
+    $('live').className = `live-panel ${state}`;
   }
 
   // ---------- Start ----------
