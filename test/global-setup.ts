@@ -1,4 +1,5 @@
 import { temporalBinaries } from '../src/testing/temporal-binaries';
+import { join } from 'node:path';
 import { processesMatching } from './helpers/processes';
 
 /**
@@ -7,7 +8,9 @@ import { processesMatching } from './helpers/processes';
  */
 export default async function globalSetup(): Promise<void> {
   const { cli, testServer } = temporalBinaries();
-  const before = processesMatching([cli, testServer]);
+  // Temporal servers and worker processes the suite starts (crash tests, live stream, npm start).
+  const needles = [cli, testServer, join(__dirname, '..', 'src', 'worker.ts'), join(__dirname, '..', 'scripts', 'start.ts')];
+  const before = processesMatching(needles);
   (globalThis as Record<string, unknown>).__temporalBefore = [...before.keys()];
-  (globalThis as Record<string, unknown>).__temporalBinaries = [cli, testServer];
+  (globalThis as Record<string, unknown>).__temporalBinaries = needles;
 }

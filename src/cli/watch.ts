@@ -1,4 +1,5 @@
 import type { LiveCall, LiveMessage } from '../streaming/protocol';
+import { subscribeLive } from '../streaming/subscribe';
 
 export interface WatchOptions {
   /** The ops server's base URL. */
@@ -20,35 +21,10 @@ export interface WatchOptions {
 export async function watch(options: WatchOptions): Promise<void> {
   const controller = new AbortController();
   void options.until.then(() => controller.abort());
-  const res = await fetch(`${options.url.replace(/\/$/, '')}/api/conversations/${encodeURIComponent(options.workflowId)}/live`, {
-    headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
-    signal: controller.signal,
-  }).catch((err: unknown) => {
-    if (controller.signal.aborted) return undefined;
-    throw new Error(`cannot reach the ops server at ${options.url} (${String(err)}): start it (\`npm run ops\`, or \`npm start\`) or set OPS_URL`);
-  });
-  if (!res) return;
-  if (res.status === 401) throw new Error('the ops server refused the token: set OPS_TOKEN');
-  if (!res.ok || !res.body) throw new Error(`the ops server answered ${res.status}`);
   const render = renderer(options.write);
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = frame.split('\n').find((l) => l.startsWith('data: '));
-        if (!data) continue;
-        const message = JSON.parse(data.slice(6)) as LiveMessage;
-        if (options.json) options.write(`${JSON.stringify(message)}\n`);
-        else render(message);
-      }
-    }
-  } catch (err) {
-    if (!controller.signal.aborted) throw err;
+  for await (const message of subscribeLive({ url: options.url, token: options.token, workflowId: options.workflowId, signal: controller.signal })) {
+    if (options.json) options.write(`${JSON.stringify(message)}\n`);
+    else render(message);
   }
 }
 

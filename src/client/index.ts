@@ -14,6 +14,8 @@ import {
 import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
+import type { LiveMessage } from '../streaming/protocol';
+import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
 import { decideToolCallUpdate, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
 import {
@@ -176,6 +178,14 @@ export class AgentClient {
   /** Cancels a conversation (aborting the model stream in flight). */
   async cancel(workflowId: string): Promise<void> {
     await this.call(workflowId, () => this.handle(workflowId).cancel());
+  }
+
+  /**
+   * The conversation's live model stream (text, thinking and tool input as they are written), from the
+   * ops server's hub: a snapshot first, then every change; ends when `signal` aborts.
+   */
+  watch(workflowId: string, options: { opsUrl: string; opsToken: string; signal?: AbortSignal }): AsyncGenerator<LiveMessage> {
+    return subscribeLive({ url: options.opsUrl, token: options.opsToken, workflowId, signal: options.signal });
   }
 
   /** The conversation's state (the whole transcript, or a range). */

@@ -93,6 +93,23 @@ describe('live stream across processes', () => {
     });
   }, 120_000);
 
+  it('the typed client watches too (AgentClient.watch)', async () => {
+    const id = `live-client-${Date.now()}`;
+    stack.fake.script(id, script('Watched from a script. '));
+    const controller = new AbortController();
+    const seen: LiveMessage[] = [];
+    const watching = (async () => {
+      for await (const message of stack.agent.watch(id, { opsUrl: base, opsToken: TOKEN, signal: controller.signal })) seen.push(message);
+    })();
+    await sleep(200);
+    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await approveAndFinish(id);
+    await sleep(300);
+    controller.abort();
+    await watching;
+    expect(textOf(seen, 'text')).toBe('Watched from a script. Saved, live.');
+  }, 60_000);
+
   it('an observer that joins late gets the partial output so far, then the rest', async () => {
     const id = `live-late-${Date.now()}`;
     const long = 'This answer streams slowly so that someone can join in the middle of it. '.repeat(2);
@@ -107,8 +124,10 @@ describe('live stream across processes', () => {
     const partial = (first as Extract<LiveMessage, { type: 'snapshot' }>).call!.blocks[0].text;
     expect(partial.length).toBeGreaterThan(20);
     expect(long.startsWith(partial)).toBe(true);
-    const afterJoin = rest.filter((m): m is Extract<LiveMessage, { type: 'delta' }> => m.type === 'delta' && m.index === 0 && m.kind === 'text');
-    expect(partial + afterJoin.slice(0, afterJoin.length - 1).map((m) => m.text).join('')).toBe(long);
+    // The rest of the first call: its index-0 text deltas up to its end.
+    const firstCall = rest.slice(0, rest.findIndex((m) => m.type === 'end'));
+    const afterJoin = firstCall.filter((m): m is Extract<LiveMessage, { type: 'delta' }> => m.type === 'delta' && m.index === 0 && m.kind === 'text');
+    expect(partial + afterJoin.map((m) => m.text).join('')).toBe(long);
     late.close();
   }, 120_000);
 

@@ -160,6 +160,43 @@ describe('agent CLI', () => {
     expect(state.decisions[0]).toMatchObject({ decision: 'edit', decidedBy: 'jo' });
   });
 
+  it('start, send, show, resume, list and cancel, each with --json', async () => {
+    const id = `cli-${Date.now()}`;
+    t.fake.script(id, [
+      reply.text('First answer.'),
+      reply.error(400, 'invalid_request_error', 'something to fix'),
+      reply.text('After the resume.'),
+      { ...reply.text('A long answer that will be cancelled.', { chunkSize: 2 }), latency: { betweenEventsMs: 300 } },
+    ]);
+    const json = async (args: string[], code = 0) => {
+      const r = await cli([...args, '--json']);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    expect(await json(['start', 'Hello', '--id', id])).toMatchObject({ workflowId: id, runId: expect.any(String) });
+    await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'idle');
+    expect(await json(['send', id, 'More please'])).toEqual({ turn: 2, queuedBehind: 0 });
+    await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'needs_attention');
+    expect(await json(['show', id])).toMatchObject({ status: 'needs_attention', attention: { status: 400, message: 'something to fix' } });
+    expect(await json(['resume', id])).toEqual({ status: 'running' });
+    await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'idle' && st.messageCount === 4);
+    let listed: Array<{ workflowId: string }> = [];
+    for (let i = 0; i < 40 && !listed.some((r) => r.workflowId === id); i++) {
+      listed = (await json(['list', '--status', 'idle'])) as unknown as Array<{ workflowId: string }>;
+      if (!listed.some((r) => r.workflowId === id)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listed.map((r) => r.workflowId)).toContain(id);
+    await json(['send', id, 'Now a long one']);
+    await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.modelCallInFlight);
+    expect(await json(['cancel', id])).toEqual({ cancelled: true });
+    await expect(t.env.client.workflow.getHandle(id).result()).rejects.toThrow();
+    expect((await t.env.client.workflow.getHandle(id).describe()).status.name).toBe('CANCELLED');
+    // Bad usage is exit code 2, with the usage on stderr.
+    expect((await cli(['start'])).code).toBe(2);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['start', 'x', '--max-turns', 'lots'])).stderr).toMatch(/--max-turns must be a positive integer/);
+  });
+
   it('says what to start when Temporal is not reachable', async () => {
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(

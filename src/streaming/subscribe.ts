@@ -1,0 +1,44 @@
+import type { LiveMessage } from './protocol';
+
+export interface SubscribeOptions {
+  /** The ops server's base URL. */
+  url: string;
+  token: string;
+  workflowId: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The live stream of one conversation from the ops server, message by message (a snapshot first).
+ * Ends when `signal` aborts or the server closes the stream; throws with what to do when it cannot connect.
+ */
+export async function* subscribeLive(options: SubscribeOptions): AsyncGenerator<LiveMessage> {
+  const res = await fetch(`${options.url.replace(/\/$/, '')}/api/conversations/${encodeURIComponent(options.workflowId)}/live`, {
+    headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
+    signal: options.signal,
+  }).catch((err: unknown) => {
+    if (options.signal?.aborted) return undefined;
+    throw new Error(`cannot reach the ops server at ${options.url} (${String(err)}): start it (\`npm run ops\`, or \`npm start\`) or set OPS_URL`);
+  });
+  if (!res) return;
+  if (res.status === 401) throw new Error('the ops server refused the token: set OPS_TOKEN');
+  if (!res.ok || !res.body) throw new Error(`the ops server answered ${res.status}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const data = buffer
+          .slice(0, end)
+          .split('\n')
+          .find((l) => l.startsWith('data: '));
+        buffer = buffer.slice(end + 2);
+        if (data) yield JSON.parse(data.slice(6)) as LiveMessage;
+      }
+    }
+  } catch (err) {
+    if (!options.signal?.aborted) throw err;
+  }
+}
