@@ -12,6 +12,7 @@ import {
   parseSse,
   renderEvents,
   renderMessage,
+  completeBlocks,
   seededRandom,
   type SseEvent,
 } from './sse';
@@ -58,6 +59,8 @@ export class FakeClaude {
   apiKey: string | undefined;
   private readonly scripts = new Map<string, FakeScript>();
   private readonly counts = new Map<string, number>();
+  /** Message threads: a message id → the whole request it answered, and its answer (see `thread`). */
+  private readonly threads = new Map<string, { params: Record<string, unknown>; messages: unknown[]; continued: boolean }>();
   private seq = 0;
 
   private constructor(
@@ -154,9 +157,30 @@ export class FakeClaude {
     }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(raw.toString('utf8')) as unknown;
     } catch (err) {
       return this.sendError(res, 400, 'invalid_request_error', `There was an error parsing the body: ${(err as Error).message}`);
+    }
+    // Message threads: a request that continues one sends only its new messages; the server holds the
+    // rest (and the tools and system). Rebuild the whole request, then treat it like any other.
+    let thread: { type: 'create' | 'continue' } | undefined;
+    if (route === 'messages' && body && typeof body === 'object' && 'thread' in body && (body as { thread?: unknown }).thread) {
+      const { thread: param, ...rest } = body as { thread: { type?: string; previous_message_id?: string } } & Record<string, unknown>;
+      if (param.type === 'continue') {
+        const previous = param.previous_message_id ? this.threads.get(param.previous_message_id) : undefined;
+        if (!previous) {
+          return this.sendError(res, 404, 'not_found_error', `thread message ${param.previous_message_id} not found`, undefined, { error_code: 'thread_not_found' });
+        }
+        if (previous.continued) {
+          return this.sendError(res, 409, 'invalid_request_error', `thread message ${param.previous_message_id} was already continued`, undefined, { error_code: 'thread_already_continued' });
+        }
+        previous.continued = true;
+        body = { ...previous.params, ...rest, messages: [...previous.messages, ...((rest.messages as unknown[]) ?? [])] };
+        thread = { type: 'continue' };
+      } else if (param.type === 'create') {
+        body = rest;
+        thread = { type: 'create' };
+      }
     }
     const conversation = String(req.headers[CONVERSATION_ID_HEADER] ?? WILDCARD);
     const index = route === 'messages' ? (this.counts.get(conversation) ?? 0) + 1 : 0;
@@ -188,7 +212,7 @@ export class FakeClaude {
       return this.sendJson(res, 200, { input_tokens: estimateTokens({ system, messages, tools }) });
     }
     const reply = await this.nextReply(recorded);
-    await this.send(res, reply, recorded);
+    await this.send(res, reply, recorded, thread !== undefined);
   }
 
   private async nextReply(request: RecordedRequest): Promise<FakeReply> {
@@ -205,7 +229,7 @@ export class FakeClaude {
     };
   }
 
-  private async send(res: ServerResponse, reply: FakeReply, request: RecordedRequest): Promise<void> {
+  private async send(res: ServerResponse, reply: FakeReply, request: RecordedRequest, threaded = false): Promise<void> {
     const latency = reply.latency ?? this.options.latency ?? {};
     const alive = await sleepUnlessClosed(res, latency.firstByteMs);
     if (!alive) return;
@@ -228,16 +252,24 @@ export class FakeClaude {
         return;
       }
       case 'message': {
+        // Ids once, so the streamed events, the final message and the stored thread agree.
+        reply = { ...reply, content: completeBlocks(reply.content) };
         const ctx = {
           id: newId('msg'),
           model: request.body.model,
           inputTokens: estimateTokens({ system: request.body.system, messages: request.body.messages, tools: request.body.tools }),
           random: seededRandom(request.seq),
         };
-        if (!stream) return this.sendJson(res, 200, renderMessage(reply, ctx), reply.headers);
+        const message = renderMessage(reply, ctx);
+        if (threaded) {
+          const { messages, ...params } = request.body as unknown as Record<string, unknown> & { messages: unknown[] };
+          delete params.stream;
+          this.threads.set(message.id, { params, messages: [...messages, { role: 'assistant', content: message.content }], continued: false });
+        }
+        if (!stream) return this.sendJson(res, 200, message, reply.headers);
         const events = renderEvents(reply, ctx);
         this.startStream(res, reply.headers);
-        await this.streamEvents(res, events, reply.faults ?? {}, latency.betweenEventsMs);
+        await this.streamEvents(res, events, reply.faults ?? {}, latency.betweenEventsMs, (request.sentAt = []));
         return;
       }
     }
@@ -248,6 +280,7 @@ export class FakeClaude {
     events: SseEvent[],
     faults: NonNullable<Extract<FakeReply, { kind: 'message' }>['faults']>,
     betweenMs: number | undefined,
+    sentAt: number[],
   ): Promise<void> {
     for (let i = 0; i < events.length; i++) {
       if (faults.dropAfterEvents !== undefined && i >= faults.dropAfterEvents) {
@@ -262,6 +295,7 @@ export class FakeClaude {
         return;
       }
       if (!(await this.write(res, encodeEvent(events[i]), i === 0 ? 0 : betweenMs))) return;
+      sentAt.push(Date.now());
     }
     res.end();
   }
@@ -293,9 +327,9 @@ export class FakeClaude {
     res.end(text);
   }
 
-  private sendError(res: ServerResponse, status: number, type: string, message: string, headers?: Record<string, string>): void {
+  private sendError(res: ServerResponse, status: number, type: string, message: string, headers?: Record<string, string>, details?: Record<string, unknown>): void {
     const requestId = newId('req');
-    this.sendJson(res, status, { type: 'error', error: { type, message }, request_id: requestId }, { 'request-id': requestId, ...headers });
+    this.sendJson(res, status, { type: 'error', error: { type, message, ...(details && { details }) }, request_id: requestId }, { 'request-id': requestId, ...headers });
   }
 }
 

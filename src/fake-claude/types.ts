@@ -116,6 +116,8 @@ export interface RecordedRequest {
   invalid?: string;
   /** Set when the client went away before the whole response was sent (an aborted stream). */
   clientClosed?: boolean;
+  /** When each SSE event of a streamed answer was written (ms since epoch), for latency measurements. */
+  sentAt?: number[];
 }
 
 /** Computes the answer to one request. */

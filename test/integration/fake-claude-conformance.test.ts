@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import Anthropic from '@anthropic-ai/sdk';
+import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
+import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { CONVERSATION_ID_HEADER } from '../../src/api/wire';
 import { FakeClaude, parseSse, reply } from '../../src/fake-claude';
@@ -260,6 +262,51 @@ describe('scripted replies', () => {
     } finally {
       await demo.close();
     }
+  });
+});
+
+describe('message threads (SDK 1.11 tool runner and thread())', () => {
+  it("the SDK's tool runner runs a tool loop over a thread; the fake rebuilds every whole request", async () => {
+    fake.script('*', (request) => {
+      const last = request.body.messages.at(-1)!;
+      const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
+      return answered ? reply.text('Sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } });
+    });
+    const ran: unknown[] = [];
+    const weather = betaZodTool({
+      name: 'get_weather',
+      description: 'Weather',
+      inputSchema: z.object({ location: z.string() }),
+      run: async (input) => {
+        ran.push(input);
+        return '18 degrees';
+      },
+    });
+    const final = await client.beta.messages.toolRunner({ model: params.model, max_tokens: 256, messages: [{ role: 'user', content: 'Weather?' }], tools: [weather] }).runUntilDone();
+    expect(final.content).toEqual([{ type: 'text', text: 'Sunny in Paris.' }]);
+    expect(ran).toEqual([{ location: 'Paris' }]);
+    const [first, second] = fake.requests;
+    expect(first.body.messages).toHaveLength(1);
+    // The second request sent only the tool result; the fake rebuilt the whole transcript and the tools.
+    expect(second.body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(second.body.tools?.map((t) => (t as { name?: string }).name)).toEqual(['get_weather']);
+    expect(second.invalid).toBeUndefined();
+  });
+
+  it('client.beta.messages.thread() sends only new messages; an unknown thread message is thread_not_found', async () => {
+    fake.script('*', [reply.text('Hello!'), reply.text('Fine, thanks.')]);
+    const thread = client.beta.messages.thread({ model: params.model, max_tokens: 256 });
+    await thread.send({ role: 'user', content: 'Hello' });
+    const second = await thread.send({ role: 'user', content: 'How are you?' });
+    expect(second.content).toEqual([{ type: 'text', text: 'Fine, thanks.' }]);
+    expect(fake.requests[1].body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    const res = await fetch(`${fake.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: params.model, max_tokens: 10, messages: [{ role: 'user', content: 'x' }], thread: { type: 'continue', previous_message_id: 'msg_nope' } }),
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { type: 'not_found_error', details: { error_code: 'thread_not_found' } } });
   });
 });
 

@@ -1,0 +1,232 @@
+/**
+ * `npm run bench [-- --smoke] [--out FILE]`: measures, on real processes (the Temporal CLI dev server on
+ * SQLite, the worker as its own process, the fake Messages API and the ops hub in this process):
+ *
+ * 1. orchestration overhead per turn: our workflow against an in-process loop with the SDK's own tool
+ *    runner (`client.beta.messages.toolRunner`), same scenario, same fake server, zero model latency;
+ * 3. history growth of a conversation after 10, 50 and 200 turns;
+ * 4. throughput: many concurrent conversations with 200 ms model latency, against the ideal, and the
+ *    worker's peak RSS;
+ * 5. stream latency: from the fake server writing a delta to an observer of the live channel getting it.
+ *
+ * Prints a table and writes the figures as JSON (default bench-results.json). `--smoke` runs a small
+ * version (CI runs it so the benchmark keeps working). Not part of `npm test`'s figures.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import Anthropic from '@anthropic-ai/sdk';
+import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
+import { temporal } from '@temporalio/proto';
+import { z } from 'zod';
+import { sendMessageUpdate, stateQuery, type ConversationState } from '../src/api/conversation';
+import { CONVERSATION_ID_HEADER } from '../src/api/wire';
+import { reply, type FakeHandler, type RecordedRequest } from '../src/fake-claude';
+import { createOpsServer } from '../src/ops/server';
+import { StreamHub } from '../src/streaming/hub';
+import type { LiveMessage } from '../src/streaming/protocol';
+import { subscribeLive } from '../src/streaming/subscribe';
+import { CrashStack, sleep } from '../test/crash/stack';
+
+const smoke = process.argv.includes('--smoke');
+const outAt = process.argv.indexOf('--out');
+const OUT = outAt > 0 ? process.argv[outAt + 1] : 'bench-results.json';
+const MODEL = 'claude-sonnet-5-5';
+const TOKEN = 'bench-token-0123456789abcdef';
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The scenario of a turn: the model calls get_weather, gets its result, answers. */
+const weatherTurn = (latencyMs = 0): FakeHandler => (request) => {
+  const last = request.body.messages.at(-1)!;
+  const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
+  const r = answered ? reply.text('It is 18 degrees and sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
+  return latencyMs ? { ...r, latency: { firstByteMs: latencyMs } } : r;
+};
+
+async function waitForTurn(stack: CrashStack, workflowId: string, turn: number): Promise<ConversationState> {
+  const handle = stack.agent.client.workflow.getHandle(workflowId);
+  for (;;) {
+    const state = await handle.query(stateQuery, { from: 0, to: 0 });
+    if (state.turn === turn && (state.status === 'idle' || state.status === 'completed')) return state;
+    await sleep(1);
+  }
+}
+
+/** 1. Our workflow against the SDK's tool runner, per turn. */
+async function overhead(stack: CrashStack, turns: number) {
+  // The SDK's own loop, in process.
+  const client = new Anthropic({ apiKey: 'bench', baseURL: stack.fake.url, maxRetries: 0, defaultHeaders: { [CONVERSATION_ID_HEADER]: 'bench-sdk' } });
+  stack.fake.script('bench-sdk', weatherTurn());
+  const weather = betaZodTool({
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    inputSchema: z.object({ location: z.string() }),
+    run: async ({ location }) => JSON.stringify({ location, temperature: 18 }),
+  });
+  // Each SDK turn starts from a one-message transcript (ours grows turn by turn): if anything, the
+  // comparison favours the SDK.
+  const sdk: number[] = [];
+  for (let i = 0; i <= turns; i++) {
+    const started = performance.now();
+    const runner = client.beta.messages.toolRunner({ model: MODEL, max_tokens: 1024, messages: [{ role: 'user', content: `Turn ${i}: weather in Paris?` }], tools: [weather] });
+    await runner.runUntilDone();
+    if (i > 0) sdk.push(performance.now() - started); // turn 0 warms up
+  }
+
+  // Ours: the same turns through the conversation workflow on the worker process.
+  const id = `bench-ours-${Date.now()}`;
+  stack.fake.script(id, weatherTurn());
+  await stack.agent.startConversation({ model: MODEL, message: 'Turn 0: weather in Paris?', tools: ['get_weather'], limits: { maxTurns: turns + 5 } }, { workflowId: id });
+  await waitForTurn(stack, id, 1);
+  const ours: number[] = [];
+  const handle = stack.agent.client.workflow.getHandle(id);
+  for (let i = 1; i <= turns; i++) {
+    const started = performance.now();
+    await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${i}: weather in Paris?` }] });
+    await waitForTurn(stack, id, i + 1);
+    ours.push(performance.now() - started);
+  }
+  await stack.agent.end(id);
+  const result = {
+    turns,
+    sdkToolRunnerMs: { p50: round(percentile(sdk, 50)), p95: round(percentile(sdk, 95)) },
+    oursMs: { p50: round(percentile(ours, 50)), p95: round(percentile(ours, 95)) },
+    addedP50Ms: round(percentile(ours, 50) - percentile(sdk, 50)),
+    ratioP50: round(percentile(ours, 50) / percentile(sdk, 50), 2),
+    targetAddedP50Ms: 10,
+  };
+  return { ...result, met: result.addedP50Ms <= result.targetAddedP50Ms };
+}
+
+async function historySize(stack: CrashStack, workflowId: string) {
+  const history = await stack.agent.client.workflow.getHandle(workflowId).fetchHistory();
+  return { bytes: temporal.api.history.v1.History.encode(history).finish().length, events: history.events?.length ?? 0 };
+}
+
+/** 3. History bytes and events of our conversation at 10, 50, 200 turns. */
+async function historyGrowth(stack: CrashStack, checkpoints: number[]) {
+  const id = `bench-history-${Date.now()}`;
+  stack.fake.script(id, weatherTurn());
+  const last = checkpoints.at(-1)!;
+  // No continue-as-new here: the point is to see raw growth in one run.
+  await stack.agent.startConversation({ model: MODEL, message: 'Turn 1: weather in Paris?', tools: ['get_weather'], limits: { maxTurns: last + 5, continueAsNewAfterEvents: 1_000_000 } }, { workflowId: id });
+  const handle = stack.agent.client.workflow.getHandle(id);
+  const points: Array<{ turns: number; bytes: number; events: number }> = [];
+  for (let turn = 1; turn <= last; turn++) {
+    if (turn > 1) await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${turn}: weather in Paris?` }] });
+    await waitForTurn(stack, id, turn);
+    if (checkpoints.includes(turn)) points.push({ turns: turn, ...(await historySize(stack, id)) });
+  }
+  await stack.agent.end(id);
+  const perTurn = points.map((p) => round(p.bytes / p.turns, 0));
+  return { points, bytesPerTurn: perTurn, linear: Math.max(...perTurn) <= Math.min(...perTurn) * 1.2 };
+}
+
+/** 4. Many concurrent conversations, 3 model calls each at 200 ms, one worker. */
+async function throughput(stack: CrashStack, conversations: number, workerPid: () => number | undefined) {
+  const latencyMs = 200;
+  const calls = 3;
+  stack.fake.script('*', (request: RecordedRequest) => {
+    const done = request.body.messages.filter((m) => m.role === 'assistant').length;
+    return done + 1 >= calls ? { ...reply.text('Done.'), latency: { firstByteMs: latencyMs } } : { ...reply.toolUse({ name: 'get_weather', input: { location: `City ${done}` } }), latency: { firstByteMs: latencyMs } };
+  });
+  let peakKb = 0;
+  const sampler = setInterval(() => {
+    const pid = workerPid();
+    if (!pid) return;
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+    } catch {
+      // the worker is gone
+    }
+  }, 200);
+  const started = performance.now();
+  const ids = Array.from({ length: conversations }, (_, i) => `bench-tp-${started}-${i}`);
+  await Promise.all(ids.map((id) => stack.agent.startConversation({ model: MODEL, message: 'Weather tour, please.', tools: ['get_weather'], singleTurn: true }, { workflowId: id })));
+  await Promise.all(ids.map((id) => stack.agent.client.workflow.getHandle(id).result()));
+  const wallMs = performance.now() - started;
+  clearInterval(sampler);
+  const idealMs = calls * latencyMs;
+  return {
+    conversations,
+    modelCallsEach: calls,
+    modelLatencyMs: latencyMs,
+    wallMs: round(wallMs, 0),
+    idealMs,
+    ratioToIdeal: round(wallMs / idealMs, 2),
+    workerPeakRssMiB: round(peakKb / 1024, 0),
+    targets: { ratioToIdeal: 1.5, rssMiB: 1024 },
+    met: wallMs / idealMs <= 1.5 && peakKb / 1024 < 1024,
+  };
+}
+
+/** 5. From the fake writing a text delta to an observer of the live channel receiving it. */
+async function streamLatency(stack: CrashStack, opsUrl: string, deltas: number) {
+  const id = `bench-stream-${Date.now()}`;
+  const text = 'x'.repeat(deltas * 4);
+  stack.fake.script(id, [{ ...reply.text(text, { chunkSize: 4 }), latency: { firstByteMs: 300, betweenEventsMs: 10 } }]);
+  const received: number[] = [];
+  const controller = new AbortController();
+  const observing = (async () => {
+    for await (const message of subscribeLive({ url: opsUrl, token: TOKEN, workflowId: id, signal: controller.signal }) as AsyncGenerator<LiveMessage>) {
+      if (message.type === 'delta' && message.kind === 'text') received.push(Date.now());
+    }
+  })();
+  await sleep(100);
+  await stack.agent.startConversation({ model: MODEL, message: 'Stream something', singleTurn: true }, { workflowId: id });
+  await stack.agent.client.workflow.getHandle(id).result();
+  await sleep(200);
+  controller.abort();
+  await observing;
+  const request = stack.fake.requestsFor(id)[0];
+  // The text deltas are the events after message_start and content_block_start (and before the stop).
+  const sent = (request.sentAt ?? []).slice(2, 2 + deltas);
+  const latencies = received.slice(0, sent.length).map((at, i) => at - sent[i]);
+  return { deltas: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), targetP99Ms: 50, met: percentile(latencies, 99) < 50 };
+}
+
+async function main(): Promise<void> {
+  const stack = await CrashStack.start();
+  const hub = new StreamHub();
+  const ops = await createOpsServer({ agent: stack.agent, token: TOKEN, namespace: 'default', hub });
+  const opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
+  stack.extraEnv = { AGENT_STREAM_URL: opsUrl, OPS_TOKEN: TOKEN };
+  await stack.startWorker();
+  const workerPid = () => (stack as unknown as { worker?: { pid?: number } }).worker?.pid;
+  const started = Date.now();
+  try {
+    const results = {
+      machine: { cpus: (await import('node:os')).cpus().length, memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0), node: process.version, temporal: 'CLI dev server (SQLite file)', smoke },
+      overhead: await overhead(stack, smoke ? 5 : 30),
+      history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),
+      throughput: await throughput(stack, smoke ? 20 : 1000, workerPid),
+      streamLatency: await streamLatency(stack, opsUrl, smoke ? 50 : 300),
+      seconds: 0,
+    };
+    results.seconds = round((Date.now() - started) / 1000, 0);
+    writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+    const o = results.overhead;
+    const t = results.throughput;
+    const s = results.streamLatency;
+    const rows = [
+      ['overhead per turn (p50 / p95)', `ours ${o.oursMs.p50} / ${o.oursMs.p95} ms; SDK tool runner ${o.sdkToolRunnerMs.p50} / ${o.sdkToolRunnerMs.p95} ms`, `+${o.addedP50Ms} ms (x${o.ratioP50})`, `<= +10 ms: ${o.met ? 'met' : 'NOT met'}`],
+      ['history growth', results.history.points.map((p) => `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events`).join('; '), `${results.history.bytesPerTurn.join(', ')} B/turn`, results.history.linear ? 'linear' : 'NOT linear'],
+      ['throughput', `${t.conversations} conversations x ${t.modelCallsEach} calls @ ${t.modelLatencyMs} ms: ${t.wallMs} ms (ideal ${t.idealMs} ms)`, `x${t.ratioToIdeal}, worker peak RSS ${t.workerPeakRssMiB} MiB`, `<= x1.5 and < 1 GiB: ${t.met ? 'met' : 'NOT met'}`],
+      ['stream latency', `${s.deltas} deltas`, `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`, `p99 < 50 ms: ${s.met ? 'met' : 'NOT met'}`],
+    ];
+    console.log(`\nbench (${smoke ? 'smoke' : 'full'}, ${results.machine.cpus} cores, ${results.seconds} s) -> ${OUT}`);
+    for (const [what, measured, figure, target] of rows) console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
+  } finally {
+    await ops.close();
+    await stack.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

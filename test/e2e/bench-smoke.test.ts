@@ -1,0 +1,22 @@
+/** The benchmark's smoke version, so `npm run bench` keeps working. It checks that figures come out, not targets. */
+import { expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+it('npm run bench -- --smoke prints its table and writes its figures', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'results.json');
+  const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', join(__dirname, '../../bench/run.ts'), '--smoke', '--out', out], { cwd: join(__dirname, '../..') }, (err, stdout) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+    );
+  });
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/overhead per turn/);
+  const results = JSON.parse(readFileSync(out, 'utf8')) as Record<string, Record<string, unknown>>;
+  expect(results.overhead).toMatchObject({ oursMs: { p50: expect.any(Number) }, sdkToolRunnerMs: { p50: expect.any(Number) } });
+  expect(results.history).toMatchObject({ linear: true });
+  expect(results.throughput).toMatchObject({ conversations: 20, wallMs: expect.any(Number), workerPeakRssMiB: expect.any(Number) });
+  expect(results.streamLatency).toMatchObject({ deltas: 50, p99Ms: expect.any(Number) });
+}, 180_000);
