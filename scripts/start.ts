@@ -14,10 +14,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { AGENT_SEARCH_ATTRIBUTES } from '../src/api/search-attributes';
 import { loadConfig } from '../src/config';
 import { FakeClaude } from '../src/fake-claude';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
+import { searchAttributeFlags } from '../src/testing/temporal-env';
 
 const ROOT = resolve(__dirname, '..');
 const children: Array<{ name: string; process: ChildProcess }> = [];
@@ -92,9 +92,7 @@ async function main(): Promise<void> {
   const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? port + 1000);
 
   const args = ['server', 'start-dev', '--db-filename', join(dataDir, 'temporal.db'), '--ip', host === 'localhost' ? '127.0.0.1' : host, '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', config.TEMPORAL_NAMESPACE];
-  for (const key of AGENT_SEARCH_ATTRIBUTES) {
-    args.push('--search-attribute', `${key.name}=${({ KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int' } as Record<string, string>)[key.type] ?? key.type}`);
-  }
+  args.push(...searchAttributeFlags());
   run('temporal', temporalBinaries().cli, args, process.env);
   await waitForTemporal(config.TEMPORAL_ADDRESS);
 

@@ -12,16 +12,15 @@ import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
 import { anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
-import { installQuietRuntime, startDevServer, startTimeSkippingServer } from './temporal-env';
+import { installQuietRuntime, quietBundlerLogger, startDevServer, startTimeSkippingServer } from './temporal-env';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow bundle, built once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  const silent = () => undefined;
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    logger: { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent },
+    logger: quietBundlerLogger,
   });
   return bundle;
 }

@@ -5,6 +5,22 @@ import { temporalBinaries } from './temporal-binaries';
 
 let runtimeInstalled = false;
 
+/** A logger for `bundleWorkflowCode` that shows errors only (its webpack report is long). */
+export const quietBundlerLogger = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: console.error,
+  log: () => undefined,
+};
+
+/** `--search-attribute NAME=Type` flags of `temporal server start-dev` for our search attributes. */
+export function searchAttributeFlags(): string[] {
+  const cliType: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double' };
+  return AGENT_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type] ?? key.type}`]);
+}
+
 /** Installs a quiet Temporal runtime logger once per process (the default one is chatty in tests). */
 export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   if (runtimeInstalled) return;

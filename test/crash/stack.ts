@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { AGENT_SEARCH_ATTRIBUTES } from '../../src/api/search-attributes';
 import { AgentClient } from '../../src/client';
 import { FakeClaude } from '../../src/fake-claude';
-import { temporalBinaries } from '../../src/testing';
+import { quietBundlerLogger, searchAttributeFlags, temporalBinaries } from '../../src/testing';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -46,10 +45,9 @@ export class CrashStack {
   static async start(): Promise<CrashStack> {
     const dir = mkdtempSync(join(tmpdir(), 'crash-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
-    const silent = () => undefined;
     const bundle = await bundleWorkflowCode({
       workflowsPath: join(ROOT, 'src', 'workflows'),
-      logger: { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent },
+      logger: quietBundlerLogger,
     });
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, bundle.code);
@@ -70,7 +68,7 @@ export class CrashStack {
   /** Starts the dev server on the same SQLite file and port (state survives restarts). */
   async startServer(): Promise<void> {
     const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--db-filename', join(this.dir, 'temporal.db'), '--log-level', 'error'];
-    for (const key of AGENT_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${searchAttributeType(key.type)}`);
+    args.push(...searchAttributeFlags());
     this.server = spawn(temporalBinaries().cli, args, { stdio: 'ignore' });
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -178,10 +176,6 @@ export class CrashStack {
   }
 }
 
-function searchAttributeType(type: string): string {
-  return ({ KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double' } as Record<string, string>)[type] ?? type;
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -195,7 +189,8 @@ export async function until(what: string, predicate: () => boolean | Promise<boo
   }
 }
 
-async function freePort(): Promise<number> {
+/** A port nobody listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -12,6 +12,7 @@ import { reply } from '../../src/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';
+import { subscribeLive } from '../../src/streaming/subscribe';
 import { CrashStack, sleep, spawnWorkerProcess, until } from '../crash/stack';
 
 const TOKEN = 'live-token-0123456789abcdef';
@@ -40,18 +41,7 @@ function observe(workflowId: string): { messages: LiveMessage[]; close: () => vo
   const controller = new AbortController();
   const messages: LiveMessage[] = [];
   void (async () => {
-    const res = await fetch(`${base}/api/conversations/${workflowId}/live`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
-    let buffer = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const data = buffer.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
-        buffer = buffer.slice(end + 2);
-        if (data) messages.push(JSON.parse(data.slice(6)) as LiveMessage);
-      }
-    }
+    for await (const message of subscribeLive({ url: base, token: TOKEN, workflowId, signal: controller.signal })) messages.push(message);
   })().catch(() => undefined);
   return { messages, close: () => controller.abort() };
 }

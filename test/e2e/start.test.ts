@@ -6,10 +6,10 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../src/client';
+import { freePort } from '../crash/stack';
 import { processesMatching } from '../helpers/processes';
 
 const ROOT = join(__dirname, '..', '..');
@@ -20,15 +20,6 @@ afterAll(() => {
   if (child?.pid && child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
   rmSync(home, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('npm start', () => {
   it('starts everything, runs a demo conversation, and stops cleanly on Ctrl-C', async () => {

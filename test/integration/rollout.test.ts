@@ -17,19 +17,17 @@ import webpack from 'webpack';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { CONVERSATION_WORKFLOW, stateQuery } from '../../src/api/conversation';
 import { FakeClaude, reply } from '../../src/fake-claude';
-import { installQuietRuntime, startDevServer } from '../../src/testing';
+import { installQuietRuntime, quietBundlerLogger, startDevServer } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';
 import { anthropicClient, createAgentWorker } from '../../src/worker';
 import { workflowBundle } from '../helpers/agent-env';
 
-const silent = () => undefined;
-const logger = { trace: silent, debug: silent, info: silent, warn: silent, error: console.error, log: silent };
 
 /** The workflow bundle with src/workflows/patches.ts replaced by `replacement`. */
 function bundleWith(replacement: string): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
-    logger,
+    logger: quietBundlerLogger,
     webpackConfigHook: (config) => ({
       ...config,
       plugins: [...(config.plugins ?? []), new webpack.NormalModuleReplacementPlugin(/^\.\/patches$/, replacement)],

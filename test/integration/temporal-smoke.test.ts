@@ -2,18 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { AGENT_STATUS } from '../../src/api/search-attributes';
-import { startDevServer, startTimeSkippingServer } from '../../src/testing';
+import { quietBundlerLogger, startDevServer, startTimeSkippingServer } from '../../src/testing';
 
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/smoke'), logger: quietLogger() });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/smoke'), logger: quietBundlerLogger });
 });
-
-function quietLogger() {
-  const noop = () => undefined;
-  return { trace: noop, debug: noop, info: noop, warn: noop, error: console.error, log: noop };
-}
 
 describe('Temporal CLI dev server', () => {
   let env: TestWorkflowEnvironment;

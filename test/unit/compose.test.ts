@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { AGENT_SEARCH_ATTRIBUTES } from '../../src/api/search-attributes';
+import { searchAttributeFlags } from '../../src/testing/temporal-env';
 
 const ROOT = join(__dirname, '..', '..');
 interface Service {
@@ -74,8 +75,9 @@ describe('docker-compose.yml', () => {
 
   it('registers every search attribute the workflow uses, with its type', () => {
     const script = readFileSync(join(ROOT, 'deploy/scripts/setup-namespace.sh'), 'utf8');
-    const types: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int' };
-    for (const key of AGENT_SEARCH_ATTRIBUTES) expect(script).toContain(`${key.name}=${types[key.type]}`);
+    const flags = searchAttributeFlags().filter((f) => f !== '--search-attribute');
+    expect(flags).toHaveLength(AGENT_SEARCH_ATTRIBUTES.length);
+    for (const flag of flags) expect(script).toContain(flag);
     expect(services['temporal-namespace'].entrypoint).toEqual(['/bin/sh', '/scripts/setup-namespace.sh']);
   });
 
