@@ -12,7 +12,9 @@ import {
 } from '../api/activity-contract';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
 import type { ToolRegistry } from '../tools/registry';
+import { withCacheBreakpoints } from './cache-breakpoints';
 import { MessageAccumulator } from './message-accumulator';
+import { costOf, type PriceTable } from './pricing';
 import type { TranscriptCache } from './transcript-cache';
 
 /** Receives a model call's stream as it happens (the live side channel); must not throw or block. */
@@ -30,6 +32,8 @@ export interface CallClaudeDeps {
   observer?: StreamObserver;
   /** How often to heartbeat while a stream is open but quiet (ms). Default 1000. */
   heartbeatEveryMs?: number;
+  /** Model prices, for each call's cost (see pricing.ts). */
+  prices?: PriceTable;
 }
 
 /** Statuses the API may succeed on later; everything else 4xx is the request's fault. */
@@ -45,14 +49,15 @@ const MAX_RETRY_DELAY_MS = 10 * 60 * 1000;
 export function createCallClaude(deps: CallClaudeDeps) {
   return async function callClaude(input: CallClaudeInput): Promise<CallClaudeResult> {
     const { workflowId, request } = input;
-    const tools = apiTools(deps.tools, request.tools, request.serverTools);
-    const messages = await deps.transcripts.messages(workflowId, input.messageCount, input.digest);
+    const transcript = await deps.transcripts.messages(workflowId, input.messageCount, input.digest);
+    const prompt = { system: request.system, tools: apiTools(deps.tools, request.tools, request.serverTools), messages: transcript };
+    const { system, tools, messages } = request.cacheTtl ? withCacheBreakpoints(prompt, request.cacheTtl) : prompt;
     const body: MessageCreateParamsStreaming = {
       model: request.model,
       max_tokens: request.maxTokens,
       messages,
       stream: true,
-      ...(request.system !== undefined && { system: request.system }),
+      ...(system !== undefined && { system }),
       ...(tools.length > 0 && { tools }),
       ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
       ...(request.temperature !== undefined && { temperature: request.temperature }),
@@ -84,7 +89,7 @@ export function createCallClaude(deps: CallClaudeDeps) {
       }
       const { message, rawInputs, stopped } = accumulator.finish();
       deps.observer?.onEnd(workflowId, { ok: true });
-      return judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined);
+      return judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined, deps.prices);
     } catch (err) {
       deps.observer?.onEnd(workflowId, { ok: false, error: err instanceof Error ? err.message : String(err) });
       if (signal.aborted) throw signal.reason ?? err;
@@ -117,6 +122,7 @@ function judge(
   stopped: Set<number>,
   registry: ToolRegistry,
   requestId: string | undefined,
+  prices: PriceTable | undefined,
 ): CallClaudeResult {
   const toolCalls: ToolCallInfo[] = [];
   const content = final.content.map((block, index) => {
@@ -147,6 +153,11 @@ function judge(
     return kept;
   });
   const usage = final.usage;
+  const cacheWrite1h = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  const cacheWrite = usage.cache_creation_input_tokens ?? 0;
+  const costUsd = prices
+    ? costOf(final.model, { inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0, cacheRead: usage.cache_read_input_tokens ?? 0, cacheWrite5m: cacheWrite - cacheWrite1h, cacheWrite1h }, prices)
+    : undefined;
   return {
     message: { role: 'assistant', content: content as Anthropic.ContentBlock[] },
     id: final.id,
@@ -159,6 +170,8 @@ function judge(
       outputTokens: usage.output_tokens ?? 0,
       cacheCreationInputTokens: usage.cache_creation_input_tokens ?? 0,
       cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
+      ...(cacheWrite1h > 0 && { cacheCreation1hInputTokens: cacheWrite1h }),
+      ...(costUsd !== undefined && { costUsd }),
     },
     toolCalls,
     ...(requestId && { requestId }),

@@ -3,6 +3,7 @@ import { getClient } from '@temporalio/activity';
 import { messagesQuery } from '../api/conversation';
 import type { ToolRegistry } from '../tools/registry';
 import { createCallClaude, type StreamObserver } from './call-claude';
+import { DEFAULT_PRICES, type PriceTable } from './pricing';
 import { createRunTool } from './run-tool';
 import { TranscriptCache, type TranscriptReader } from './transcript-cache';
 
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   maxToolOutputChars?: number;
   /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
   holdAfterToolMs?: number;
+  /** Model prices for the cost of each call (default: {@link DEFAULT_PRICES}). */
+  prices?: PriceTable;
 }
 
 /** Reads a transcript range with the `messages` query, through the worker's connection. */
@@ -31,7 +34,7 @@ const queryTranscript: TranscriptReader = (workflowId, from, to) =>
 export function createActivities(deps: ActivityDeps) {
   const transcripts = new TranscriptCache(deps.readTranscript ?? queryTranscript, deps.transcriptCacheBytes);
   return {
-    callClaude: createCallClaude({ anthropic: deps.anthropic, tools: deps.tools, transcripts, observer: deps.observer }),
+    callClaude: createCallClaude({ anthropic: deps.anthropic, tools: deps.tools, transcripts, observer: deps.observer, prices: deps.prices ?? DEFAULT_PRICES }),
     runTool: createRunTool({ tools: deps.tools, maxOutputChars: deps.maxToolOutputChars, holdAfterRunMs: deps.holdAfterToolMs }),
   };
 }

@@ -24,7 +24,11 @@ export interface ModelRequest {
   stopSequences?: string[];
   thinking?: Record<string, unknown>;
   betas?: string[];
+  /** Prompt caching: the lifetime of the breakpoints the worker places; absent = no breakpoints. */
+  cacheTtl?: PromptCacheTtl;
 }
+
+export type PromptCacheTtl = '5m' | '1h';
 
 export interface CallClaudeInput {
   workflowId: string;
@@ -63,6 +67,10 @@ export interface CallUsage {
   outputTokens: number;
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
+  /** Of `cacheCreationInputTokens`, written for an hour (priced 2x instead of 1.25x). */
+  cacheCreation1hInputTokens?: number;
+  /** US dollars, from the worker's price table; absent when the model has no price there. */
+  costUsd?: number;
 }
 
 export interface CallClaudeResult {

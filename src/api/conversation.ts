@@ -120,6 +120,13 @@ export const ConversationInputSchema = z.object({
   stopSequences: z.array(z.string()).optional(),
   /** Extended thinking, passed through (`{type: 'enabled', budget_tokens}`). */
   thinking: z.looseObject({ type: z.string() }).optional(),
+  /**
+   * Prompt caching: the worker marks cache breakpoints so each model call reads the prompt it shares
+   * with the previous one from the cache. `5m` (default) keeps entries 5 minutes from their last use,
+   * `1h` an hour (writes cost 2x instead of 1.25x the input price: worth it when turns are minutes
+   * apart, e.g. waiting for approvals); `off` sends no breakpoints (yours in `system` still apply).
+   */
+  promptCaching: z.enum(['5m', '1h', 'off']).default('5m'),
   /** Beta headers to send (e.g. `fine-grained-tool-streaming-2025-05-14`); uses the beta client. */
   betas: z.array(z.string()).optional(),
   /** The first user message; without it the conversation waits for `sendMessage`. */
@@ -131,14 +138,24 @@ export const ConversationInputSchema = z.object({
 export type ConversationInput = z.input<typeof ConversationInputSchema>;
 export type ConversationConfig = z.output<typeof ConversationInputSchema>;
 
-/** Token usage totals across a conversation's model calls. */
+/**
+ * Token usage and cost totals across a conversation's model calls (all its runs). The prompt's
+ * tokens are `inputTokens + cacheCreationInputTokens + cacheReadInputTokens`.
+ */
 export interface UsageTotals {
   calls: number;
+  /** Input tokens not read from or written to the prompt cache. */
   inputTokens: number;
   outputTokens: number;
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
+  /** US dollars of the calls whose model has a price in the worker's table. */
+  costUsd: number;
+  /** Calls on a model with no price (not in `costUsd`). */
+  unpricedCalls: number;
 }
+
+export const EMPTY_USAGE: UsageTotals = { calls: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, unpricedCalls: 0 };
 
 /** How the last model response ended. */
 export interface LastStop {

@@ -7,7 +7,6 @@ import { demoReply } from './demo';
 import {
   accumulateEvents,
   encodeEvent,
-  estimateTokens,
   newId,
   parseSse,
   renderEvents,
@@ -17,6 +16,7 @@ import {
   type SseEvent,
 } from './sse';
 import type { FakeHandler, FakeReply, FakeScript, Latency, RecordedRequest } from './types';
+import { PromptCache, promptTokens } from './prompt-cache';
 import { validateRequest, type Route } from './validate';
 
 /** Options of {@link FakeClaude.start}. */
@@ -41,6 +41,10 @@ export interface FakeClaudeOptions {
   lenientRoles?: boolean;
   /** Largest request body accepted; larger ones get 413 `request_too_large`. Default 32 MiB, the API's. */
   maxBodyBytes?: number;
+  /** Clock of the prompt cache's lifetimes (tests move it). Default `Date.now`. */
+  now?: () => number;
+  /** Smallest cacheable prefix per model (default: the API's published minimums, 1024 for others). */
+  cacheMinimumTokens?: (model: string) => number;
 }
 
 const WILDCARD = '*';
@@ -62,12 +66,15 @@ export class FakeClaude {
   /** Message threads: a message id → the whole request it answered, and its answer (see `thread`). */
   private readonly threads = new Map<string, { params: Record<string, unknown>; messages: unknown[]; continued: boolean }>();
   private seq = 0;
+  /** Prompt cache entries written by earlier requests (see prompt-cache.ts). */
+  readonly promptCache: PromptCache;
 
   private constructor(
     private readonly server: Server,
     private readonly options: FakeClaudeOptions,
   ) {
     this.apiKey = options.apiKey;
+    this.promptCache = new PromptCache(options.now, options.cacheMinimumTokens);
   }
 
   /** Starts a server and resolves once it listens. */
@@ -208,8 +215,7 @@ export class FakeClaude {
       }
     }
     if (route === 'count_tokens') {
-      const { system, messages, tools } = recorded.body;
-      return this.sendJson(res, 200, { input_tokens: estimateTokens({ system, messages, tools }) });
+      return this.sendJson(res, 200, { input_tokens: promptTokens(recorded.body as unknown as Record<string, unknown>) });
     }
     const reply = await this.nextReply(recorded);
     await this.send(res, reply, recorded, thread !== undefined);
@@ -257,7 +263,7 @@ export class FakeClaude {
         const ctx = {
           id: newId('msg'),
           model: request.body.model,
-          inputTokens: estimateTokens({ system: request.body.system, messages: request.body.messages, tools: request.body.tools }),
+          input: this.promptCache.account(request.body as unknown as Record<string, unknown>, String(request.headers['x-api-key'] ?? '')),
           random: seededRandom(request.seq),
         };
         const message = renderMessage(reply, ctx);

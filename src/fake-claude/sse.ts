@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Message, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type { CacheUsage } from './prompt-cache';
 import type { FakeBlock, FakeMessageReply } from './types';
 
 /** One server-sent event as the Messages API frames it: an `event:` line and one `data:` JSON line. */
@@ -72,16 +73,14 @@ export function completeBlocks(content: FakeBlock[]): FakeBlock[] {
 export interface RenderContext {
   id: string;
   model: string;
-  inputTokens: number;
+  /** Input usage: uncached tokens, and cache reads and writes (see prompt-cache.ts). */
+  input: CacheUsage;
   random: () => number;
 }
 
-function baseUsage(inputTokens: number, overrides: Partial<Usage> | undefined): Usage {
+function baseUsage(input: CacheUsage, overrides: Partial<Usage> | undefined): Usage {
   return {
-    input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-    cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+    ...input,
     output_tokens: 1,
     server_tool_use: null,
     service_tier: 'standard',
@@ -112,7 +111,7 @@ export function renderMessage(reply: FakeMessageReply, ctx: RenderContext): Mess
     stop_reason: reply.stop_reason,
     stop_sequence: reply.stop_sequence ?? null,
     stop_details: (reply.stop_details ?? null) as Message['stop_details'],
-    usage: { ...baseUsage(ctx.inputTokens, reply.usage), output_tokens: outputTokens(reply, content) },
+    usage: { ...baseUsage(ctx.input, reply.usage), output_tokens: outputTokens(reply, content) },
   } as unknown as Message;
 }
 
@@ -136,7 +135,7 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
   const content = completeBlocks(reply.content);
   const size = reply.chunkSize ?? [1, 24];
   const events: SseEvent[] = [];
-  const usage = baseUsage(ctx.inputTokens, reply.usage);
+  const usage = baseUsage(ctx.input, reply.usage);
   events.push({
     event: 'message_start',
     data: {

@@ -24,6 +24,7 @@
  * answered with 200): `{ lenientRoles: true }` validates like that, to replay real recordings.
  */
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { countBreakpoints, MAX_CACHE_BREAKPOINTS } from './prompt-cache';
 
 /** The endpoint a request was sent to: `POST /v1/messages` or `POST /v1/messages/count_tokens`. */
 export type Route = 'messages' | 'count_tokens';
@@ -535,6 +536,13 @@ function checkToolResults(turn: Turn, previous: Turn | undefined): Problem {
 // ---------------------------------------------------------------------------------------------------------
 
 /** All rules, in the order they run: shapes before semantics, so later rules may trust earlier ones. */
+/** At most 4 `cache_control` breakpoints (a top-level `cache_control` takes one). */
+function checkCacheBreakpoints(body: Obj): Problem {
+  const found = countBreakpoints(body);
+  if (found > MAX_CACHE_BREAKPOINTS) return `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${found}.`;
+  return undefined;
+}
+
 const RULES: readonly Rule[] = [
   checkModel,
   checkMaxTokens,
@@ -551,6 +559,7 @@ const RULES: readonly Rule[] = [
   checkNonEmptyContent,
   checkUniqueToolUseIds,
   checkToolPairing,
+  checkCacheBreakpoints,
 ];
 
 /**

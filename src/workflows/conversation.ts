@@ -31,6 +31,7 @@ import {
 import {
   ConversationInputSchema,
   DEFAULT_LIMITS,
+  EMPTY_USAGE,
   SendMessageSchema,
   endSignal,
   endUpdate,
@@ -120,7 +121,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   const meta: MessageMeta[] = carried?.meta ?? [];
   const digests: string[] = carried?.digests ?? [];
   const queue: SendQueueItem[] = carried?.queue ?? [];
-  const usage: UsageTotals = carried?.usage ?? { calls: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 };
+  // Spread over the defaults: a run continued from an older version carries fewer fields.
+  const usage: UsageTotals = { ...EMPTY_USAGE, ...carried?.usage };
   let turn = carried?.turn ?? 0;
   let lastStop: LastStop | undefined = carried?.lastStop;
   // Not a real status until the first setStatus, so that one is always recorded.
@@ -319,6 +321,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
             stopSequences: config.stopSequences,
             thinking: config.thinking,
             betas: config.betas,
+            ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
           },
         });
       } catch (err) {
@@ -473,6 +476,9 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     usage.outputTokens += response.usage.outputTokens;
     usage.cacheCreationInputTokens += response.usage.cacheCreationInputTokens;
     usage.cacheReadInputTokens += response.usage.cacheReadInputTokens;
+    if (response.usage.costUsd === undefined) usage.unpricedCalls++;
+    // Rounded to micro-dollars so the sum of many calls does not drift into float noise.
+    else usage.costUsd = Math.round((usage.costUsd + response.usage.costUsd) * 1e6) / 1e6;
   }
 
   function result(final: 'completed' | 'cancelled', reason: string): ConversationResult {

@@ -74,7 +74,8 @@ describe('stop reasons', () => {
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'completed', endReason: 'single turn done', turns: 1, lastText: 'Hi there!' });
     const [request] = t.fake.requestsFor(handle.workflowId);
-    expect(request.body.messages).toEqual([{ role: 'user', content: 'Hello' }]);
+    // Prompt caching (on by default) marks the end of the prompt for the next call to read.
+    expect(request.body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'Hello', cache_control: { type: 'ephemeral' } }] }]);
     expect(request.body.stream).toBe(true);
     expect(request.headers['x-stainless-retry-count']).toBe('0');
   });
@@ -143,7 +144,8 @@ describe('stop reasons', () => {
     expect((await handle.result()).lastText).toBe('Here is what I found.');
     const requests = t.fake.requestsFor(handle.workflowId);
     expect(requests).toHaveLength(3);
-    expect(requests[0].body.tools).toEqual([{ type: 'web_search_20260209', name: 'web_search' }]);
+    // With no system prompt, the end of the tools is the prefix other conversations share.
+    expect(requests[0].body.tools).toEqual([{ type: 'web_search_20260209', name: 'web_search', cache_control: { type: 'ephemeral' } }]);
     // Each continuation ends with the assistant's paused content, never an extra user message.
     expect(lastMessages(requests[1]).map((m) => m.role)).toEqual(['user', 'assistant']);
     expect(lastMessages(requests[2]).map((m) => m.role)).toEqual(['user', 'assistant']);

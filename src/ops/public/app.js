@@ -48,6 +48,11 @@
     return s.length > 240 ? s.slice(0, 237) + '…' : s;
   };
   const num = (n) => (typeof n === 'number' ? n.toLocaleString() : '—');
+  /** ` · $0.0123` (plus calls the worker had no price for), or nothing before any priced call. */
+  const costText = (u) => {
+    const unpriced = u.unpricedCalls ? ` (${num(u.unpricedCalls)} calls unpriced)` : '';
+    return typeof u.costUsd === 'number' && u.calls > (u.unpricedCalls || 0) ? ` · $${u.costUsd.toFixed(4)}${unpriced}` : unpriced ? ` ·${unpriced}` : '';
+  };
   const convHref = (id) => '#/conversations/' + encodeURIComponent(id);
   const keyOf = (a) => JSON.stringify([a.workflowId, a.toolUseId]);
 
@@ -506,7 +511,7 @@
       s.lastStop ? h('div', { class: 'muted' }, `Last stop: ${s.lastStop.reason}`,
         s.lastStop.details ? ` — ${compact(s.lastStop.details)}` : '', s.lastStop.at ? ' · ' : '', s.lastStop.at ? timeEl(s.lastStop.at) : '') : null,
       u ? h('div', { class: 'usage muted', text:
-        `Usage: ${num(u.calls)} calls · ${num(u.inputTokens)} in · ${num(u.outputTokens)} out · cache ${num(u.cacheCreationInputTokens)} write / ${num(u.cacheReadInputTokens)} read` }) : null,
+        `Usage: ${num(u.calls)} calls · ${num(u.inputTokens)} in · ${num(u.outputTokens)} out · cache ${num(u.cacheCreationInputTokens)} write / ${num(u.cacheReadInputTokens)} read${costText(u)}` }) : null,
     ].filter(Boolean));
   }
 
