@@ -56,7 +56,7 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['src/workflows/**/*.ts', 'src/api/**/*.ts'], rules: sandboxFence },
+  { files: ['src/workflows/**/*.ts', 'src/api/**/*.ts', 'bench/peer-workflows/**/*.ts'], rules: sandboxFence },
   {
     // Test workflows are bundled into the sandbox too.
     files: ['test/workflows/**/*.ts'],

@@ -9,7 +9,7 @@ import { costOf, DEFAULT_PRICES, priceOf } from '../../src/activities/pricing';
 import { PromptCache, promptTokens } from '../../src/fake-claude/prompt-cache';
 import { validateRequest } from '../../src/fake-claude/validate';
 
-const EPHEMERAL = { type: 'ephemeral' };
+const EPHEMERAL = { type: 'ephemeral' as const };
 /** About `tokens` tokens of text (the fake counts 4 characters a token). */
 const words = (tokens: number, seed = 'x') => seed.repeat(tokens * 4);
 const SYSTEM = words(1200, 's');
@@ -141,7 +141,7 @@ describe('cache accounting of the fake server', () => {
     const results = calls.map((c) => ({ type: 'tool_result' as const, tool_use_id: c.id, content: '18 degrees' }));
     const next: MessageParam[] = [question, { role: 'assistant', content: calls }, { role: 'user', content: results }];
     const markLast = (messages: MessageParam[]) =>
-      messages.map((m, i) => (i === messages.length - 1 ? { ...m, content: (m.content as Array<Record<string, unknown>>).map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: EPHEMERAL } : b)) } : m)) as MessageParam[];
+      messages.map((m, i) => (i === messages.length - 1 ? { ...m, content: (m.content as unknown as Array<Record<string, unknown>>).map((b, j, all) => (j === all.length - 1 ? { ...b, cache_control: EPHEMERAL } : b)) } : m)) as unknown as MessageParam[];
 
     const lastOnly = new PromptCache();
     lastOnly.account(body([{ role: 'user', content: [{ type: 'text', text: words(50, 'q'), cache_control: EPHEMERAL }] }]));
