@@ -49,7 +49,7 @@ const MAX_RETRY_DELAY_MS = 10 * 60 * 1000;
 export function createCallClaude(deps: CallClaudeDeps) {
   return async function callClaude(input: CallClaudeInput): Promise<CallClaudeResult> {
     const { workflowId, request } = input;
-    const transcript = await deps.transcripts.messages(workflowId, input.messageCount, input.digest);
+    const transcript = await deps.transcripts.messages(workflowId, input.messageCount, input.digest, input.tail);
     const prompt = { system: request.system, tools: apiTools(deps.tools, request.tools, request.serverTools), messages: transcript };
     const { system, tools, messages } = request.cacheTtl ? withCacheBreakpoints(prompt, request.cacheTtl) : prompt;
     const body: MessageCreateParamsStreaming = {
@@ -89,7 +89,9 @@ export function createCallClaude(deps: CallClaudeDeps) {
       }
       const { message, rawInputs, stopped } = accumulator.finish();
       deps.observer?.onEnd(workflowId, { ok: true });
-      return judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined, deps.prices);
+      const result = judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined, deps.prices);
+      deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
+      return result;
     } catch (err) {
       deps.observer?.onEnd(workflowId, { ok: false, error: err instanceof Error ? err.message : String(err) });
       if (signal.aborted) throw signal.reason ?? err;

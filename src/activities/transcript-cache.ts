@@ -1,5 +1,5 @@
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { digestsOf, EMPTY_DIGEST } from '../api/transcript';
+import { answerMessage, appendMessage, digestsOf, EMPTY_DIGEST } from '../api/transcript';
 
 /** Reads a range `[from, to)` of a conversation's transcript, with its digests, from the workflow. */
 export type TranscriptReader = (workflowId: string, from: number, to: number) => Promise<{ messages: MessageParam[] }>;
@@ -13,13 +13,15 @@ interface Entry {
 
 /**
  * A worker-side copy of each conversation's transcript, so a model call's activity input carries only
- * `{messageCount, digest}` and workflow history grows linearly with the conversation (each message
- * enters history once: in the update or the activity result that brought it).
+ * `{messageCount, digest}` and the messages since the last answer, and workflow history grows linearly
+ * with the conversation (the transcript never enters it again).
  *
- * On each call the cache reads only what it lacks from the workflow (a query, which writes nothing to
- * history): the messages after the ones it holds, plus its last one again (a `pause_turn`
- * continuation may have extended it). It then checks the digest chain against the workflow's; on any
- * mismatch (a reset, another worker's conversation) it reads the whole transcript again.
+ * The cache appends each answer it returns (as the workflow does), and the call after it brings the
+ * tool results and user messages that followed (`tail`): on the happy path nothing is read from the
+ * workflow. Otherwise (another worker had the conversation, a restart, a tail too big to send) it
+ * reads what it lacks with a query (which writes nothing to history): the messages after the ones it
+ * holds, plus its last one again (a `pause_turn` continuation may have extended it). Every path checks
+ * the digest chain against the workflow's; on any mismatch it reads the whole transcript again.
  *
  * Bounded: least-recently-used conversations are dropped past `maxBytes`.
  */
@@ -27,7 +29,7 @@ export class TranscriptCache {
   private readonly entries = new Map<string, Entry>();
   private totalBytes = 0;
   /** Counters, for tests and benchmarks. */
-  readonly stats = { hits: 0, partialReads: 0, fullReads: 0, messagesRead: 0 };
+  readonly stats = { hits: 0, tailHits: 0, partialReads: 0, fullReads: 0, messagesRead: 0 };
 
   constructor(
     private readonly read: TranscriptReader,
@@ -37,11 +39,21 @@ export class TranscriptCache {
   ) {}
 
   /** The first `count` messages of the conversation, as the workflow has them (`digest` covers them). */
-  async messages(workflowId: string, count: number, digest: string): Promise<MessageParam[]> {
+  async messages(workflowId: string, count: number, digest: string, tail?: { from: number; messages: MessageParam[] }): Promise<MessageParam[]> {
     const entry = this.touch(workflowId);
     if (entry && entry.messages.length >= count && (count === 0 ? EMPTY_DIGEST : entry.digests[count - 1]) === digest) {
       this.stats.hits++;
       return entry.messages.slice(0, count);
+    }
+    // What the cache holds up to `tail.from`, then the tail: right if the chain ends on the digest.
+    if (tail && tail.from + tail.messages.length === count && (tail.from === 0 || (entry && entry.messages.length >= tail.from))) {
+      const head = entry && tail.from > 0 ? { messages: entry.messages.slice(0, tail.from), digests: entry.digests.slice(0, tail.from) } : { messages: [], digests: [] };
+      const chain = digestsOf(tail.messages, head.digests.at(-1) ?? EMPTY_DIGEST);
+      if ((chain.at(-1) ?? head.digests.at(-1) ?? EMPTY_DIGEST) === digest) {
+        this.stats.tailHits++;
+        this.store(workflowId, [...head.messages, ...tail.messages], [...head.digests, ...chain]);
+        return this.entries.get(workflowId)!.messages.slice(0, count);
+      }
     }
     if (entry && entry.messages.length > 0) {
       const from = Math.min(entry.messages.length, count) - 1;
@@ -62,6 +74,20 @@ export class TranscriptCache {
     this.stats.fullReads++;
     this.store(workflowId, all.messages, chain);
     return all.messages;
+  }
+
+  /**
+   * Appends the answer of a model call made on the first `count` messages, as the workflow will, so
+   * the next call finds it here. If the workflow does not keep it (a retried call), the digests of the
+   * next call tell, and the cache reads instead.
+   */
+  recordAnswer(workflowId: string, count: number, content: readonly unknown[]): void {
+    const entry = this.entries.get(workflowId);
+    if (!entry || entry.messages.length < count) return;
+    const messages = entry.messages.slice(0, count);
+    const digests = entry.digests.slice(0, count);
+    appendMessage(messages, digests, answerMessage(content));
+    this.store(workflowId, messages, digests);
   }
 
   /** Forgets a conversation. */
@@ -97,8 +123,11 @@ export class TranscriptCache {
   }
 
   private store(workflowId: string, messages: MessageParam[], digests: string[]): void {
+    // Sizes of messages kept from the entry are known: measure only the new ones (a long transcript
+    // would otherwise be serialized on every call).
+    const previous = this.entries.get(workflowId);
+    const bytes = messages.map((m, i) => (previous?.messages[i] === m ? previous.bytes[i] : JSON.stringify(m).length));
     this.forget(workflowId);
-    const bytes = messages.map((m) => JSON.stringify(m).length);
     const totalBytes = bytes.reduce((a, b) => a + b, 0);
     this.entries.set(workflowId, { messages, digests, bytes, totalBytes });
     this.totalBytes += totalBytes;

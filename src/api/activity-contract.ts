@@ -5,6 +5,7 @@
 import type {
   ContentBlock,
   ImageBlockParam,
+  MessageParam,
   StopReason,
   TextBlockParam,
   ToolChoice,
@@ -35,6 +36,12 @@ export interface CallClaudeInput {
   /** The transcript the call is made on: its length and the digest of its last message. */
   messageCount: number;
   digest: string;
+  /**
+   * The transcript's messages from `from` on, when they are small: those after the last model answer
+   * (tool results, user messages), which the worker's cache cannot know from its own calls. With them
+   * the worker needs no query on the happy path; without them (or on a cache miss) it queries.
+   */
+  tail?: { from: number; messages: MessageParam[] };
   request: ModelRequest;
   /** For logs and observers. */
   turn: number;
@@ -100,6 +107,9 @@ export interface RunToolResult {
   truncated?: boolean;
   durationMs: number;
 }
+
+/** Largest `tail` (bytes of JSON) the workflow sends with a model call; bigger ones are read by query. */
+export const MAX_TAIL_BYTES = 16 * 1024;
 
 /** Failure type of a model API error; `details[0]` is a {@link ModelErrorDetails}. */
 export const MODEL_API_ERROR = 'ModelApiError';

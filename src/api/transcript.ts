@@ -62,6 +62,28 @@ export function appendMessage(messages: MessageParam[], digests: string[], messa
   return messages.length - 1;
 }
 
+/**
+ * The assistant message a model answer enters the transcript as: its content, or a placeholder when
+ * it has none (the API rejects an empty assistant message in the next request). The workflow appends
+ * it; the worker's transcript cache appends the same, so the next call need not read it back.
+ */
+export function answerMessage(content: readonly unknown[]): MessageParam {
+  return content.length > 0
+    ? { role: 'assistant', content: content as ContentBlockParam[] }
+    : { role: 'assistant', content: [{ type: 'text', text: '(no answer)' }] };
+}
+
+/**
+ * Where the messages start that the worker cannot know from its own model calls: after the last
+ * assistant message (tool results and user messages come after it). The workflow sends them with the
+ * call, when they are small.
+ */
+export function tailStart(messages: readonly MessageParam[]): number {
+  let from = messages.length;
+  while (from > 0 && messages[from - 1].role !== 'assistant') from--;
+  return from;
+}
+
 /** The digest chain of `messages`, continuing from `previous`. */
 export function digestsOf(messages: readonly MessageParam[], previous = EMPTY_DIGEST): string[] {
   const out: string[] = [];

@@ -24,7 +24,9 @@ import type { ContentBlockParam, MessageParam, ToolChoice, ToolResultBlockParam,
 import type { Activities } from '../activities';
 import {
   CONFIGURATION_ERROR,
+  MAX_TAIL_BYTES,
   MODEL_API_ERROR,
+  type CallClaudeInput,
   type CallClaudeResult,
   type ModelErrorDetails,
 } from '../api/activity-contract';
@@ -55,7 +57,7 @@ import {
 } from '../api/conversation';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision, type RefusedDecision } from '../api/approvals';
 import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
-import { appendMessage, blocksOf } from '../api/transcript';
+import { answerMessage, appendMessage, blocksOf, tailStart } from '../api/transcript';
 import { ApprovalBook } from './approvals';
 import { PATCHES, rolledOut } from './patches';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
@@ -300,6 +302,13 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   }
 
   // ── The model call, parked on errors a person must fix ─────────────────────────────────────────
+  /** The messages since the last model answer, for the worker's cache, unless they are big. */
+  function smallTail(): { tail?: CallClaudeInput['tail'] } {
+    const from = tailStart(messages);
+    const tail = messages.slice(from);
+    return JSON.stringify(tail).length <= MAX_TAIL_BYTES ? { tail: { from, messages: tail } } : {};
+  }
+
   async function callModel(toolChoice: ToolChoice | undefined, maxTokens: number): Promise<CallClaudeResult | 'ended'> {
     for (;;) {
       setStatus('running');
@@ -309,6 +318,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
           workflowId,
           messageCount: messages.length,
           digest: digests[digests.length - 1] ?? '0000000000000000',
+          ...smallTail(),
           turn,
           request: {
             model: config.model,
@@ -420,7 +430,7 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         continue;
       }
 
-      append(ensureContent(response.message));
+      append(answerMessage(response.message.content));
       countUsage(response);
       lastStop = {
         reason: response.stopReason,
@@ -561,10 +571,6 @@ function clampIndex(index: number, length: number): number {
  * An assistant message must have content when sent back; an empty answer (possible with an
  * immediate stop sequence) is kept as an explicit empty-answer marker.
  */
-function ensureContent(message: CallClaudeResult['message']): MessageParam {
-  const content = message.content as unknown as ContentBlockParam[];
-  return content.length > 0 ? { role: 'assistant', content } : { role: 'assistant', content: [{ type: 'text', text: '(no answer)' }] };
-}
 
 /** Why a failed model call parks the conversation, from the activity's failure. */
 function attentionFrom(err: unknown): Omit<Attention, 'at'> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { TranscriptCache, type TranscriptReader } from '../../src/activities/transcript-cache';
-import { appendMessage, digestsOf, EMPTY_DIGEST } from '../../src/api/transcript';
+import { appendMessage, digestsOf, EMPTY_DIGEST, tailStart } from '../../src/api/transcript';
 
 /** A conversation as the workflow holds it. */
 class FakeWorkflow {
@@ -46,6 +46,76 @@ function conversation(turns: number, prefix = ''): FakeWorkflow {
   return wf;
 }
 
+/** What the workflow sends with a call: the messages after the last answer. */
+function tailOf(wf: FakeWorkflow) {
+  const from = tailStart(wf.messages);
+  return { from, messages: structuredClone(wf.messages.slice(from)) };
+}
+
+describe('TranscriptCache without reads: answers it recorded, tails the workflow sent', () => {
+  it('serves a tool loop and new turns with no query at all', async () => {
+    const wf = new FakeWorkflow().append(user('question 0'));
+    const { read, calls } = fakeReader({ wf1: wf });
+    const cache = new TranscriptCache(read);
+    for (let round = 0; round < 5; round++) {
+      const got = await cache.messages('wf1', wf.count, wf.digest, tailOf(wf));
+      expect(got).toEqual(wf.messages);
+      // The model answers; the worker records it, the workflow appends it; then a tool result or a new question.
+      const answer = [{ type: 'tool_use', id: `toolu_${round}`, name: 'get_weather', input: { location: 'Paris' } }];
+      cache.recordAnswer('wf1', wf.count, answer);
+      wf.append({ role: 'assistant', content: answer } as MessageParam);
+      wf.append(round % 2 ? user(`question ${round + 1}`) : ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${round}`, content: '18' }] } as MessageParam));
+    }
+    expect(calls).toEqual([]);
+    expect(cache.stats).toMatchObject({ tailHits: 5, partialReads: 0, fullReads: 0 });
+  });
+
+  it('follows a pause_turn continuation merged into the last answer, and an empty answer placeholder', async () => {
+    const wf = new FakeWorkflow().append(user('search'));
+    const { read, calls } = fakeReader({ wf1: wf });
+    const cache = new TranscriptCache(read);
+    await cache.messages('wf1', wf.count, wf.digest, tailOf(wf));
+    const paused = [{ type: 'text', text: 'Searching...' }];
+    cache.recordAnswer('wf1', wf.count, paused);
+    wf.append({ role: 'assistant', content: paused } as MessageParam);
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    const more = [{ type: 'text', text: 'Found it.' }];
+    cache.recordAnswer('wf1', wf.count, more);
+    wf.append({ role: 'assistant', content: more } as MessageParam);
+    wf.append(user('and?'));
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    cache.recordAnswer('wf1', wf.count, []);
+    wf.append({ role: 'assistant', content: [{ type: 'text', text: '(no answer)' }] });
+    wf.append(user('hello?'));
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    expect(calls).toEqual([]);
+  });
+
+  it('reads when the workflow did not keep a recorded answer (a retried call) or the tail does not fit', async () => {
+    const wf = new FakeWorkflow().append(user('question'));
+    const { read, calls } = fakeReader({ wf1: wf });
+    const cache = new TranscriptCache(read);
+    await cache.messages('wf1', wf.count, wf.digest, tailOf(wf));
+    // The answer was cut by max_tokens and the workflow retries the same call: the cache still serves it.
+    cache.recordAnswer('wf1', wf.count, [{ type: 'text', text: 'cut' }]);
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    // The retry's answer is kept by the workflow; the cache had recorded the first one, then this one.
+    cache.recordAnswer('wf1', wf.count, [{ type: 'text', text: 'whole answer' }]);
+    wf.append(assistant('whole answer')).append(user('thanks'));
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    expect(calls).toEqual([]);
+    // A worker that never saw the conversation: the tail alone does not cover it, so it reads.
+    const other = new TranscriptCache(read);
+    expect(await other.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    expect(calls).toHaveLength(1);
+    // A tail that does not chain onto what the cache holds (the answer it recorded was not kept): a read.
+    cache.recordAnswer('wf1', wf.count, [{ type: 'text', text: 'never kept' }]);
+    wf.append(assistant('something else')).append(user('again'));
+    expect(await cache.messages('wf1', wf.count, wf.digest, tailOf(wf))).toEqual(wf.messages);
+    expect(calls.length).toBeGreaterThan(1);
+  });
+});
+
 describe('TranscriptCache reads', () => {
   it('reads the whole transcript on the first call', async () => {
     const wf = conversation(2).append(user('next'));
@@ -54,7 +124,7 @@ describe('TranscriptCache reads', () => {
     const got = await cache.messages('wf1', wf.count, wf.digest);
     expect(got).toEqual(wf.messages);
     expect(calls).toEqual([['wf1', 0, 5]]);
-    expect(cache.stats).toEqual({ hits: 0, partialReads: 0, fullReads: 1, messagesRead: 5 });
+    expect(cache.stats).toEqual({ hits: 0, tailHits: 0, partialReads: 0, fullReads: 1, messagesRead: 5 });
   });
 
   it('answers the same count and digest from the cache without reading', async () => {
