@@ -19,4 +19,6 @@ it('npm run bench -- --smoke prints its table and writes its figures', async () 
   expect(results.history).toMatchObject({ linear: true });
   expect(results.throughput).toMatchObject({ conversations: 20, wallMs: expect.any(Number), workerPeakRssMiB: expect.any(Number) });
   expect(results.streamLatency).toMatchObject({ deltas: 50, p99Ms: expect.any(Number) });
+  expect(results.caching).toMatchObject({ turns: 5, cached: { calls: 10, cachedShare: expect.any(Number), costUsd: expect.any(Number) }, uncached: { costUsd: expect.any(Number) } });
+  expect((results.caching.cached as { cacheReadInputTokens: number }).cacheReadInputTokens).toBeGreaterThan(0);
 }, 180_000);
