@@ -7,7 +7,9 @@
  * 3. history growth of a conversation after 10, 50 and 200 turns;
  * 4. throughput: many concurrent conversations with 200 ms model latency, against the ideal, and the
  *    worker's peak RSS;
- * 5. stream latency: from the fake server writing a delta to an observer of the live channel getting it.
+ * 5. stream latency: from the fake server writing a delta to an observer of the live channel getting it;
+ * 6. prompt caching and cost: the cached share of a 20-turn conversation's input tokens, its token and
+ *    cost totals as the workflow state reports them, against the same conversation without caching.
  *
  * Prints a table and writes the figures as JSON (default bench-results.json). `--smoke` runs a small
  * version (CI runs it so the benchmark keeps working). Not part of `npm test`'s figures.
@@ -198,6 +200,38 @@ async function streamLatency(stack: CrashStack, opsUrl: string, deltas: number) 
   return { deltas: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), targetP99Ms: 50, met: percentile(latencies, 99) < 50 };
 }
 
+/** 6. A 20-turn conversation with a system prompt, with and without prompt caching. */
+async function caching(stack: CrashStack, turns: number) {
+  // Priced by the worker's default table (Sonnet 4.5 list prices); the fake answers any model.
+  const model = 'claude-sonnet-4-5';
+  const system = `You are a travel assistant. ${'Answer with the weather, the season and what to pack. '.repeat(150)}`;
+  const run = async (promptCaching: '5m' | 'off') => {
+    const id = `bench-cache-${promptCaching}-${Date.now()}`;
+    stack.fake.script(id, weatherTurn());
+    await stack.agent.startConversation({ model, system, message: 'Turn 1: weather in Paris?', tools: ['get_weather'], promptCaching, limits: { maxTurns: turns + 5 } }, { workflowId: id });
+    const handle = stack.agent.client.workflow.getHandle(id);
+    for (let turn = 1; turn <= turns; turn++) {
+      if (turn > 1) await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${turn}: weather in Paris?` }] });
+      await waitForTurn(stack, id, turn);
+    }
+    const { usage } = await handle.query(stateQuery, { from: 0, to: 0 });
+    await stack.agent.end(id);
+    const prompt = usage.inputTokens + usage.cacheCreationInputTokens + usage.cacheReadInputTokens;
+    return { ...usage, promptTokens: prompt, cachedShare: round(usage.cacheReadInputTokens / prompt, 3) };
+  };
+  const cached = await run('5m');
+  const uncached = await run('off');
+  return {
+    turns,
+    model,
+    cached,
+    uncached: { promptTokens: uncached.promptTokens, outputTokens: uncached.outputTokens, costUsd: uncached.costUsd },
+    costRatio: round(cached.costUsd / uncached.costUsd, 2),
+    targetCachedShare: 0.8,
+    met: cached.cachedShare >= 0.8,
+  };
+}
+
 async function main(): Promise<void> {
   const stack = await CrashStack.start();
   const hub = new StreamHub();
@@ -214,6 +248,7 @@ async function main(): Promise<void> {
       history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),
       throughput: await throughput(stack, smoke ? 20 : 1000, workerPid),
       streamLatency: await streamLatency(stack, opsUrl, smoke ? 50 : 300),
+      caching: await caching(stack, smoke ? 5 : 20),
       seconds: 0,
     };
     results.seconds = round((Date.now() - started) / 1000, 0);
@@ -221,11 +256,18 @@ async function main(): Promise<void> {
     const o = results.overhead;
     const t = results.throughput;
     const s = results.streamLatency;
+    const c = results.caching;
     const rows = [
       ['overhead per turn (p50 / p95)', `ours ${o.oursMs.p50} / ${o.oursMs.p95} ms; SDK tool runner ${o.sdkToolRunnerMs.p50} / ${o.sdkToolRunnerMs.p95} ms`, `+${o.addedP50Ms} ms (x${o.ratioP50})`, `<= +10 ms: ${o.met ? 'met' : 'NOT met'}`],
       ['history growth', results.history.points.map((p) => `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events / ${p.runs} run(s)`).join('; '), `${results.history.bytesPerTurn.join(', ')} B/turn`, results.history.linear ? 'linear' : 'NOT linear'],
       ['throughput', `${t.conversations} conversations x ${t.modelCallsEach} calls @ ${t.modelLatencyMs} ms: ${t.wallMs} ms (ideal ${t.idealMs} ms)`, `x${t.ratioToIdeal}, worker peak RSS ${t.workerPeakRssMiB} MiB`, `<= x1.5 and < 1 GiB: ${t.met ? 'met' : 'NOT met'}`],
       ['stream latency', `${s.deltas} deltas`, `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`, `p99 < 50 ms: ${s.met ? 'met' : 'NOT met'}`],
+      [
+        'prompt caching and cost',
+        `${c.turns} turns (${c.cached.calls} calls, ${c.model}): ${c.cached.promptTokens} prompt tokens (${c.cached.cacheReadInputTokens} read, ${c.cached.cacheCreationInputTokens} written, ${c.cached.inputTokens} uncached), ${c.cached.outputTokens} output; $${c.cached.costUsd} vs $${c.uncached.costUsd} without caching`,
+        `${round(c.cached.cachedShare * 100, 1)}% cached, cost x${c.costRatio}`,
+        `>= 80% cached: ${c.met ? 'met' : 'NOT met'}`,
+      ],
     ];
     console.log(`\nbench (${smoke ? 'smoke' : 'full'}, ${results.machine.cpus} cores, ${results.seconds} s) -> ${OUT}`);
     for (const [what, measured, figure, target] of rows) console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
