@@ -4,7 +4,9 @@
  *
  * 1. orchestration overhead per turn: our workflow against an in-process loop with the SDK's own tool
  *    runner (`client.beta.messages.toolRunner`), same scenario, same fake server, zero model latency;
- * 3. history growth of a conversation after 10, 50 and 200 turns;
+ * 2. the durable peer: the same scenario through Temporal's AI SDK integration (`@temporalio/ai-sdk`
+ *    with the AI SDK's Anthropic provider), on the same server: time per turn and history;
+ * 3. history growth of a conversation after 10, 50 and 200 turns, ours against the peer's;
  * 4. throughput: many concurrent conversations with 200 ms model latency, against the ideal, and the
  *    worker's peak RSS;
  * 5. stream latency: from the fake server writing a delta to an observer of the live channel getting it;
@@ -27,12 +29,15 @@ import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';
 import { subscribeLive } from '../src/streaming/subscribe';
 import { CrashStack, sleep } from '../test/crash/stack';
+import { runAiSdkPeer } from './peer';
 
 const smoke = process.argv.includes('--smoke');
 const outAt = process.argv.indexOf('--out');
 const OUT = outAt > 0 ? process.argv[outAt + 1] : 'bench-results.json';
 const MODEL = 'claude-sonnet-5-5';
 const TOKEN = 'bench-token-0123456789abcdef';
+const HISTORY_LIMIT = 256 * 1024 * 1024;
+const DEFAULT_HISTORY_LIMIT = 50 * 1024 * 1024;
 
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -101,6 +106,14 @@ async function overhead(stack: CrashStack, turns: number) {
     targetAddedP50Ms: 10,
   };
   return { ...result, met: result.addedP50Ms <= result.targetAddedP50Ms };
+}
+
+/** 2. The durable peer: time per turn and history, same scenario, same server. */
+async function peer(stack: CrashStack, turns: number, checkpoints: number[]) {
+  const result = await runAiSdkPeer({ address: stack.address, fake: stack.fake, turns, checkpoints });
+  // The first checkpoint past Temporal's default history limit: the peer's conversation ends there.
+  const overDefaultLimit = result.history.find((p) => p.bytes > DEFAULT_HISTORY_LIMIT);
+  return { ...result, ...(overDefaultLimit && { pastDefaultHistoryLimitBy: overDefaultLimit.turns }) };
 }
 
 /** History of a conversation across all its runs (continue-as-new starts a new run with the same id). */
@@ -232,8 +245,16 @@ async function caching(stack: CrashStack, turns: number) {
   };
 }
 
+/** Ours at least 10x smaller than the peer's at the last checkpoint they both reached. */
+function historyVsPeerMet(ours: Array<{ turns: number; bytes: number }>, theirs: Array<{ turns: number; bytes: number }>): boolean {
+  const last = ours.filter((point) => theirs.some((q) => q.turns === point.turns)).at(-1);
+  return last !== undefined && theirs.find((q) => q.turns === last.turns)!.bytes >= 10 * last.bytes;
+}
+
 async function main(): Promise<void> {
-  const stack = await CrashStack.start();
+  // The history size limit is raised (Temporal's default: 50 MiB) so the peer's 200-turn history can be
+  // measured; when it passes the default, the table says at which turn the default would have ended it.
+  const stack = await CrashStack.start({ server: { dynamicConfig: { 'limit.historySize.error': HISTORY_LIMIT, 'limit.historySize.warn': HISTORY_LIMIT } } });
   const hub = new StreamHub();
   const ops = await createOpsServer({ agent: stack.agent, token: TOKEN, namespace: 'default', hub });
   const opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
@@ -245,6 +266,7 @@ async function main(): Promise<void> {
     const results = {
       machine: { cpus: (await import('node:os')).cpus().length, memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0), node: process.version, temporal: 'CLI dev server (SQLite file)', smoke },
       overhead: await overhead(stack, smoke ? 5 : 30),
+      peer: await peer(stack, smoke ? 5 : 30, smoke ? [10] : [10, 50, 200]),
       history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),
       throughput: await throughput(stack, smoke ? 20 : 1000, workerPid),
       streamLatency: await streamLatency(stack, opsUrl, smoke ? 50 : 300),
@@ -252,14 +274,34 @@ async function main(): Promise<void> {
       seconds: 0,
     };
     results.seconds = round((Date.now() - started) / 1000, 0);
-    writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+    const historyVsPeer = {
+      peerBytesOverOurs: results.history.points.flatMap((point) => {
+        const theirs = results.peer.history.find((q) => q.turns === point.turns);
+        return theirs ? [{ turns: point.turns, ratio: round(theirs.bytes / point.bytes, 1) }] : [];
+      }),
+      target: 10,
+      met: historyVsPeerMet(results.history.points, results.peer.history),
+    };
+    writeFileSync(OUT, `${JSON.stringify({ ...results, historyVsPeer }, null, 2)}\n`);
     const o = results.overhead;
     const t = results.throughput;
     const s = results.streamLatency;
     const c = results.caching;
+    const p = results.peer;
+    const h = results.history;
+    const vsPeer = h.points.map((point) => {
+      const theirs = p.history.find((q) => q.turns === point.turns);
+      return theirs ? `${point.turns} turns: x${round(theirs.bytes / point.bytes, 1)} smaller` : `${point.turns} turns: peer stopped`;
+    });
     const rows = [
       ['overhead per turn (p50 / p95)', `ours ${o.oursMs.p50} / ${o.oursMs.p95} ms; SDK tool runner ${o.sdkToolRunnerMs.p50} / ${o.sdkToolRunnerMs.p95} ms`, `+${o.addedP50Ms} ms (x${o.ratioP50})`, `<= +10 ms: ${o.met ? 'met' : 'NOT met'}`],
-      ['history growth', results.history.points.map((p) => `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events / ${p.runs} run(s)`).join('; '), `${results.history.bytesPerTurn.join(', ')} B/turn`, results.history.linear ? 'linear' : 'NOT linear'],
+      [
+        'durable peer (@temporalio/ai-sdk)',
+        `same scenario, same server; its history at ${p.history.map((q) => `${q.turns} turns: ${round(q.bytes / 1024, 0)} KiB / ${q.events} events`).join('; ')}${p.stopped ? `; stopped at turn ${p.stopped.turn}: ${p.stopped.reason}` : ''}${p.pastDefaultHistoryLimitBy ? `; past the default 50 MiB history limit by turn ${p.pastDefaultHistoryLimitBy}` : ''}`,
+        `p50 ${p.perTurnMs.p50} / p95 ${p.perTurnMs.p95} ms per turn`,
+        `ours p50 ${o.oursMs.p50} ms`,
+      ],
+      ['history growth', results.history.points.map((p) => `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events / ${p.runs} run(s)`).join('; '), `${results.history.bytesPerTurn.join(', ')} B/turn; vs peer ${vsPeer.join(', ')}`, `${results.history.linear ? 'linear' : 'NOT linear'}; >= x10 smaller at 200 turns: ${historyVsPeerMet(h.points, p.history) ? 'met' : 'NOT met'}`],
       ['throughput', `${t.conversations} conversations x ${t.modelCallsEach} calls @ ${t.modelLatencyMs} ms: ${t.wallMs} ms (ideal ${t.idealMs} ms)`, `x${t.ratioToIdeal}, worker peak RSS ${t.workerPeakRssMiB} MiB`, `<= x1.5 and < 1 GiB: ${t.met ? 'met' : 'NOT met'}`],
       ['stream latency', `${s.deltas} deltas`, `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`, `p99 < 50 ms: ${s.met ? 'met' : 'NOT met'}`],
       [
