@@ -28,7 +28,7 @@ import { createOpsServer } from '../src/ops/server';
 import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';
 import { subscribeLive } from '../src/streaming/subscribe';
-import { CrashStack, sleep } from '../test/crash/stack';
+import { CrashStack, FAST_DEV_SERVER, sleep } from '../test/crash/stack';
 import { runAiSdkPeer } from './peer';
 
 const smoke = process.argv.includes('--smoke');
@@ -254,7 +254,9 @@ function historyVsPeerMet(ours: Array<{ turns: number; bytes: number }>, theirs:
 async function main(): Promise<void> {
   // The history size limit is raised (Temporal's default: 50 MiB) so the peer's 200-turn history can be
   // measured; when it passes the default, the table says at which turn the default would have ended it.
-  const stack = await CrashStack.start({ server: { dynamicConfig: { 'limit.historySize.error': HISTORY_LIMIT, 'limit.historySize.warn': HISTORY_LIMIT } } });
+  // The dev server is tuned for speed (FAST_DEV_SERVER, as `npm start` runs it; bench/TUNING.md).
+  const server = { ...FAST_DEV_SERVER, dynamicConfig: { ...FAST_DEV_SERVER.dynamicConfig, 'limit.historySize.error': HISTORY_LIMIT, 'limit.historySize.warn': HISTORY_LIMIT } };
+  const stack = await CrashStack.start({ server });
   const hub = new StreamHub();
   const ops = await createOpsServer({ agent: stack.agent, token: TOKEN, namespace: 'default', hub });
   const opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
@@ -264,7 +266,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     const results = {
-      machine: { cpus: (await import('node:os')).cpus().length, memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0), node: process.version, temporal: 'CLI dev server (SQLite file)', smoke },
+      machine: { cpus: (await import('node:os')).cpus().length, memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0), node: process.version, temporal: 'CLI dev server (SQLite file, WAL, tuned: see bench/TUNING.md)', smoke },
       overhead: await overhead(stack, smoke ? 5 : 30),
       peer: await peer(stack, smoke ? 5 : 30, smoke ? [10] : [10, 50, 200]),
       history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),

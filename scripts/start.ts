@@ -17,7 +17,7 @@ import { Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config';
 import { FakeClaude } from '../src/fake-claude';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
-import { searchAttributeFlags } from '../src/testing/temporal-env';
+import { devServerTuningFlags, searchAttributeFlags } from '../src/testing/temporal-env';
 
 const ROOT = resolve(__dirname, '..');
 const children: Array<{ name: string; process: ChildProcess }> = [];
@@ -92,7 +92,8 @@ async function main(): Promise<void> {
   const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? port + 1000);
 
   const args = ['server', 'start-dev', '--db-filename', join(dataDir, 'temporal.db'), '--ip', host === 'localhost' ? '127.0.0.1' : host, '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', config.TEMPORAL_NAMESPACE];
-  args.push(...searchAttributeFlags());
+  // Tuned for speed (WAL journal, no 20-reads-a-second limiter on the one shard): see DEV_SERVER_TUNING.
+  args.push(...searchAttributeFlags(), ...devServerTuningFlags());
   run('temporal', temporalBinaries().cli, args, process.env);
   await waitForTemporal(config.TEMPORAL_ADDRESS);
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { PriceTableSchema } from './activities/pricing';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -22,10 +23,19 @@ export const EnvSchema = z.object({
   AGENT_DATA_DIR: z.string().min(1).default('.data'),
   /** Default model for conversations started without one. */
   AGENT_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
-  /** Worker tuning: workflows kept in memory, concurrent activities, concurrent workflow tasks. */
+  /**
+   * Worker tuning (defaults and the measurements behind them: WORKER_TUNING_DEFAULTS in src/worker.ts):
+   * workflows kept in memory, concurrent activities, concurrent workflow tasks, concurrent workflow
+   * and activity task polls, the share of workflow task polls on the shared (non-sticky) queue, and
+   * the activity slots a workflow task may reserve for eager execution (0: off).
+   */
   AGENT_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   AGENT_MAX_CONCURRENT_ACTIVITIES: positiveInt.optional(),
   AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.optional(),
+  AGENT_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).optional(),
+  AGENT_ACTIVITY_TASK_POLLERS: positiveInt.optional(),
+  AGENT_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).optional(),
+  AGENT_MAX_EAGER_ACTIVITIES: z.coerce.number().int().nonnegative().optional(),
   /** Stable. The ops server's port and bind address (127.0.0.1: not reachable from other machines). */
   OPS_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -62,6 +72,23 @@ export const EnvSchema = z.object({
   AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: z.coerce.number().int().nonnegative().optional(),
   /** Bytes of transcripts the worker caches (default 128 MiB). */
   AGENT_TRANSCRIPT_CACHE_BYTES: positiveInt.optional(),
+  /**
+   * Model prices in US dollars per million tokens, JSON, added to (or replacing) the list prices the
+   * worker knows: `{"claude-sonnet-5-5": {"input": 3, "output": 15}}` (cache writes and reads default
+   * to 1.25x / 2x / 0.1x the input price; `cacheWrite5m`, `cacheWrite1h`, `cacheRead` override them).
+   */
+  AGENT_MODEL_PRICES: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(PriceTableSchema)
+    .optional(),
 });
 
 export type Config = z.infer<typeof EnvSchema> & { dataDir: string };

@@ -2,11 +2,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
+import { DEFAULT_PRICES, type PriceTable } from './activities/pricing';
 import { codecFromEnv } from './codec';
 import { temporalConnectOptions } from './connection';
 import { JsonLogger } from './logging';
 import { tracingPlugin } from './tracing';
-import { loadConfig } from './config';
+import { loadConfig, type Config } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
 import { StreamPublisher } from './streaming/publisher';
@@ -24,11 +25,24 @@ export interface AgentWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   observer?: ActivityDeps['observer'];
   transcriptCacheBytes?: number;
+  /** Reads transcript ranges from workflows (default: the `messages` query); benchmarks time it. */
+  readTranscript?: ActivityDeps['readTranscript'];
+  /** Worker tuning; see {@link WORKER_TUNING_DEFAULTS} for the defaults and the measurements behind them. */
   maxCachedWorkflows?: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Concurrent workflow task polls (sticky and non-sticky together). */
+  workflowTaskPollers?: number;
+  /** Concurrent activity task polls. */
+  activityTaskPollers?: number;
+  /** Share of the workflow task polls that go to the shared (non-sticky) queue. */
+  nonStickyToStickyPollRatio?: number;
+  /** Activity slots a workflow task may reserve for eager execution (0: off). */
+  maxEagerActivities?: number;
   /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
   holdAfterToolMs?: number;
+  /** Model prices for each call's cost (default: the list prices in src/activities/pricing.ts). */
+  prices?: PriceTable;
   /** Encrypts payloads at rest (see src/codec.ts). */
   codec?: PayloadCodec;
   /** Worker plugins, e.g. OpenTelemetry tracing (see src/tracing.ts). */
@@ -45,6 +59,75 @@ export function anthropicClient(options: { apiKey?: string; baseURL?: string }):
   return new Anthropic({ apiKey: options.apiKey ?? 'no-key', baseURL: options.baseURL, maxRetries: 0 });
 }
 
+/**
+ * The worker's tuning defaults (each overridable through AgentWorkerOptions / the AGENT_* variables of
+ * src/config.ts). Measured with bench/sweep.ts on a 2-core machine (Temporal CLI dev server, worker,
+ * driver on the same cores; figures and method in bench/TUNING.md):
+ *
+ * - Activity slots 1,000 (SDK default 100). Our activities wait on the network (a model call streams for
+ *   seconds to minutes), so slots, not CPU, cap how many conversations progress at once: 200
+ *   conversations x 3 model calls at 5 s latency took 34.0 s with 100 slots and 20.4 s (ideal 15 s) with
+ *   500 or 1,000; at 200 ms latency, 1,000 conversations took 50.6-54.0 s with 100 and 49.4-52.9 s with
+ *   1,000 (CPU-bound either way), peak RSS 723 vs 735-779 MiB. Each call in flight heartbeats once a
+ *   second (maxHeartbeatThrottleInterval), so the server sees up to this many heartbeats a second
+ *   (~1-3 ms of dev-server CPU each here): lower it for a small server.
+ * - Everything else stays at the SDK's defaults, which no measurement beat beyond the noise (+-10%):
+ *   workflow task slots 40 (100 with 20 pollers: no gain, peak RSS 965 MiB at 1,000 conversations),
+ *   10 workflow and 10 activity task pollers (4 or 20: no difference), sticky ratio 0.2, 3 eager
+ *   activity slots per workflow task (eager dispatch matters: with the server's eager execution off a
+ *   turn took 300 instead of 118 ms on the default dev server), and the workflow cache sized from the
+ *   heap (2,310 workflows with a 4 GiB heap limit; keep it above the conversations in flight, or
+ *   evicted ones are replayed).
+ */
+export const WORKER_TUNING_DEFAULTS = {
+  maxCachedWorkflows: undefined as number | undefined,
+  maxConcurrentActivityTaskExecutions: 1000,
+  maxConcurrentWorkflowTaskExecutions: 40,
+  workflowTaskPollers: 10,
+  activityTaskPollers: 10,
+  nonStickyToStickyPollRatio: 0.2,
+  maxEagerActivities: 3,
+};
+
+type TuningOptions = Pick<
+  AgentWorkerOptions,
+  'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'workflowTaskPollers' | 'activityTaskPollers' | 'nonStickyToStickyPollRatio' | 'maxEagerActivities'
+>;
+
+/** The Temporal WorkerOptions of the tuning knobs, defaults filled in. */
+export function workerTuning(options: TuningOptions): Partial<WorkerOptions> {
+  const d = WORKER_TUNING_DEFAULTS;
+  const maxCachedWorkflows = options.maxCachedWorkflows ?? d.maxCachedWorkflows;
+  const workflowTasks = options.maxConcurrentWorkflowTaskExecutions ?? d.maxConcurrentWorkflowTaskExecutions;
+  const activities = options.maxConcurrentActivityTaskExecutions ?? d.maxConcurrentActivityTaskExecutions;
+  // SDK 1.24 ignores `maxConcurrentWorkflowTaskPolls` / `maxConcurrentActivityTaskPolls` (declared, never
+  // read): poller counts are set through the poller behaviours. Polls beyond the slots are pointless.
+  const workflowPolls = Math.max(2, Math.min(options.workflowTaskPollers ?? d.workflowTaskPollers, workflowTasks));
+  const activityPolls = Math.max(1, Math.min(options.activityTaskPollers ?? d.activityTaskPollers, activities));
+  return {
+    ...(maxCachedWorkflows !== undefined && { maxCachedWorkflows }),
+    maxConcurrentWorkflowTaskExecutions: workflowTasks,
+    maxConcurrentActivityTaskExecutions: activities,
+    workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: workflowPolls },
+    activityTaskPollerBehavior: { type: 'simple-maximum', maximum: activityPolls },
+    nonStickyToStickyPollRatio: options.nonStickyToStickyPollRatio ?? d.nonStickyToStickyPollRatio,
+    maxEagerActivityReservationsPerWorkflowTask: options.maxEagerActivities ?? d.maxEagerActivities,
+  };
+}
+
+/** The tuning knobs set in the environment (unset ones stay undefined: {@link workerTuning} fills them in). */
+export function tuningFromConfig(config: Config): TuningOptions {
+  return {
+    maxCachedWorkflows: config.AGENT_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivityTaskExecutions: config.AGENT_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
+    workflowTaskPollers: config.AGENT_WORKFLOW_TASK_POLLERS,
+    activityTaskPollers: config.AGENT_ACTIVITY_TASK_POLLERS,
+    nonStickyToStickyPollRatio: config.AGENT_NON_STICKY_POLL_RATIO,
+    maxEagerActivities: config.AGENT_MAX_EAGER_ACTIVITIES,
+  };
+}
+
 /** Creates a worker that runs conversation workflows and their activities. */
 export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
   const activities = createActivities({
@@ -52,8 +135,11 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     tools: new ToolRegistry(options.tools),
     observer: options.observer,
     transcriptCacheBytes: options.transcriptCacheBytes,
+    readTranscript: options.readTranscript,
     holdAfterToolMs: options.holdAfterToolMs,
+    prices: options.prices,
   });
+  const tuning = workerTuning(options);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -62,9 +148,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     ...(options.codec && { dataConverter: { payloadCodecs: [options.codec] } }),
     ...(options.plugins && { plugins: options.plugins }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-    ...(options.maxCachedWorkflows !== undefined && { maxCachedWorkflows: options.maxCachedWorkflows }),
-    ...(options.maxConcurrentActivityTaskExecutions !== undefined && { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions }),
-    ...(options.maxConcurrentWorkflowTaskExecutions !== undefined && { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions }),
+    ...tuning,
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
     shutdownGraceTime: '20 seconds',
     // Cancellation reaches an activity only in the answer to a heartbeat, and the SDK otherwise throttles
@@ -98,7 +182,11 @@ function exitIfStuckShuttingDown(worker: Worker, limitMs: number): NodeJS.Timeou
   return timer;
 }
 
-async function main(): Promise<void> {
+/**
+ * Runs a worker configured from the environment until it is shut down (SIGINT/SIGTERM). `overrides`
+ * replace options (the benchmarks' instrumented worker uses it; `plugins` are added, not replaced).
+ */
+export async function runWorker(overrides: Partial<Omit<AgentWorkerOptions, 'connection'>> = {}): Promise<void> {
   const config = loadConfig();
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
     throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
@@ -115,15 +203,15 @@ async function main(): Promise<void> {
     anthropic: anthropicClient({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL }),
     tools: builtinTools({ dataDir: config.dataDir }),
     transcriptCacheBytes: config.AGENT_TRANSCRIPT_CACHE_BYTES,
-    maxCachedWorkflows: config.AGENT_MAX_CACHED_WORKFLOWS,
-    maxConcurrentActivityTaskExecutions: config.AGENT_MAX_CONCURRENT_ACTIVITIES,
-    maxConcurrentWorkflowTaskExecutions: config.AGENT_MAX_CONCURRENT_WORKFLOW_TASKS,
+    ...tuningFromConfig(config),
     // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
     ...(config.AGENT_WORKFLOW_BUNDLE && !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
+    prices: { ...DEFAULT_PRICES, ...config.AGENT_MODEL_PRICES },
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
-    plugins: [tracingPlugin(config.AGENT_OTEL)].filter((p) => p !== undefined),
     ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
+    ...overrides,
+    plugins: [tracingPlugin(config.AGENT_OTEL), ...(overrides.plugins ?? [])].filter((p) => p !== undefined),
   });
   if (config.AGENT_WORKFLOW_BUNDLE && config.AGENT_OTEL) console.warn('worker: AGENT_OTEL is set, so the workflow code is bundled at start (AGENT_WORKFLOW_BUNDLE is not used)');
   if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
@@ -136,7 +224,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
+  runWorker().catch((err: unknown) => {
     console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });

@@ -21,6 +21,38 @@ export function searchAttributeFlags(): string[] {
   return AGENT_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type] ?? key.type}`]);
 }
 
+/**
+ * Dev server settings for speed (bench/sweep.ts measured each; figures in bench/TUNING.md):
+ * - `history.transferProcessorMaxPollRPS` (and the timer and visibility queues'): history reads its
+ *   queue of tasks for matching at most 20 times a second per shard by default, and the dev server has
+ *   one shard, so once a conversation moves faster than that each workflow or activity task waits for
+ *   the next read (up to 50 ms). Raising it took a turn from ~110 to ~90 ms on the SQLite file, and it is
+ *   what makes a faster store pay off at all (WAL or in memory alone: ~148 ms, pinned to the limiter).
+ * - SQLite in WAL mode with `synchronous=NORMAL`: the default rollback journal costs ~40% more server
+ *   CPU per conversation (85 vs 50 s of server CPU for 1,000 conversations). Still a file; a power cut
+ *   may lose the last transactions, a crash of the server does not.
+ * - one task queue partition (default 4): one worker per queue here; with several, polls and tasks meet
+ *   through forwarding. Small effect; kept because it removes a source of jitter.
+ */
+export const DEV_SERVER_TUNING = {
+  dynamicConfig: {
+    'history.transferProcessorMaxPollRPS': 10_000,
+    'history.timerProcessorMaxPollRPS': 10_000,
+    'history.visibilityProcessorMaxPollRPS': 10_000,
+    'matching.numTaskqueueReadPartitions': 1,
+    'matching.numTaskqueueWritePartitions': 1,
+  } as Record<string, string | number | boolean>,
+  sqlitePragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' } as Record<string, string>,
+};
+
+/** `temporal server start-dev` flags of {@link DEV_SERVER_TUNING} (the pragmas apply with `--db-filename`). */
+export function devServerTuningFlags(tuning: { dynamicConfig?: Record<string, string | number | boolean>; sqlitePragmas?: Record<string, string> } = DEV_SERVER_TUNING): string[] {
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(tuning.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(tuning.sqlitePragmas ?? {})) args.push('--sqlite-pragma', `${key}=${value}`);
+  return args;
+}
+
 /** Installs a quiet Temporal runtime logger once per process (the default one is chatty in tests). */
 export function installQuietRuntime(level: 'WARN' | 'ERROR' = 'WARN'): void {
   if (runtimeInstalled) return;

@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { AgentClient } from '../../src/client';
 import { FakeClaude } from '../../src/fake-claude';
-import { quietBundlerLogger, searchAttributeFlags, temporalBinaries } from '../../src/testing';
+import { DEV_SERVER_TUNING, devServerTuningFlags, quietBundlerLogger, searchAttributeFlags, temporalBinaries } from '../../src/testing';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -21,6 +21,35 @@ const TASK_QUEUE = 'crash-test';
 export interface WorkerOptions {
   /** Hold tool completion after the side effect (ms): the window of kill point 2. */
   holdAfterToolMs?: number;
+}
+
+/**
+ * How the dev server runs. The default (what the crash tests use) is a SQLite file, so state survives
+ * {@link CrashStack.restartServer}; the benchmarks may choose otherwise.
+ */
+export interface ServerOptions {
+  /** No `--db-filename`: state lives in memory and is lost when the server stops (restartServer loses it). */
+  inMemory?: boolean;
+  /** `--dynamic-config-value KEY=JSON` flags, e.g. `{ 'matching.numTaskqueueReadPartitions': 1 }`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+  /** `--sqlite-pragma NAME=VALUE` flags, e.g. `{ journal_mode: 'WAL', synchronous: 'NORMAL' }`. */
+  sqlitePragmas?: Record<string, string>;
+}
+
+/** The dev server tuned for speed (see DEV_SERVER_TUNING in src/testing/temporal-env.ts); the benchmarks use it. */
+export const FAST_DEV_SERVER: ServerOptions = DEV_SERVER_TUNING;
+
+export interface StackOptions {
+  server?: ServerOptions;
+  /** The worker's entry file (default src/worker.ts); the benchmarks run an instrumented one. */
+  workerEntry?: string;
+  /** Extra node flags for the worker process (e.g. `--cpu-prof`). */
+  workerNodeArgs?: string[];
+}
+
+/** The `temporal server start-dev` flags for `options`, after the port and log flags. */
+export function serverFlags(options: ServerOptions, dbFile: string): string[] {
+  return [...(options.inMemory ? [] : ['--db-filename', dbFile]), ...devServerTuningFlags(options)];
 }
 
 export class CrashStack {
@@ -38,11 +67,12 @@ export class CrashStack {
     readonly port: number,
     private readonly bundlePath: string,
     fake: FakeClaude,
+    private readonly options: StackOptions = {},
   ) {
     this.fake = fake;
   }
 
-  static async start(): Promise<CrashStack> {
+  static async start(options: StackOptions = {}): Promise<CrashStack> {
     const dir = mkdtempSync(join(tmpdir(), 'crash-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
     const bundle = await bundleWorkflowCode({
@@ -52,7 +82,7 @@ export class CrashStack {
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, bundle.code);
     const fake = await FakeClaude.start();
-    const stack = new CrashStack(dir, await freePort(), bundlePath, fake);
+    const stack = new CrashStack(dir, await freePort(), bundlePath, fake, options);
     await stack.startServer();
     return stack;
   }
@@ -65,9 +95,19 @@ export class CrashStack {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** The dev server's and the current worker's process ids (for CPU and memory sampling). */
+  get serverPid(): number | undefined {
+    return this.server?.pid;
+  }
+
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
   /** Starts the dev server on the same SQLite file and port (state survives restarts). */
   async startServer(): Promise<void> {
-    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--db-filename', join(this.dir, 'temporal.db'), '--log-level', 'error'];
+    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--log-level', 'error'];
+    args.push(...serverFlags(this.options.server ?? {}, join(this.dir, 'temporal.db')));
     args.push(...searchAttributeFlags());
     this.server = spawn(temporalBinaries().cli, args, { stdio: 'ignore' });
     const deadline = Date.now() + 30_000;
@@ -112,7 +152,7 @@ export class CrashStack {
       ...this.workerEnv(),
       ...(options.holdAfterToolMs !== undefined && { AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs) }),
     };
-    const worker = await spawnWorkerProcess(env, join(this.dir, `worker-${this.counts.workerStarts + 1}.log`));
+    const worker = await spawnWorkerProcess(env, join(this.dir, `worker-${this.counts.workerStarts + 1}.log`), this.options.workerEntry, this.options.workerNodeArgs);
     this.worker = worker;
     this.counts.workerStarts++;
     this.workerExit = new Promise((r) => (worker.exitCode !== null ? r() : worker.once('exit', () => r())));
@@ -206,8 +246,8 @@ export async function freePort(): Promise<number> {
  * the worker and not a wrapper (the tsx CLI runs programs in a child that would survive SIGKILL) —
  * logs its output to `logFile`, and resolves once it polls.
  */
-export async function spawnWorkerProcess(env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
-  const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnWorkerProcess(env: NodeJS.ProcessEnv, logFile: string, entry = join(ROOT, 'src', 'worker.ts'), nodeArgs: string[] = []): Promise<ChildProcess> {
+  const worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile);
   let output = '';
   await new Promise<void>((resolveReady, reject) => {

@@ -8,6 +8,7 @@ import { withCacheBreakpoints } from '../../src/activities/cache-breakpoints';
 import { costOf, DEFAULT_PRICES, priceOf } from '../../src/activities/pricing';
 import { PromptCache, promptTokens } from '../../src/fake-claude/prompt-cache';
 import { validateRequest } from '../../src/fake-claude/validate';
+import { loadConfig } from '../../src/config';
 
 const EPHEMERAL = { type: 'ephemeral' as const };
 /** About `tokens` tokens of text (the fake counts 4 characters a token). */
@@ -189,5 +190,14 @@ describe('cost of a call', () => {
     expect(priceOf('claude-opus-4-7', DEFAULT_PRICES)).toBeUndefined();
     expect(priceOf('claude-sonnet-5-5', DEFAULT_PRICES)).toBeUndefined();
     expect(costOf('claude-sonnet-5-5', { inputTokens: 1, outputTokens: 1, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, { 'claude-sonnet-5-5': { input: 3, output: 15 } })).toBe(0.000018);
+  });
+});
+
+describe('AGENT_MODEL_PRICES', () => {
+  it('adds prices from JSON and names what is wrong with a bad value', () => {
+    const config = loadConfig({ AGENT_MODEL_PRICES: '{"claude-sonnet-5-5": {"input": 3, "output": 15, "cacheRead": 0.25}}' });
+    expect(config.AGENT_MODEL_PRICES).toEqual({ 'claude-sonnet-5-5': { input: 3, output: 15, cacheRead: 0.25 } });
+    expect(() => loadConfig({ AGENT_MODEL_PRICES: '{"claude-sonnet-5-5": 3' })).toThrow(/AGENT_MODEL_PRICES: not JSON/);
+    expect(() => loadConfig({ AGENT_MODEL_PRICES: '{"claude-sonnet-5-5": {"input": -1, "output": 15}}' })).toThrow(/AGENT_MODEL_PRICES/);
   });
 });
