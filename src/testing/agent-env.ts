@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -110,8 +111,14 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
     },
     toolResults(workflowId) {
       const last = fake.requestsFor(workflowId).at(-1);
+      // As the model got them, without the prompt-cache breakpoint the worker may have put on one.
       return (last?.body.messages ?? []).flatMap((m) =>
-        Array.isArray(m.content) ? (m.content.filter((b) => b.type === 'tool_result') as unknown as Array<{ tool_use_id: string; content: unknown; is_error?: boolean }>) : [],
+        Array.isArray(m.content)
+          ? m.content.filter((b) => b.type === 'tool_result').map((b) => {
+              const { cache_control: _, ...block } = b as ToolResultBlockParam;
+              return block as { tool_use_id: string; content: unknown; is_error?: boolean };
+            })
+          : [],
       );
     },
     async waitFor(handle, predicate, timeoutMs = 20_000) {
