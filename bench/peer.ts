@@ -12,11 +12,12 @@ import { AiSdkPlugin } from '@temporalio/ai-sdk';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { reply, type FakeClaude, type FakeHandler } from '../src/fake-claude';
+import type { FakeClaude } from '../src/fake-claude';
 import { installQuietRuntime } from '../src/testing/temporal-env';
+import { sleep } from '../test/crash/stack';
+import { MODEL, percentile, round, weatherTurn } from './common';
 import { endSignal, peerConversationWorkflow, peerStateQuery, userMessageUpdate, type PeerState } from './peer-workflows';
 
-const MODEL = 'claude-sonnet-5-5';
 
 /** The peer's tool, run as an activity: the same answer as ours in `bench/run.ts`. */
 export const peerActivities = {
@@ -58,20 +59,6 @@ class PeerStopped extends Error {
   }
 }
 
-/** The scenario of a turn (as `weatherTurn` in `bench/run.ts`): get_weather, then the answer. */
-const weatherTurn: FakeHandler = (request) => {
-  const last = request.body.messages.at(-1)!;
-  const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-  return answered ? reply.text('It is 18 degrees and sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
-};
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerResult> {
   const namespace = opts.namespace ?? 'default';
   const log = opts.log ?? (() => undefined);
@@ -96,7 +83,7 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
     log(`peer: worker ready on ${taskQueue}`);
 
     const start = async (id: string, message: string) => {
-      opts.fake.script(id, weatherTurn);
+      opts.fake.script(id, weatherTurn());
       await client.workflow.start(peerConversationWorkflow, { workflowId: id, taskQueue, args: [{ model: MODEL, message }] });
     };
     // As `waitForTurn` in bench/run.ts: the turn is over once its answer is in the workflow's state.

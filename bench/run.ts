@@ -16,42 +16,28 @@
  * Prints a table and writes the figures as JSON (default bench-results.json). `--smoke` runs a small
  * version (CI runs it so the benchmark keeps working). Not part of `npm test`'s figures.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import { sendMessageUpdate, stateQuery, type ConversationState } from '../src/api/conversation';
+import { sendMessageUpdate, stateQuery, type ConversationInput, type ConversationState } from '../src/api/conversation';
 import { CONVERSATION_ID_HEADER } from '../src/api/wire';
-import { reply, type FakeHandler, type RecordedRequest } from '../src/fake-claude';
+import { reply } from '../src/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';
 import { subscribeLive } from '../src/streaming/subscribe';
 import { CrashStack, FAST_DEV_SERVER, sleep } from '../test/crash/stack';
+import { MODEL, percentile, round, throughput as runThroughput, weatherTurn } from './common';
 import { runAiSdkPeer } from './peer';
 
 const smoke = process.argv.includes('--smoke');
 const outAt = process.argv.indexOf('--out');
 const OUT = outAt > 0 ? process.argv[outAt + 1] : 'bench-results.json';
-const MODEL = 'claude-sonnet-5-5';
 const TOKEN = 'bench-token-0123456789abcdef';
 const HISTORY_LIMIT = 256 * 1024 * 1024;
 const DEFAULT_HISTORY_LIMIT = 50 * 1024 * 1024;
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-/** The scenario of a turn: the model calls get_weather, gets its result, answers. */
-const weatherTurn = (latencyMs = 0): FakeHandler => (request) => {
-  const last = request.body.messages.at(-1)!;
-  const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-  const r = answered ? reply.text('It is 18 degrees and sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
-  return latencyMs ? { ...r, latency: { firstByteMs: latencyMs } } : r;
-};
 
 async function waitForTurn(stack: CrashStack, workflowId: string, turn: number): Promise<ConversationState> {
   const handle = stack.agent.client.workflow.getHandle(workflowId);
@@ -60,6 +46,36 @@ async function waitForTurn(stack: CrashStack, workflowId: string, turn: number):
     if (state.turn === turn && (state.status === 'idle' || state.status === 'completed')) return state;
     await sleep(1);
   }
+}
+
+/**
+ * One weather conversation through our workflow: `turns` user turns (the first message starts it), each
+ * timed from sending its message to the turn's end, which `afterTurn` sees. Ends the conversation and
+ * answers its last state.
+ */
+async function converse(
+  stack: CrashStack,
+  name: string,
+  input: Partial<ConversationInput>,
+  turns: number,
+  afterTurn?: (workflowId: string, turn: number) => Promise<void>,
+): Promise<{ perTurnMs: number[]; state: ConversationState }> {
+  const id = `${name}-${Date.now()}`;
+  stack.fake.script(id, weatherTurn());
+  const handle = stack.agent.client.workflow.getHandle(id);
+  const perTurnMs: number[] = [];
+  let state: ConversationState | undefined;
+  for (let turn = 1; turn <= turns; turn++) {
+    const started = performance.now();
+    const message = `Turn ${turn}: weather in Paris?`;
+    if (turn === 1) await stack.agent.startConversation({ model: MODEL, tools: ['get_weather'], ...input, message }, { workflowId: id });
+    else await handle.executeUpdate(sendMessageUpdate, { args: [{ content: message }] });
+    state = await waitForTurn(stack, id, turn);
+    perTurnMs.push(performance.now() - started);
+    await afterTurn?.(id, turn);
+  }
+  await stack.agent.end(id);
+  return { perTurnMs, state: state! };
 }
 
 /** 1. Our workflow against the SDK's tool runner, per turn. */
@@ -83,20 +99,9 @@ async function overhead(stack: CrashStack, turns: number) {
     if (i > 0) sdk.push(performance.now() - started); // turn 0 warms up
   }
 
-  // Ours: the same turns through the conversation workflow on the worker process.
-  const id = `bench-ours-${Date.now()}`;
-  stack.fake.script(id, weatherTurn());
-  await stack.agent.startConversation({ model: MODEL, message: 'Turn 0: weather in Paris?', tools: ['get_weather'], limits: { maxTurns: turns + 5 } }, { workflowId: id });
-  await waitForTurn(stack, id, 1);
-  const ours: number[] = [];
-  const handle = stack.agent.client.workflow.getHandle(id);
-  for (let i = 1; i <= turns; i++) {
-    const started = performance.now();
-    await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${i}: weather in Paris?` }] });
-    await waitForTurn(stack, id, i + 1);
-    ours.push(performance.now() - started);
-  }
-  await stack.agent.end(id);
+  // Ours: the same turns through the conversation workflow on the worker process (turn 1 warms up).
+  const { perTurnMs } = await converse(stack, 'bench-ours', { limits: { maxTurns: turns + 5 } }, turns + 1);
+  const ours = perTurnMs.slice(1);
   const result = {
     turns,
     sdkToolRunnerMs: { p50: round(percentile(sdk, 50)), p95: round(percentile(sdk, 95)) },
@@ -136,61 +141,28 @@ async function historySize(stack: CrashStack, workflowId: string) {
 
 /** 3. History bytes and events of our conversation at 10, 50, 200 turns. */
 async function historyGrowth(stack: CrashStack, checkpoints: number[]) {
-  const id = `bench-history-${Date.now()}`;
-  stack.fake.script(id, weatherTurn());
-  const last = checkpoints.at(-1)!;
-  // Temporal suggests continue-as-new past ~4,096 events; the sizes below add up every run.
-  await stack.agent.startConversation({ model: MODEL, message: 'Turn 1: weather in Paris?', tools: ['get_weather'], limits: { maxTurns: last + 5, continueAsNewAfterEvents: 1_000_000 } }, { workflowId: id });
-  const handle = stack.agent.client.workflow.getHandle(id);
   const points: Array<{ turns: number; bytes: number; events: number; runs: number; snapshotBytes: number }> = [];
-  for (let turn = 1; turn <= last; turn++) {
-    if (turn > 1) await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${turn}: weather in Paris?` }] });
-    await waitForTurn(stack, id, turn);
+  // Temporal suggests continue-as-new past ~4,096 events; the sizes below add up every run.
+  const limits = { maxTurns: checkpoints.at(-1)! + 5, continueAsNewAfterEvents: 1_000_000 };
+  await converse(stack, 'bench-history', { limits }, checkpoints.at(-1)!, async (id, turn) => {
     if (checkpoints.includes(turn)) points.push({ turns: turn, ...(await historySize(stack, id)) });
-  }
-  await stack.agent.end(id);
+  });
   const perTurn = points.map((p) => round(p.bytes / p.turns, 0));
   // Linear: bytes per turn stay flat (within 20%) once the continue-as-new snapshots are set aside.
   const grown = points.map((p) => (p.bytes - p.snapshotBytes) / p.turns);
   return { points, bytesPerTurn: perTurn, linear: Math.max(...grown) <= Math.min(...grown) * 1.2 };
 }
 
-/** 4. Many concurrent conversations, 3 model calls each at 200 ms, one worker. */
-async function throughput(stack: CrashStack, conversations: number, workerPid: () => number | undefined) {
-  const latencyMs = 200;
-  const calls = 3;
-  stack.fake.script('*', (request: RecordedRequest) => {
-    const done = request.body.messages.filter((m) => m.role === 'assistant').length;
-    return done + 1 >= calls ? { ...reply.text('Done.'), latency: { firstByteMs: latencyMs } } : { ...reply.toolUse({ name: 'get_weather', input: { location: `City ${done}` } }), latency: { firstByteMs: latencyMs } };
-  });
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    const pid = workerPid();
-    if (!pid) return;
-    try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-    } catch {
-      // the worker is gone
-    }
-  }, 200);
-  const started = performance.now();
-  const ids = Array.from({ length: conversations }, (_, i) => `bench-tp-${started}-${i}`);
-  await Promise.all(ids.map((id) => stack.agent.startConversation({ model: MODEL, message: 'Weather tour, please.', tools: ['get_weather'], singleTurn: true }, { workflowId: id })));
-  await Promise.all(ids.map((id) => stack.agent.client.workflow.getHandle(id).result()));
-  const wallMs = performance.now() - started;
-  clearInterval(sampler);
-  const idealMs = calls * latencyMs;
+/** 4. Many concurrent conversations, 3 model calls each at 200 ms, one worker (bench/common.ts). */
+async function throughput(stack: CrashStack, conversations: number) {
+  const { ratio, ...measured } = await runThroughput(stack, conversations, 200);
   return {
-    conversations,
-    modelCallsEach: calls,
-    modelLatencyMs: latencyMs,
-    wallMs: round(wallMs, 0),
-    idealMs,
-    ratioToIdeal: round(wallMs / idealMs, 2),
-    workerPeakRssMiB: round(peakKb / 1024, 0),
+    ...measured,
+    modelCallsEach: 3,
+    modelLatencyMs: 200,
+    ratioToIdeal: ratio,
     targets: { ratioToIdeal: 1.5, rssMiB: 1024 },
-    met: wallMs / idealMs <= 1.5 && peakKb / 1024 < 1024,
+    met: ratio <= 1.5 && measured.workerPeakRssMiB < 1024,
   };
 }
 
@@ -225,16 +197,8 @@ async function caching(stack: CrashStack, turns: number) {
   const model = 'claude-sonnet-4-5';
   const system = `You are a travel assistant. ${'Answer with the weather, the season and what to pack. '.repeat(150)}`;
   const run = async (promptCaching: '5m' | 'off') => {
-    const id = `bench-cache-${promptCaching}-${Date.now()}`;
-    stack.fake.script(id, weatherTurn());
-    await stack.agent.startConversation({ model, system, message: 'Turn 1: weather in Paris?', tools: ['get_weather'], promptCaching, limits: { maxTurns: turns + 5 } }, { workflowId: id });
-    const handle = stack.agent.client.workflow.getHandle(id);
-    for (let turn = 1; turn <= turns; turn++) {
-      if (turn > 1) await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Turn ${turn}: weather in Paris?` }] });
-      await waitForTurn(stack, id, turn);
-    }
-    const { usage } = await handle.query(stateQuery, { from: 0, to: 0 });
-    await stack.agent.end(id);
+    const { state } = await converse(stack, `bench-cache-${promptCaching}`, { model, system, promptCaching, limits: { maxTurns: turns + 5 } }, turns);
+    const { usage } = state;
     const prompt = usage.inputTokens + usage.cacheCreationInputTokens + usage.cacheReadInputTokens;
     return { ...usage, promptTokens: prompt, cachedShare: round(usage.cacheReadInputTokens / prompt, 3) };
   };
@@ -268,7 +232,6 @@ async function main(): Promise<void> {
   const opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
   stack.extraEnv = { AGENT_STREAM_URL: opsUrl, OPS_TOKEN: TOKEN };
   await stack.startWorker();
-  const workerPid = () => (stack as unknown as { worker?: { pid?: number } }).worker?.pid;
   const started = Date.now();
   try {
     const results = {
@@ -276,7 +239,7 @@ async function main(): Promise<void> {
       overhead: await overhead(stack, smoke ? 5 : 30),
       peer: await peer(stack, smoke ? 5 : 30, smoke ? [10] : [10, 50, 200]),
       history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),
-      throughput: await throughput(stack, smoke ? 20 : 1000, workerPid),
+      throughput: await throughput(stack, smoke ? 20 : 1000),
       streamLatency: await streamLatency(stack, opsUrl, smoke ? 50 : 300),
       caching: await caching(stack, smoke ? 5 : 20),
       seconds: 0,

@@ -62,34 +62,37 @@ function ttlOf(cacheControl: unknown): Ttl | undefined {
 }
 
 /** The request's prompt as blocks in prefix order, each keyed by its whole prefix. */
+/**
+ * The prompt's blocks in prefix order, each with what keys its place: `tool`, `system`, a message's
+ * first block (`message:i:role`), or a later block of the same message. `messages` comes first once,
+ * before the first message's block: the message level's cache depends on `tool_choice` and `thinking`.
+ */
+function* prefixOrder(body: Obj): Generator<{ marker: string; block: Obj }> {
+  for (const tool of Array.isArray(body.tools) ? body.tools : []) if (isObject(tool)) yield { marker: 'tool', block: tool };
+  const system = typeof body.system === 'string' ? (body.system ? [{ type: 'text', text: body.system }] : []) : body.system;
+  for (const block of Array.isArray(system) ? system : []) if (isObject(block)) yield { marker: 'system', block };
+  yield { marker: 'messages', block: { tool_choice: body.tool_choice ?? null, thinking: body.thinking ?? null } };
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const [i, message] of messages.entries()) {
+    if (!isObject(message)) continue;
+    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
+    if (!Array.isArray(content)) continue;
+    for (const [j, block] of content.entries()) if (isObject(block)) yield { marker: j === 0 ? `message:${i}:${String(message.role)}` : 'block', block };
+  }
+}
+
+/** The request's prompt as blocks in prefix order, each keyed by its whole prefix. */
 export function promptBlocks(body: Obj): Block[] {
   const blocks: Block[] = [];
   let chain = createHash('sha256').update(`model:${String(body.model)}`).digest('hex');
-  const push = (marker: string, block: Obj) => {
+  for (const { marker, block } of prefixOrder(body)) {
     const { cache_control: cacheControl, ...content } = block;
     const text = JSON.stringify(content);
     chain = createHash('sha256').update(chain).update(marker).update(text).digest('hex');
-    blocks.push({
-      tokens: estimateTokens(text),
-      key: chain,
-      breakpoint: ttlOf(cacheControl),
-      cacheable: !NOT_CACHEABLE.has(String(content.type)),
-    });
-  };
-  for (const tool of Array.isArray(body.tools) ? body.tools : []) if (isObject(tool)) push('tool', tool);
-  const system = typeof body.system === 'string' ? (body.system ? [{ type: 'text', text: body.system }] : []) : body.system;
-  for (const block of Array.isArray(system) ? system : []) if (isObject(block)) push('system', block);
-  // The message level's cache depends on these too.
-  chain = createHash('sha256').update(chain).update(JSON.stringify([body.tool_choice ?? null, body.thinking ?? null])).digest('hex');
-  const messages = Array.isArray(body.messages) ? body.messages : [];
-  messages.forEach((message, i) => {
-    if (!isObject(message)) return;
-    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
-    if (!Array.isArray(content)) return;
-    content.forEach((block, j) => {
-      if (isObject(block)) push(j === 0 ? `message:${i}:${String(message.role)}` : 'block', block);
-    });
-  });
+    // The message-level settings key what follows; they are not prompt tokens.
+    if (marker === 'messages') continue;
+    blocks.push({ tokens: estimateTokens(text), key: chain, breakpoint: ttlOf(cacheControl), cacheable: !NOT_CACHEABLE.has(String(content.type)) });
+  }
   // Automatic caching: a top-level `cache_control` marks the last cacheable block.
   const automatic = ttlOf(body.cache_control);
   if (automatic) {
@@ -104,7 +107,9 @@ export function promptBlocks(body: Obj): Block[] {
 
 /** Number of breakpoints a request asks for (top-level `cache_control` counts as one). */
 export function countBreakpoints(body: Obj): number {
-  return promptBlocks({ ...body, cache_control: undefined }).filter((b) => b.breakpoint).length + (isObject(body.cache_control) ? 1 : 0);
+  let count = isObject(body.cache_control) ? 1 : 0;
+  for (const { block } of prefixOrder(body)) if (isObject(block.cache_control)) count++;
+  return count;
 }
 
 export class PromptCache {
