@@ -13,7 +13,10 @@ const sandboxFence = {
     'error',
     {
       paths: [
-        ...nodeModules.map((name) => ({ name, message: 'Node built-ins are not available in workflow code.' })),
+        ...nodeModules.map((name) => ({
+          name,
+          message: 'Node built-ins are not available in workflow code.',
+        })),
         {
           name: '@anthropic-ai/sdk',
           allowTypeImports: true,
@@ -21,7 +24,11 @@ const sandboxFence = {
         },
         { name: '@temporalio/activity', message: 'Activity APIs do not belong in workflow code.' },
         { name: '@temporalio/worker', message: 'Worker APIs do not belong in workflow code.' },
-        { name: '@temporalio/client', allowTypeImports: true, message: 'Client APIs do not belong in workflow code.' },
+        {
+          name: '@temporalio/client',
+          allowTypeImports: true,
+          message: 'Client APIs do not belong in workflow code.',
+        },
       ],
       patterns: [
         {
@@ -29,26 +36,56 @@ const sandboxFence = {
           allowTypeImports: true,
           message: 'Workflows must not call Claude: do it in an activity (import types only).',
         },
-        { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Import activities as types and call them through proxyActivities.' },
-        { group: ['**/fake-claude/*', '**/ops/*', '**/cli/*', '**/testing/*', '**/config'], message: 'Node-side module: not for workflow code.' },
+        {
+          group: ['**/activities/*', '**/activities'],
+          allowTypeImports: true,
+          message: 'Import activities as types and call them through proxyActivities.',
+        },
+        {
+          group: ['**/fake-claude/*', '**/ops/*', '**/cli/*', '**/testing/*', '**/config'],
+          message: 'Node-side module: not for workflow code.',
+        },
       ],
     },
   ],
   'no-restricted-globals': [
     'error',
-    { name: 'process', message: 'No process (or process.env) in workflow code: pass configuration in the workflow input.' },
+    {
+      name: 'process',
+      message: 'No process (or process.env) in workflow code: pass configuration in the workflow input.',
+    },
     { name: 'require', message: 'No require in workflow code.' },
     { name: 'Buffer', message: 'Buffer is a Node API.' },
   ],
   'no-restricted-properties': [
     'error',
-    { object: 'Date', property: 'now', message: 'Use workflow time deliberately (the sandbox makes it deterministic); prefer workflowInfo() or timestamps from activities.' },
-    { object: 'Math', property: 'random', message: 'Use uuid4() from @temporalio/workflow for ids; no randomness in workflows.' },
+    {
+      object: 'Date',
+      property: 'now',
+      message:
+        'Use workflow time deliberately (the sandbox makes it deterministic); prefer workflowInfo() or timestamps from activities.',
+    },
+    {
+      object: 'Math',
+      property: 'random',
+      message: 'Use uuid4() from @temporalio/workflow for ids; no randomness in workflows.',
+    },
   ],
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/', 'test-artifacts/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.temporal/',
+      '.data/',
+      'coverage/',
+      'test-artifacts/',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -56,7 +93,10 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['src/workflows/**/*.ts', 'src/api/**/*.ts', 'bench/peer-workflows/**/*.ts'], rules: sandboxFence },
+  {
+    files: ['src/workflows/**/*.ts', 'src/api/**/*.ts', 'bench/peer-workflows/**/*.ts'],
+    rules: sandboxFence,
+  },
   {
     // Test workflows are bundled into the sandbox too.
     files: ['test/workflows/**/*.ts'],

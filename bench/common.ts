@@ -61,8 +61,15 @@ export function argValue(argv: string[], flag: string, fallback: string): string
 }
 
 /** Starts the dev server with the setting's flags and a worker with its environment. */
-export async function startStack(setting: Setting, options: { workerEntry?: string; extraEnv?: Record<string, string>; workerNodeArgs?: string[] } = {}): Promise<CrashStack> {
-  const stack = await CrashStack.start({ server: setting.server, workerEntry: options.workerEntry, workerNodeArgs: options.workerNodeArgs });
+export async function startStack(
+  setting: Setting,
+  options: { workerEntry?: string; extraEnv?: Record<string, string>; workerNodeArgs?: string[] } = {},
+): Promise<CrashStack> {
+  const stack = await CrashStack.start({
+    server: setting.server,
+    workerEntry: options.workerEntry,
+    workerNodeArgs: options.workerNodeArgs,
+  });
   stack.extraEnv = { ...setting.workerEnv, ...options.extraEnv };
   try {
     await stack.startWorker();
@@ -104,12 +111,16 @@ export function machineCpu(): { busy: number; idle: number } {
 }
 
 /** The scenario of a turn: the model calls get_weather, gets its result, answers. */
-export const weatherTurn = (latencyMs = 0): FakeHandler => (request) => {
-  const last = request.body.messages.at(-1)!;
-  const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-  const r = answered ? reply.text('It is 18 degrees and sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
-  return latencyMs ? { ...r, latency: { firstByteMs: latencyMs } } : r;
-};
+export const weatherTurn =
+  (latencyMs = 0): FakeHandler =>
+  (request) => {
+    const last = request.body.messages.at(-1)!;
+    const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
+    const r = answered
+      ? reply.text('It is 18 degrees and sunny in Paris.')
+      : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
+    return latencyMs ? { ...r, latency: { firstByteMs: latencyMs } } : r;
+  };
 
 export interface ThroughputResult {
   conversations: number;
@@ -136,14 +147,23 @@ export interface ThroughputResult {
  * model calls at `latencyMs` (and 2 tool calls), started at once; wall time until all have finished.
  * Samples the server's and the worker's CPU seconds and the worker's peak RSS over the run.
  */
-export async function throughput(stack: CrashStack, conversations: number, latencyMs = 200): Promise<ThroughputResult> {
+export async function throughput(
+  stack: CrashStack,
+  conversations: number,
+  latencyMs = 200,
+): Promise<ThroughputResult> {
   const calls = 3;
   const tag = `tp-${Date.now()}`;
   let modelCalls = 0;
   stack.fake.script('*', (request: RecordedRequest) => {
     modelCalls++;
     const done = request.body.messages.filter((m) => m.role === 'assistant').length;
-    return done + 1 >= calls ? { ...reply.text('Done.'), latency: { firstByteMs: latencyMs } } : { ...reply.toolUse({ name: 'get_weather', input: { location: `City ${done}` } }), latency: { firstByteMs: latencyMs } };
+    return done + 1 >= calls
+      ? { ...reply.text('Done.'), latency: { firstByteMs: latencyMs } }
+      : {
+          ...reply.toolUse({ name: 'get_weather', input: { location: `City ${done}` } }),
+          latency: { firstByteMs: latencyMs },
+        };
   });
   const serverCpu0 = cpuSeconds(stack.serverPid);
   const workerCpu0 = cpuSeconds(stack.workerPid);
@@ -155,12 +175,21 @@ export async function throughput(stack: CrashStack, conversations: number, laten
   const ids = Array.from({ length: conversations }, (_, i) => `bench-${tag}-${i}`);
   const doneAt: number[] = [];
   let startedAllMs = 0;
-  await Promise.all(ids.map((id) => stack.agent.startConversation({ model: MODEL, message: 'Weather tour, please.', tools: ['get_weather'], singleTurn: true }, { workflowId: id })));
+  await Promise.all(
+    ids.map((id) =>
+      stack.agent.startConversation(
+        { model: MODEL, message: 'Weather tour, please.', tools: ['get_weather'], singleTurn: true },
+        { workflowId: id },
+      ),
+    ),
+  );
   startedAllMs = performance.now() - started;
-  await Promise.all(ids.map(async (id) => {
-    await stack.agent.client.workflow.getHandle(id).result();
-    doneAt.push(performance.now() - started);
-  }));
+  await Promise.all(
+    ids.map(async (id) => {
+      await stack.agent.client.workflow.getHandle(id).result();
+      doneAt.push(performance.now() - started);
+    }),
+  );
   const wallMs = performance.now() - started;
   clearInterval(sampler);
   peakKb = Math.max(peakKb, peakRssKb(stack.workerPid));

@@ -16,8 +16,13 @@ import type { FakeClaude } from '../src/fake-claude';
 import { installQuietRuntime } from '../src/testing/temporal-env';
 import { sleep } from '../test/crash/stack';
 import { MODEL, percentile, round, weatherTurn } from './common';
-import { endSignal, peerConversationWorkflow, peerStateQuery, userMessageUpdate, type PeerState } from './peer-workflows';
-
+import {
+  endSignal,
+  peerConversationWorkflow,
+  peerStateQuery,
+  userMessageUpdate,
+  type PeerState,
+} from './peer-workflows';
 
 /** The peer's tool, run as an activity: the same answer as ours in `bench/run.ts`. */
 export const peerActivities = {
@@ -66,7 +71,10 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
   const nativeConnection = await NativeConnection.connect({ address: opts.address });
   // The client's history pages outgrow gRPC's default 4 MiB receive limit on this peer's long
   // conversations (the SDK's own default sets a key grpc-js does not read), so raise it to 128 MiB.
-  const connection = await Connection.connect({ address: opts.address, channelArgs: { 'grpc.max_receive_message_length': 128 * 1024 * 1024 } });
+  const connection = await Connection.connect({
+    address: opts.address,
+    channelArgs: { 'grpc.max_receive_message_length': 128 * 1024 * 1024 },
+  });
   const client = new Client({ connection, namespace });
   const taskQueue = `bench-ai-sdk-peer-${Date.now()}`;
   try {
@@ -78,13 +86,21 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
       taskQueue,
       workflowsPath: require.resolve('./peer-workflows'),
       activities: peerActivities,
-      plugins: [new AiSdkPlugin({ modelProvider: createAnthropic({ baseURL: `${opts.fake.url}/v1`, apiKey: 'bench' }) })],
+      plugins: [
+        new AiSdkPlugin({
+          modelProvider: createAnthropic({ baseURL: `${opts.fake.url}/v1`, apiKey: 'bench' }),
+        }),
+      ],
     });
     log(`peer: worker ready on ${taskQueue}`);
 
     const start = async (id: string, message: string) => {
       opts.fake.script(id, weatherTurn());
-      await client.workflow.start(peerConversationWorkflow, { workflowId: id, taskQueue, args: [{ model: MODEL, message }] });
+      await client.workflow.start(peerConversationWorkflow, {
+        workflowId: id,
+        taskQueue,
+        args: [{ model: MODEL, message }],
+      });
     };
     // As `waitForTurn` in bench/run.ts: the turn is over once its answer is in the workflow's state.
     // A closed workflow still answers queries (by replay), so a slow turn checks it is still running:
@@ -97,7 +113,8 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
         if (state.turn === turn && !state.busy) return state;
         if (performance.now() - checkedAt > 2_000) {
           const { status } = await handle.describe();
-          if (status.name !== 'RUNNING') throw new PeerStopped(turn, `${status.name}: ${await closeReason(id)}`);
+          if (status.name !== 'RUNNING')
+            throw new PeerStopped(turn, `${status.name}: ${await closeReason(id)}`);
           checkedAt = performance.now();
         }
         await sleep(1);
@@ -106,7 +123,11 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
     /** Why a conversation closed, from the last event of its history. */
     const closeReason = async (id: string): Promise<string> => {
       const last = (await client.workflow.getHandle(id).fetchHistory()).events?.at(-1);
-      return last?.workflowExecutionTerminatedEventAttributes?.reason ?? last?.workflowExecutionFailedEventAttributes?.failure?.message ?? 'unknown';
+      return (
+        last?.workflowExecutionTerminatedEventAttributes?.reason ??
+        last?.workflowExecutionFailedEventAttributes?.failure?.message ??
+        'unknown'
+      );
     };
     /** Sends the next user message; an update to a closed conversation fails, so say why it closed. */
     const send = async (id: string, turn: number) => {
@@ -163,7 +184,9 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
           if (turn > 1) await send(historyId, turn);
           await waitForTurn(historyId, turn);
           if (turn % 25 === 0) {
-            log(`peer: history conversation at turn ${turn}, ${round((performance.now() - blockStarted) / 25)} ms/turn over the last 25 (checkpoints included)`);
+            log(
+              `peer: history conversation at turn ${turn}, ${round((performance.now() - blockStarted) / 25)} ms/turn over the last 25 (checkpoints included)`,
+            );
             blockStarted = performance.now();
           }
           if (!opts.checkpoints.includes(turn)) continue;
@@ -176,7 +199,12 @@ export async function runAiSdkPeer(opts: AiSdkPeerOptions): Promise<AiSdkPeerRes
         stopped = { turn: err.turn, reason: err.reason, ...(await historySize(historyId)) };
         log(`peer: the conversation stopped during turn ${err.turn}: ${err.reason}`);
       }
-      return { perTurnMs: { p50: round(percentile(perTurn, 50)), p95: round(percentile(perTurn, 95)) }, turnsTimed: perTurn.length, history, ...(stopped && { stopped }) };
+      return {
+        perTurnMs: { p50: round(percentile(perTurn, 50)), p95: round(percentile(perTurn, 95)) },
+        turnsTimed: perTurn.length,
+        history,
+        ...(stopped && { stopped }),
+      };
     });
   } finally {
     await connection.close();
@@ -193,16 +221,38 @@ async function main(): Promise<void> {
   const { startDevServer } = await import('../src/testing/temporal-env');
   const { FakeClaude } = await import('../src/fake-claude');
   const env = await startDevServer({
-    extraArgs: limitBytes ? ['--dynamic-config-value', `limit.historySize.error=${limitBytes}`, '--dynamic-config-value', `limit.historySize.warn=${limitBytes}`] : undefined,
+    extraArgs: limitBytes
+      ? [
+          '--dynamic-config-value',
+          `limit.historySize.error=${limitBytes}`,
+          '--dynamic-config-value',
+          `limit.historySize.warn=${limitBytes}`,
+        ]
+      : undefined,
   });
   const fake = await FakeClaude.start();
   const started = Date.now();
   try {
-    const result = await runAiSdkPeer({ address: env.address, namespace: env.namespace, fake, turns: smoke ? 5 : 30, checkpoints: smoke ? [10] : [10, 50, 200], log: console.log });
+    const result = await runAiSdkPeer({
+      address: env.address,
+      namespace: env.namespace,
+      fake,
+      turns: smoke ? 5 : 30,
+      checkpoints: smoke ? [10] : [10, 50, 200],
+      log: console.log,
+    });
     console.log(`\nAI SDK peer (${smoke ? 'smoke' : 'full'}, ${round((Date.now() - started) / 1000, 0)} s)`);
-    console.log(`  per turn: p50 ${result.perTurnMs.p50} ms, p95 ${result.perTurnMs.p95} ms (${result.turnsTimed} turns)`);
-    if (result.stopped) console.log(`  the history conversation stopped during turn ${result.stopped.turn} (${result.stopped.reason}) at ${round(result.stopped.bytes / 1024, 0)} KiB / ${result.stopped.events} events`);
-    for (const p of result.history) console.log(`  history at ${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB (${p.bytes} B) / ${p.events} events / ${p.runs} run(s), ${round(p.bytes / p.turns, 0)} B/turn`);
+    console.log(
+      `  per turn: p50 ${result.perTurnMs.p50} ms, p95 ${result.perTurnMs.p95} ms (${result.turnsTimed} turns)`,
+    );
+    if (result.stopped)
+      console.log(
+        `  the history conversation stopped during turn ${result.stopped.turn} (${result.stopped.reason}) at ${round(result.stopped.bytes / 1024, 0)} KiB / ${result.stopped.events} events`,
+      );
+    for (const p of result.history)
+      console.log(
+        `  history at ${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB (${p.bytes} B) / ${p.events} events / ${p.runs} run(s), ${round(p.bytes / p.turns, 0)} B/turn`,
+      );
   } finally {
     await fake.close();
     await env.teardown();

@@ -21,7 +21,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import { sendMessageUpdate, stateQuery, type ConversationInput, type ConversationState } from '../src/api/conversation';
+import {
+  sendMessageUpdate,
+  stateQuery,
+  type ConversationInput,
+  type ConversationState,
+} from '../src/api/conversation';
 import { CONVERSATION_ID_HEADER } from '../src/api/wire';
 import { reply } from '../src/fake-claude';
 import { createOpsServer } from '../src/ops/server';
@@ -68,7 +73,11 @@ async function converse(
   for (let turn = 1; turn <= turns; turn++) {
     const started = performance.now();
     const message = `Turn ${turn}: weather in Paris?`;
-    if (turn === 1) await stack.agent.startConversation({ model: MODEL, tools: ['get_weather'], ...input, message }, { workflowId: id });
+    if (turn === 1)
+      await stack.agent.startConversation(
+        { model: MODEL, tools: ['get_weather'], ...input, message },
+        { workflowId: id },
+      );
     else await handle.executeUpdate(sendMessageUpdate, { args: [{ content: message }] });
     state = await waitForTurn(stack, id, turn);
     perTurnMs.push(performance.now() - started);
@@ -81,7 +90,12 @@ async function converse(
 /** 1. Our workflow against the SDK's tool runner, per turn. */
 async function overhead(stack: CrashStack, turns: number) {
   // The SDK's own loop, in process.
-  const client = new Anthropic({ apiKey: 'bench', baseURL: stack.fake.url, maxRetries: 0, defaultHeaders: { [CONVERSATION_ID_HEADER]: 'bench-sdk' } });
+  const client = new Anthropic({
+    apiKey: 'bench',
+    baseURL: stack.fake.url,
+    maxRetries: 0,
+    defaultHeaders: { [CONVERSATION_ID_HEADER]: 'bench-sdk' },
+  });
   stack.fake.script('bench-sdk', weatherTurn());
   const weather = betaZodTool({
     name: 'get_weather',
@@ -94,7 +108,12 @@ async function overhead(stack: CrashStack, turns: number) {
   const sdk: number[] = [];
   for (let i = 0; i <= turns; i++) {
     const started = performance.now();
-    const runner = client.beta.messages.toolRunner({ model: MODEL, max_tokens: 1024, messages: [{ role: 'user', content: `Turn ${i}: weather in Paris?` }], tools: [weather] });
+    const runner = client.beta.messages.toolRunner({
+      model: MODEL,
+      max_tokens: 1024,
+      messages: [{ role: 'user', content: `Turn ${i}: weather in Paris?` }],
+      tools: [weather],
+    });
     await runner.runUntilDone();
     if (i > 0) sdk.push(performance.now() - started); // turn 0 warms up
   }
@@ -133,7 +152,8 @@ async function historySize(stack: CrashStack, workflowId: string) {
     bytes += temporal.api.history.v1.History.encode(history).finish().length;
     events += history.events?.length ?? 0;
     const first = history.events?.[0];
-    if (first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId) snapshotBytes += temporal.api.history.v1.HistoryEvent.encode(first).finish().length;
+    if (first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId)
+      snapshotBytes += temporal.api.history.v1.HistoryEvent.encode(first).finish().length;
     runs++;
   }
   return { bytes, events, runs, snapshotBytes };
@@ -141,7 +161,8 @@ async function historySize(stack: CrashStack, workflowId: string) {
 
 /** 3. History bytes and events of our conversation at 10, 50, 200 turns. */
 async function historyGrowth(stack: CrashStack, checkpoints: number[]) {
-  const points: Array<{ turns: number; bytes: number; events: number; runs: number; snapshotBytes: number }> = [];
+  const points: Array<{ turns: number; bytes: number; events: number; runs: number; snapshotBytes: number }> =
+    [];
   // Temporal suggests continue-as-new past ~4,096 events; the sizes below add up every run.
   const limits = { maxTurns: checkpoints.at(-1)! + 5, continueAsNewAfterEvents: 1_000_000 };
   await converse(stack, 'bench-history', { limits }, checkpoints.at(-1)!, async (id, turn) => {
@@ -170,16 +191,26 @@ async function throughput(stack: CrashStack, conversations: number) {
 async function streamLatency(stack: CrashStack, opsUrl: string, deltas: number) {
   const id = `bench-stream-${Date.now()}`;
   const text = 'x'.repeat(deltas * 4);
-  stack.fake.script(id, [{ ...reply.text(text, { chunkSize: 4 }), latency: { firstByteMs: 300, betweenEventsMs: 10 } }]);
+  stack.fake.script(id, [
+    { ...reply.text(text, { chunkSize: 4 }), latency: { firstByteMs: 300, betweenEventsMs: 10 } },
+  ]);
   const received: number[] = [];
   const controller = new AbortController();
   const observing = (async () => {
-    for await (const message of subscribeLive({ url: opsUrl, token: TOKEN, workflowId: id, signal: controller.signal }) as AsyncGenerator<LiveMessage>) {
+    for await (const message of subscribeLive({
+      url: opsUrl,
+      token: TOKEN,
+      workflowId: id,
+      signal: controller.signal,
+    }) as AsyncGenerator<LiveMessage>) {
       if (message.type === 'delta' && message.kind === 'text') received.push(Date.now());
     }
   })();
   await sleep(100);
-  await stack.agent.startConversation({ model: MODEL, message: 'Stream something', singleTurn: true }, { workflowId: id });
+  await stack.agent.startConversation(
+    { model: MODEL, message: 'Stream something', singleTurn: true },
+    { workflowId: id },
+  );
   await stack.agent.client.workflow.getHandle(id).result();
   await sleep(200);
   controller.abort();
@@ -188,7 +219,14 @@ async function streamLatency(stack: CrashStack, opsUrl: string, deltas: number) 
   // The text deltas are the events after message_start and content_block_start (and before the stop).
   const sent = (request.sentAt ?? []).slice(2, 2 + deltas);
   const latencies = received.slice(0, sent.length).map((at, i) => at - sent[i]);
-  return { deltas: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies), targetP99Ms: 50, met: percentile(latencies, 99) < 50 };
+  return {
+    deltas: latencies.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: Math.max(...latencies),
+    targetP99Ms: 50,
+    met: percentile(latencies, 99) < 50,
+  };
 }
 
 /** 6. A 20-turn conversation with a system prompt, with and without prompt caching. */
@@ -197,7 +235,12 @@ async function caching(stack: CrashStack, turns: number) {
   const model = 'claude-sonnet-4-5';
   const system = `You are a travel assistant. ${'Answer with the weather, the season and what to pack. '.repeat(150)}`;
   const run = async (promptCaching: '5m' | 'off') => {
-    const { state } = await converse(stack, `bench-cache-${promptCaching}`, { model, system, promptCaching, limits: { maxTurns: turns + 5 } }, turns);
+    const { state } = await converse(
+      stack,
+      `bench-cache-${promptCaching}`,
+      { model, system, promptCaching, limits: { maxTurns: turns + 5 } },
+      turns,
+    );
     const { usage } = state;
     const prompt = usage.inputTokens + usage.cacheCreationInputTokens + usage.cacheReadInputTokens;
     return { ...usage, promptTokens: prompt, cachedShare: round(usage.cacheReadInputTokens / prompt, 3) };
@@ -208,7 +251,11 @@ async function caching(stack: CrashStack, turns: number) {
     turns,
     model,
     cached,
-    uncached: { promptTokens: uncached.promptTokens, outputTokens: uncached.outputTokens, costUsd: uncached.costUsd },
+    uncached: {
+      promptTokens: uncached.promptTokens,
+      outputTokens: uncached.outputTokens,
+      costUsd: uncached.costUsd,
+    },
     costRatio: round(cached.costUsd / uncached.costUsd, 2),
     targetCachedShare: 0.8,
     met: cached.cachedShare >= 0.8,
@@ -216,7 +263,10 @@ async function caching(stack: CrashStack, turns: number) {
 }
 
 /** Ours at least 10x smaller than the peer's at the last checkpoint they both reached. */
-function historyVsPeerMet(ours: Array<{ turns: number; bytes: number }>, theirs: Array<{ turns: number; bytes: number }>): boolean {
+function historyVsPeerMet(
+  ours: Array<{ turns: number; bytes: number }>,
+  theirs: Array<{ turns: number; bytes: number }>,
+): boolean {
   const last = ours.filter((point) => theirs.some((q) => q.turns === point.turns)).at(-1);
   return last !== undefined && theirs.find((q) => q.turns === last.turns)!.bytes >= 10 * last.bytes;
 }
@@ -225,7 +275,14 @@ async function main(): Promise<void> {
   // The history size limit is raised (Temporal's default: 50 MiB) so the peer's 200-turn history can be
   // measured; when it passes the default, the table says at which turn the default would have ended it.
   // The dev server is tuned for speed (FAST_DEV_SERVER, as `npm start` runs it; bench/TUNING.md).
-  const server = { ...FAST_DEV_SERVER, dynamicConfig: { ...FAST_DEV_SERVER.dynamicConfig, 'limit.historySize.error': HISTORY_LIMIT, 'limit.historySize.warn': HISTORY_LIMIT } };
+  const server = {
+    ...FAST_DEV_SERVER,
+    dynamicConfig: {
+      ...FAST_DEV_SERVER.dynamicConfig,
+      'limit.historySize.error': HISTORY_LIMIT,
+      'limit.historySize.warn': HISTORY_LIMIT,
+    },
+  };
   const stack = await CrashStack.start({ server });
   const hub = new StreamHub();
   const ops = await createOpsServer({ agent: stack.agent, token: TOKEN, namespace: 'default', hub });
@@ -235,7 +292,13 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     const results = {
-      machine: { cpus: (await import('node:os')).cpus().length, memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0), node: process.version, temporal: 'CLI dev server (SQLite file, WAL, tuned: see bench/TUNING.md)', smoke },
+      machine: {
+        cpus: (await import('node:os')).cpus().length,
+        memoryGiB: round((await import('node:os')).totalmem() / 2 ** 30, 0),
+        node: process.version,
+        temporal: 'CLI dev server (SQLite file, WAL, tuned: see bench/TUNING.md)',
+        smoke,
+      },
       overhead: await overhead(stack, smoke ? 5 : 30),
       peer: await peer(stack, smoke ? 5 : 30, smoke ? [10] : [10, 50, 200]),
       history: await historyGrowth(stack, smoke ? [10] : [10, 50, 200]),
@@ -262,19 +325,46 @@ async function main(): Promise<void> {
     const h = results.history;
     const vsPeer = h.points.map((point) => {
       const theirs = p.history.find((q) => q.turns === point.turns);
-      return theirs ? `${point.turns} turns: x${round(theirs.bytes / point.bytes, 1)} smaller` : `${point.turns} turns: peer stopped`;
+      return theirs
+        ? `${point.turns} turns: x${round(theirs.bytes / point.bytes, 1)} smaller`
+        : `${point.turns} turns: peer stopped`;
     });
     const rows = [
-      ['overhead per turn (p50 / p95)', `ours ${o.oursMs.p50} / ${o.oursMs.p95} ms; SDK tool runner ${o.sdkToolRunnerMs.p50} / ${o.sdkToolRunnerMs.p95} ms`, `+${o.addedP50Ms} ms (x${o.ratioP50})`, `<= +10 ms: ${o.met ? 'met' : 'NOT met'}`],
+      [
+        'overhead per turn (p50 / p95)',
+        `ours ${o.oursMs.p50} / ${o.oursMs.p95} ms; SDK tool runner ${o.sdkToolRunnerMs.p50} / ${o.sdkToolRunnerMs.p95} ms`,
+        `+${o.addedP50Ms} ms (x${o.ratioP50})`,
+        `<= +10 ms: ${o.met ? 'met' : 'NOT met'}`,
+      ],
       [
         'durable peer (@temporalio/ai-sdk)',
         `same scenario, same server; its history at ${p.history.map((q) => `${q.turns} turns: ${round(q.bytes / 1024, 0)} KiB / ${q.events} events`).join('; ')}${p.stopped ? `; stopped at turn ${p.stopped.turn}: ${p.stopped.reason}` : ''}${p.pastDefaultHistoryLimitBy ? `; past the default 50 MiB history limit by turn ${p.pastDefaultHistoryLimitBy}` : ''}`,
         `p50 ${p.perTurnMs.p50} / p95 ${p.perTurnMs.p95} ms per turn`,
         `ours p50 ${o.oursMs.p50} ms`,
       ],
-      ['history growth', results.history.points.map((p) => `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events / ${p.runs} run(s)${p.snapshotBytes ? ` (${round(p.snapshotBytes / 1024, 0)} KiB of it the continue-as-new snapshot)` : ''}`).join('; '), `${results.history.bytesPerTurn.join(', ')} B/turn; vs peer ${vsPeer.join(', ')}`, `${results.history.linear ? 'linear' : 'NOT linear'}; >= x10 smaller at 200 turns: ${historyVsPeerMet(h.points, p.history) ? 'met' : 'NOT met'}`],
-      ['throughput', `${t.conversations} conversations x ${t.modelCallsEach} calls @ ${t.modelLatencyMs} ms: ${t.wallMs} ms (ideal ${t.idealMs} ms)`, `x${t.ratioToIdeal}, worker peak RSS ${t.workerPeakRssMiB} MiB`, `<= x1.5 and < 1 GiB: ${t.met ? 'met' : 'NOT met'}`],
-      ['stream latency', `${s.deltas} deltas`, `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`, `p99 < 50 ms: ${s.met ? 'met' : 'NOT met'}`],
+      [
+        'history growth',
+        results.history.points
+          .map(
+            (p) =>
+              `${p.turns} turns: ${round(p.bytes / 1024, 0)} KiB / ${p.events} events / ${p.runs} run(s)${p.snapshotBytes ? ` (${round(p.snapshotBytes / 1024, 0)} KiB of it the continue-as-new snapshot)` : ''}`,
+          )
+          .join('; '),
+        `${results.history.bytesPerTurn.join(', ')} B/turn; vs peer ${vsPeer.join(', ')}`,
+        `${results.history.linear ? 'linear' : 'NOT linear'}; >= x10 smaller at 200 turns: ${historyVsPeerMet(h.points, p.history) ? 'met' : 'NOT met'}`,
+      ],
+      [
+        'throughput',
+        `${t.conversations} conversations x ${t.modelCallsEach} calls @ ${t.modelLatencyMs} ms: ${t.wallMs} ms (ideal ${t.idealMs} ms)`,
+        `x${t.ratioToIdeal}, worker peak RSS ${t.workerPeakRssMiB} MiB`,
+        `<= x1.5 and < 1 GiB: ${t.met ? 'met' : 'NOT met'}`,
+      ],
+      [
+        'stream latency',
+        `${s.deltas} deltas`,
+        `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms`,
+        `p99 < 50 ms: ${s.met ? 'met' : 'NOT met'}`,
+      ],
       [
         'prompt caching and cost',
         `${c.turns} turns (${c.cached.calls} calls, ${c.model}): ${c.cached.promptTokens} prompt tokens (${c.cached.cacheReadInputTokens} read, ${c.cached.cacheCreationInputTokens} written, ${c.cached.inputTokens} uncached), ${c.cached.outputTokens} output; $${c.cached.costUsd} vs $${c.uncached.costUsd} without caching`,
@@ -282,8 +372,11 @@ async function main(): Promise<void> {
         `>= 80% cached: ${c.met ? 'met' : 'NOT met'}`,
       ],
     ];
-    console.log(`\nbench (${smoke ? 'smoke' : 'full'}, ${results.machine.cpus} cores, ${results.seconds} s) -> ${OUT}`);
-    for (const [what, measured, figure, target] of rows) console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
+    console.log(
+      `\nbench (${smoke ? 'smoke' : 'full'}, ${results.machine.cpus} cores, ${results.seconds} s) -> ${OUT}`,
+    );
+    for (const [what, measured, figure, target] of rows)
+      console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
   } finally {
     await ops.close();
     await stack.close();

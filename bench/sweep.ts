@@ -21,7 +21,17 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FAST_DEV_SERVER, type ServerOptions } from '../test/crash/stack';
-import { argValue, percentile, round, settingFromArgs, startStack, throughput, waitForQuiet, type Setting, type ThroughputResult } from './common';
+import {
+  argValue,
+  percentile,
+  round,
+  settingFromArgs,
+  startStack,
+  throughput,
+  waitForQuiet,
+  type Setting,
+  type ThroughputResult,
+} from './common';
 
 /** Dev server flags that lower dispatch latency (see the report in the PR / bench/README). */
 const FAST_QUEUES: ServerOptions['dynamicConfig'] = {
@@ -40,7 +50,8 @@ const WAL = { journal_mode: 'WAL', synchronous: 'NORMAL' };
 /** All three: FAST_DEV_SERVER of test/crash/stack.ts (spelled out above so each part can be tried alone). */
 const TUNED_SERVER: ServerOptions = FAST_DEV_SERVER;
 
-const worker = (env: Record<string, number>) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+const worker = (env: Record<string, number>) =>
+  Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
 
 export const SETTINGS: Setting[] = [
   { name: 'default', server: {}, workerEnv: {} },
@@ -49,24 +60,40 @@ export const SETTINGS: Setting[] = [
   { name: 'fastq', server: { dynamicConfig: FAST_QUEUES }, workerEnv: {} },
   { name: 'part1', server: { dynamicConfig: ONE_PARTITION }, workerEnv: {} },
   { name: 'fastq+part1', server: { dynamicConfig: { ...FAST_QUEUES, ...ONE_PARTITION } }, workerEnv: {} },
-  { name: 'memory+fastq+part1', server: { inMemory: true, dynamicConfig: { ...FAST_QUEUES, ...ONE_PARTITION } }, workerEnv: {} },
+  {
+    name: 'memory+fastq+part1',
+    server: { inMemory: true, dynamicConfig: { ...FAST_QUEUES, ...ONE_PARTITION } },
+    workerEnv: {},
+  },
   { name: 'wal+fastq', server: { sqlitePragmas: WAL, dynamicConfig: FAST_QUEUES }, workerEnv: {} },
   { name: 'tuned', server: TUNED_SERVER, workerEnv: {} },
   // Worker knobs: on the default server (plain name) and on WAL + fast queues + one partition (`tuned+`).
-  ...([
-    { name: 'acts500', env: { AGENT_MAX_CONCURRENT_ACTIVITIES: 500 } },
-    { name: 'acts1000', env: { AGENT_MAX_CONCURRENT_ACTIVITIES: 1000 } },
-    { name: 'apoll4', env: { AGENT_ACTIVITY_TASK_POLLERS: 4 } },
-    { name: 'apoll20', env: { AGENT_ACTIVITY_TASK_POLLERS: 20 } },
-    { name: 'wft10', env: { AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 10 } },
-    { name: 'wft100+wpoll20', env: { AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 100, AGENT_WORKFLOW_TASK_POLLERS: 20 } },
-    { name: 'wpoll4', env: { AGENT_WORKFLOW_TASK_POLLERS: 4 } },
-    { name: 'ratio0.5', env: { AGENT_NON_STICKY_POLL_RATIO: 0.5 } },
-    { name: 'acts1000+wft100+wpoll20', env: { AGENT_MAX_CONCURRENT_ACTIVITIES: 1000, AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 100, AGENT_WORKFLOW_TASK_POLLERS: 20 } },
-    { name: 'cache100', env: { AGENT_MAX_CACHED_WORKFLOWS: 100 } },
-    { name: 'noeager', env: { AGENT_MAX_EAGER_ACTIVITIES: 0 } },
-    { name: 'eager10', env: { AGENT_MAX_EAGER_ACTIVITIES: 10 } },
-  ] as Array<{ name: string; env: Record<string, number> }>).flatMap(({ name, env }) => [
+  ...(
+    [
+      { name: 'acts500', env: { AGENT_MAX_CONCURRENT_ACTIVITIES: 500 } },
+      { name: 'acts1000', env: { AGENT_MAX_CONCURRENT_ACTIVITIES: 1000 } },
+      { name: 'apoll4', env: { AGENT_ACTIVITY_TASK_POLLERS: 4 } },
+      { name: 'apoll20', env: { AGENT_ACTIVITY_TASK_POLLERS: 20 } },
+      { name: 'wft10', env: { AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 10 } },
+      {
+        name: 'wft100+wpoll20',
+        env: { AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 100, AGENT_WORKFLOW_TASK_POLLERS: 20 },
+      },
+      { name: 'wpoll4', env: { AGENT_WORKFLOW_TASK_POLLERS: 4 } },
+      { name: 'ratio0.5', env: { AGENT_NON_STICKY_POLL_RATIO: 0.5 } },
+      {
+        name: 'acts1000+wft100+wpoll20',
+        env: {
+          AGENT_MAX_CONCURRENT_ACTIVITIES: 1000,
+          AGENT_MAX_CONCURRENT_WORKFLOW_TASKS: 100,
+          AGENT_WORKFLOW_TASK_POLLERS: 20,
+        },
+      },
+      { name: 'cache100', env: { AGENT_MAX_CACHED_WORKFLOWS: 100 } },
+      { name: 'noeager', env: { AGENT_MAX_EAGER_ACTIVITIES: 0 } },
+      { name: 'eager10', env: { AGENT_MAX_EAGER_ACTIVITIES: 10 } },
+    ] as Array<{ name: string; env: Record<string, number> }>
+  ).flatMap(({ name, env }) => [
     { name, server: {}, workerEnv: worker(env) },
     { name: `tuned+${name}`, server: TUNED_SERVER, workerEnv: worker(env) },
   ]),
@@ -76,7 +103,11 @@ export const SETTINGS: Setting[] = [
     { name: 'noreuse', options: { reuseV8Context: false } },
   ].flatMap(({ name, options }) => [
     { name, server: {}, workerEnv: { BENCH_WORKER_OPTIONS: JSON.stringify(options) } },
-    { name: `tuned+${name}`, server: TUNED_SERVER, workerEnv: { BENCH_WORKER_OPTIONS: JSON.stringify(options) } },
+    {
+      name: `tuned+${name}`,
+      server: TUNED_SERVER,
+      workerEnv: { BENCH_WORKER_OPTIONS: JSON.stringify(options) },
+    },
   ]),
 ];
 
@@ -113,8 +144,14 @@ async function one(name: string): Promise<void> {
 
 function run(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', ...args], { cwd: join(__dirname, '..'), maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${args.join(' ')} failed: ${String(err)}\n${stderr.slice(-2000)}`)) : resolve(stdout),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', ...args],
+      { cwd: join(__dirname, '..'), maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`${args.join(' ')} failed: ${String(err)}\n${stderr.slice(-2000)}`))
+          : resolve(stdout),
     );
   });
 }
@@ -136,19 +173,45 @@ type Row = { setting: string; othersCores: number; quietBefore?: number } & (Thr
 async function measure(setting: Setting, quiet: boolean): Promise<Row> {
   const quietBefore = quiet ? await waitForQuiet() : undefined;
   if (MODE === 'throughput') {
-    const out = await run([__filename, '--one', setting.name, '--n', String(N), '--latency', String(LATENCY), ...extraEnvFlags]);
+    const out = await run([
+      __filename,
+      '--one',
+      setting.name,
+      '--n',
+      String(N),
+      '--latency',
+      String(LATENCY),
+      ...extraEnvFlags,
+    ]);
     const result = JSON.parse(out.trim().split('\n').at(-1)!) as ThroughputResult;
-    const othersCores = round((result.machineBusyS - result.serverCpuS - result.workerCpuS - result.driverCpuS) / (result.wallMs / 1000), 2);
+    const othersCores = round(
+      (result.machineBusyS - result.serverCpuS - result.workerCpuS - result.driverCpuS) /
+        (result.wallMs / 1000),
+      2,
+    );
     return { setting: setting.name, othersCores, quietBefore, ...result };
   }
   const file = join(mkdtempSync(join(tmpdir(), 'sweep-')), 'timeline.json');
   const flags = [
     ...(setting.server.inMemory ? ['--memory'] : []),
-    ...Object.entries(setting.server.dynamicConfig ?? {}).flatMap(([k, v]) => ['--dc', `${k}=${JSON.stringify(v)}`]),
+    ...Object.entries(setting.server.dynamicConfig ?? {}).flatMap(([k, v]) => [
+      '--dc',
+      `${k}=${JSON.stringify(v)}`,
+    ]),
     ...Object.entries(setting.server.sqlitePragmas ?? {}).flatMap(([k, v]) => ['--pragma', `${k}=${v}`]),
     ...Object.entries({ ...setting.workerEnv, ...EXTRA_ENV }).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
   ];
-  await run([join(__dirname, 'timeline.ts'), '--turns', TURNS, '--out', file, '--wait', argValue(argv, '--wait', 'poll1'), ...flags, ...(argv.includes('--plain') ? ['--plain'] : [])]);
+  await run([
+    join(__dirname, 'timeline.ts'),
+    '--turns',
+    TURNS,
+    '--out',
+    file,
+    '--wait',
+    argValue(argv, '--wait', 'poll1'),
+    ...flags,
+    ...(argv.includes('--plain') ? ['--plain'] : []),
+  ]);
   const t = JSON.parse(readFileSync(file, 'utf8')) as {
     turns: number;
     turnMs: { p50: number; p95: number };
@@ -158,7 +221,9 @@ async function measure(setting: Setting, quiet: boolean): Promise<Row> {
     steps: Array<{ label: string; p50: number }>;
   };
   const at = (label: string) => t.steps.find((s) => s.label === label)?.p50 ?? NaN;
-  const queries = [1, 2].map((n) => round(at(`worker: query#${n} end`) - at(`worker: query#${n} start`), 1)).filter(Number.isFinite);
+  const queries = [1, 2]
+    .map((n) => round(at(`worker: query#${n} end`) - at(`worker: query#${n} start`), 1))
+    .filter(Number.isFinite);
   return {
     setting: setting.name,
     othersCores: t.cpu.othersCores,
@@ -177,8 +242,16 @@ async function measure(setting: Setting, quiet: boolean): Promise<Row> {
 function codeVersion(): string {
   try {
     const cwd = join(__dirname, '..');
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return dirty ? `${head} + uncommitted changes` : head;
   } catch {
     return 'unknown (not a git checkout)';
@@ -194,21 +267,36 @@ function format(row: Row): string {
 
 async function main(): Promise<void> {
   if (argv.includes('--list')) {
-    for (const s of SETTINGS) console.log(`${s.name.padEnd(34)} ${JSON.stringify(s.server)} ${JSON.stringify(s.workerEnv)}`);
+    for (const s of SETTINGS)
+      console.log(`${s.name.padEnd(34)} ${JSON.stringify(s.server)} ${JSON.stringify(s.workerEnv)}`);
     return;
   }
   const oneAt = argv.indexOf('--one');
   if (oneAt >= 0) return one(argv[oneAt + 1]);
   const only = argValue(argv, '--only', '');
-  const chosen = only ? only.split(',').map((name) => SETTINGS.find((s) => s.name === name) ?? (() => { throw new Error(`unknown setting ${name}`); })()) : SETTINGS;
+  const chosen = only
+    ? only.split(',').map(
+        (name) =>
+          SETTINGS.find((s) => s.name === name) ??
+          (() => {
+            throw new Error(`unknown setting ${name}`);
+          })(),
+      )
+    : SETTINGS;
   const rows: Row[] = [];
-  console.log(`${MODE}${MODE === 'throughput' ? ` (${N} conversations, ${LATENCY} ms model latency)` : ''}, code ${codeVersion()}${extraEnvFlags.length ? `, worker env ${JSON.stringify(EXTRA_ENV)}` : ''}`);
+  console.log(
+    `${MODE}${MODE === 'throughput' ? ` (${N} conversations, ${LATENCY} ms model latency)` : ''}, code ${codeVersion()}${extraEnvFlags.length ? `, worker env ${JSON.stringify(EXTRA_ENV)}` : ''}`,
+  );
   for (let r = 0; r < REPEAT; r++) {
     for (const setting of chosen) {
       const row = await measure(setting, argv.includes('--quiet'));
       rows.push(row);
       console.log(format(row));
-      if (OUT) writeFileSync(OUT, `${JSON.stringify({ mode: MODE, n: N, latencyMs: LATENCY, code: codeVersion(), rows }, null, 2)}\n`);
+      if (OUT)
+        writeFileSync(
+          OUT,
+          `${JSON.stringify({ mode: MODE, n: N, latencyMs: LATENCY, code: codeVersion(), rows }, null, 2)}\n`,
+        );
     }
   }
   console.log(`\nmedian per setting (${REPEAT} runs each; spread = min..max)`);
@@ -216,8 +304,16 @@ async function main(): Promise<void> {
     const mine = rows.filter((r) => r.setting === setting.name);
     const key = MODE === 'throughput' ? 'wallMs' : 'turnP50';
     const values = mine.map((r) => (r as unknown as Record<string, number>)[key]);
-    const rss = MODE === 'throughput' ? `  rss ${percentile(mine.map((r) => (r as ThroughputResult).workerPeakRssMiB), 50)} MiB` : '';
-    console.log(`  ${setting.name.padEnd(34)} ${key} ${percentile(values, 50)} (${Math.min(...values)}..${Math.max(...values)})${rss}  others ${mine.map((r) => r.othersCores).join('/')}`);
+    const rss =
+      MODE === 'throughput'
+        ? `  rss ${percentile(
+            mine.map((r) => (r as ThroughputResult).workerPeakRssMiB),
+            50,
+          )} MiB`
+        : '';
+    console.log(
+      `  ${setting.name.padEnd(34)} ${key} ${percentile(values, 50)} (${Math.min(...values)}..${Math.max(...values)})${rss}  others ${mine.map((r) => r.othersCores).join('/')}`,
+    );
   }
 }
 

@@ -38,7 +38,15 @@ const timing: WorkerPlugin = {
           try {
             return await fn(...args);
           } finally {
-            record({ kind: 'activity', name, workflowId: info.workflowExecution?.workflowId, activityId: info.activityId, attempt: info.attempt, start, end: now() });
+            record({
+              kind: 'activity',
+              name,
+              workflowId: info.workflowExecution?.workflowId,
+              activityId: info.activityId,
+              attempt: info.attempt,
+              start,
+              end: now(),
+            });
           }
         },
       ]),
@@ -50,7 +58,10 @@ const timing: WorkerPlugin = {
 /** Applies BENCH_WORKER_OPTIONS last, over everything else. */
 const overrides: WorkerPlugin = {
   name: 'bench-options',
-  configureWorker: (options) => ({ ...options, ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as object) }),
+  configureWorker: (options) => ({
+    ...options,
+    ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as object),
+  }),
 };
 
 void runWorker({

@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const pending = await agent.listPendingApprovals();
   for (const p of pending) {
     const age = Math.round((Date.now() - Date.parse(p.requestedAt)) / 1000);
-    console.log(`${p.workflowId} ${p.toolUseId} ${p.name} waiting ${age}s, due ${p.deadline}: ${JSON.stringify(p.input)}`);
+    console.log(
+      `${p.workflowId} ${p.toolUseId} ${p.name} waiting ${age}s, due ${p.deadline}: ${JSON.stringify(p.input)}`,
+    );
   }
   console.log(`${pending.length} pending`);
   await agent.client.connection.close();

@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const agent = await AgentClient.fromConfig(config);
   const prompt = process.argv[2] ?? 'What is the weather in Paris?';
-  const { workflowId } = await agent.startConversation({ model: config.AGENT_MODEL, message: prompt, tools: ['get_weather'], singleTurn: true });
+  const { workflowId } = await agent.startConversation({
+    model: config.AGENT_MODEL,
+    message: prompt,
+    tools: ['get_weather'],
+    singleTurn: true,
+  });
   console.log(`conversation ${workflowId}`);
   const result = agent.client.workflow.getHandle(workflowId).result();
   // The live stream, until the conversation is done.

@@ -18,14 +18,27 @@ async function main(): Promise<number> {
     for (const spec of CASES.filter((c) => !only || c.name === only)) {
       const result = await runCase(stack, spec, String(Date.now()));
       failed += result.ok ? 0 : 1;
-      const recovery = result.recoveryMs !== undefined ? `, recovered ${(result.recoveryMs / 1000).toFixed(1)} s after the kill` : '';
-      console.log(`${result.ok ? 'ok  ' : 'FAIL'} ${spec.name}: ${result.requests} model requests (fault-free ${result.baselineRequests}), ${result.sideEffects} side effects${recovery} [${(result.ms / 1000).toFixed(1)} s]`);
+      const recovery =
+        result.recoveryMs !== undefined
+          ? `, recovered ${(result.recoveryMs / 1000).toFixed(1)} s after the kill`
+          : '';
+      console.log(
+        `${result.ok ? 'ok  ' : 'FAIL'} ${spec.name}: ${result.requests} model requests (fault-free ${result.baselineRequests}), ${result.sideEffects} side effects${recovery} [${(result.ms / 1000).toFixed(1)} s]`,
+      );
       for (const p of result.problems) console.log(`     ${p}`);
     }
-    const random = await runRandomized(stack, short ? { conversations: 6, kills: 2 } : { conversations: 20, kills: 5 });
+    const random = await runRandomized(
+      stack,
+      short ? { conversations: 6, kills: 2 } : { conversations: 20, kills: 5 },
+    );
     for (const p of random.problems) console.log(`     ${p}`);
-    console.log(`crash-test: ${random.conversations} conversations, ${random.kills} kills, ${random.lost} lost, ${random.duplicateSideEffects} duplicate side effects [${(random.ms / 1000).toFixed(1)} s]`);
-    if (random.unexpectedExits) console.log(`crash-test: ${random.unexpectedExits} worker exit(s) on their own, replaced (see the worker logs)`);
+    console.log(
+      `crash-test: ${random.conversations} conversations, ${random.kills} kills, ${random.lost} lost, ${random.duplicateSideEffects} duplicate side effects [${(random.ms / 1000).toFixed(1)} s]`,
+    );
+    if (random.unexpectedExits)
+      console.log(
+        `crash-test: ${random.unexpectedExits} worker exit(s) on their own, replaced (see the worker logs)`,
+      );
     if (random.lost > 0 || random.duplicateSideEffects > 0 || random.problems.length > 0) failed++;
   } finally {
     await stack.close();

@@ -11,7 +11,11 @@ import { accessSync, constants } from 'node:fs';
 
 const quiet = process.argv.includes('--quiet');
 const TOOLS = [
-  { path: process.env.CHROMIUM_PATH || '/usr/bin/chromium', pkg: 'chromium', override: process.env.CHROMIUM_PATH },
+  {
+    path: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    pkg: 'chromium',
+    override: process.env.CHROMIUM_PATH,
+  },
   { path: '/usr/bin/docker-compose', pkg: 'docker-compose' },
 ];
 
@@ -33,7 +37,9 @@ if (missing.length === 0) process.exit(0);
 const packages = missing.map((t) => t.pkg);
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!root) {
-  console.error(`[ensure-debian-packages] missing: ${missing.map((t) => t.path).join(', ')}. Install ${packages.join(' ')} (Debian: sudo apt-get install ${packages.join(' ')}).`);
+  console.error(
+    `[ensure-debian-packages] missing: ${missing.map((t) => t.path).join(', ')}. Install ${packages.join(' ')} (Debian: sudo apt-get install ${packages.join(' ')}).`,
+  );
   process.exit(1);
 }
 console.log(`[ensure-debian-packages] installing ${packages.join(' ')} with apt-get (once)...`);
@@ -41,14 +47,21 @@ const started = Date.now();
 try {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
+    stdio: 'inherit',
+    env,
+  });
 } catch (err) {
-  console.error(`[ensure-debian-packages] apt-get failed (${err.message}). Install ${packages.join(' ')} yourself (or set CHROMIUM_PATH).`);
+  console.error(
+    `[ensure-debian-packages] apt-get failed (${err.message}). Install ${packages.join(' ')} yourself (or set CHROMIUM_PATH).`,
+  );
   process.exit(1);
 }
 const still = missing.filter((t) => !executable(t.path));
 if (still.length > 0) {
-  console.error(`[ensure-debian-packages] installed, but ${still.map((t) => t.path).join(', ')} still missing.`);
+  console.error(
+    `[ensure-debian-packages] installed, but ${still.map((t) => t.path).join(', ')} still missing.`,
+  );
   process.exit(1);
 }
 console.log(`[ensure-debian-packages] installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);

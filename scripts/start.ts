@@ -27,7 +27,13 @@ function log(message: string): void {
   console.log(`[start] ${message}`);
 }
 
-function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, options: { restart?: boolean } = {}): ChildProcess {
+function run(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { restart?: boolean } = {},
+): ChildProcess {
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
   const entry = { name, process: child };
   children.push(entry);
@@ -54,7 +60,8 @@ async function waitForTemporal(address: string): Promise<void> {
       await connection.close();
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`the Temporal dev server did not start at ${address}: ${String(err)}`);
+      if (Date.now() > deadline)
+        throw new Error(`the Temporal dev server did not start at ${address}: ${String(err)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -67,7 +74,9 @@ async function stop(code = 0): Promise<void> {
   // The worker first (it drains its in-flight calls), then the rest.
   const order = ['ops', 'worker', 'temporal'];
   for (const name of order) {
-    for (const { process: child } of children.filter((c) => c.name === name && c.process.exitCode === null && c.process.signalCode === null)) {
+    for (const { process: child } of children.filter(
+      (c) => c.name === name && c.process.exitCode === null && c.process.signalCode === null,
+    )) {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -91,7 +100,22 @@ async function main(): Promise<void> {
   const port = Number(portText ?? 7233);
   const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? port + 1000);
 
-  const args = ['server', 'start-dev', '--db-filename', join(dataDir, 'temporal.db'), '--ip', host === 'localhost' ? '127.0.0.1' : host, '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', config.TEMPORAL_NAMESPACE];
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    join(dataDir, 'temporal.db'),
+    '--ip',
+    host === 'localhost' ? '127.0.0.1' : host,
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--log-level',
+    'error',
+    '--namespace',
+    config.TEMPORAL_NAMESPACE,
+  ];
   // Tuned for speed (WAL journal, no 20-reads-a-second limiter on the one shard): see DEV_SERVER_TUNING.
   args.push(...searchAttributeFlags(), ...devServerTuningFlags());
   run('temporal', temporalBinaries().cli, args, process.env);
@@ -99,7 +123,11 @@ async function main(): Promise<void> {
 
   const env: NodeJS.ProcessEnv = { ...process.env, AGENT_DATA_DIR: config.AGENT_DATA_DIR };
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
-    fake = await FakeClaude.start({ fallback: 'demo', port: Number(process.env.FAKE_CLAUDE_PORT ?? 0), latency: { betweenEventsMs: 15 } });
+    fake = await FakeClaude.start({
+      fallback: 'demo',
+      port: Number(process.env.FAKE_CLAUDE_PORT ?? 0),
+      latency: { betweenEventsMs: 15 },
+    });
     env.ANTHROPIC_BASE_URL = fake.url;
     console.log(
       [
@@ -114,13 +142,17 @@ async function main(): Promise<void> {
   }
 
   const tokenFile = join(dataDir, 'ops-token');
-  const token = config.OPS_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(24).toString('base64url'));
+  const token =
+    config.OPS_TOKEN ??
+    (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : randomBytes(24).toString('base64url'));
   if (!config.OPS_TOKEN) writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   env.OPS_TOKEN = token;
   // The worker publishes live model streams to the ops server (watch them with `agent watch <id>`).
   env.AGENT_STREAM_URL = `http://${config.OPS_HOST}:${config.OPS_PORT}`;
 
-  run('worker', process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], env, { restart: true });
+  run('worker', process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], env, {
+    restart: true,
+  });
   run('ops', process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'ops', 'main.ts')], env);
 
   console.log(

@@ -24,9 +24,11 @@ export interface CodecKeys {
 export class EncryptionCodec implements PayloadCodec {
   constructor(private readonly config: CodecKeys) {
     for (const [id, key] of Object.entries(config.keys)) {
-      if (key.length !== 32) throw new Error(`encryption key ${id} must be 32 bytes (AES-256), it is ${key.length}`);
+      if (key.length !== 32)
+        throw new Error(`encryption key ${id} must be 32 bytes (AES-256), it is ${key.length}`);
     }
-    if (!config.keys[config.activeKeyId]) throw new Error(`the active encryption key ${config.activeKeyId} is not among the keys`);
+    if (!config.keys[config.activeKeyId])
+      throw new Error(`the active encryption key ${config.activeKeyId} is not among the keys`);
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
@@ -37,7 +39,11 @@ export class EncryptionCodec implements PayloadCodec {
       const cipher = createCipheriv('aes-256-gcm', key, nonce);
       const data = Buffer.concat([nonce, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
-        metadata: { encoding: encoder.encode(ENCODING), 'encryption-cipher': encoder.encode(CIPHER), 'encryption-key-id': encoder.encode(this.config.activeKeyId) },
+        metadata: {
+          encoding: encoder.encode(ENCODING),
+          'encryption-cipher': encoder.encode(CIPHER),
+          'encryption-key-id': encoder.encode(this.config.activeKeyId),
+        },
         data,
       };
     });
@@ -48,7 +54,10 @@ export class EncryptionCodec implements PayloadCodec {
       if (decoder.decode(payload.metadata?.encoding ?? new Uint8Array()) !== ENCODING) return payload;
       const keyId = decoder.decode(payload.metadata?.['encryption-key-id'] ?? new Uint8Array());
       const key = this.config.keys[keyId];
-      if (!key) throw new Error(`a payload is encrypted with key "${keyId}", which this process does not have (AGENT_ENCRYPTION_KEYS)`);
+      if (!key)
+        throw new Error(
+          `a payload is encrypted with key "${keyId}", which this process does not have (AGENT_ENCRYPTION_KEYS)`,
+        );
       const data = Buffer.from(payload.data ?? new Uint8Array());
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
@@ -56,7 +65,9 @@ export class EncryptionCodec implements PayloadCodec {
         const plain = Buffer.concat([decipher.update(data.subarray(12, data.length - 16)), decipher.final()]);
         return temporal.api.common.v1.Payload.decode(gunzipSync(plain)) as Payload;
       } catch {
-        throw new Error(`cannot decrypt a payload with key "${keyId}": the key is wrong or the data was altered`);
+        throw new Error(
+          `cannot decrypt a payload with key "${keyId}": the key is wrong or the data was altered`,
+        );
       }
     });
   }
@@ -66,10 +77,16 @@ export class EncryptionCodec implements PayloadCodec {
  * Parses `AGENT_ENCRYPTION_KEYS` ("id:base64key,id2:base64key") and `AGENT_ENCRYPTION_KEY_ID` (default:
  * the first id) into a codec, or undefined when no keys are configured.
  */
-export function codecFromEnv(keysText: string | undefined, activeKeyId: string | undefined): EncryptionCodec | undefined {
+export function codecFromEnv(
+  keysText: string | undefined,
+  activeKeyId: string | undefined,
+): EncryptionCodec | undefined {
   if (!keysText) return undefined;
   const keys: Record<string, Buffer> = {};
-  for (const entry of keysText.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of keysText
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf(':');
     if (at <= 0) throw new Error(`AGENT_ENCRYPTION_KEYS: "${entry.slice(0, 8)}..." is not id:base64key`);
     keys[entry.slice(0, at)] = Buffer.from(entry.slice(at + 1), 'base64');

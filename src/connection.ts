@@ -14,11 +14,19 @@ export interface TemporalConnectOptions {
  * server CA, server name), `TEMPORAL_GRPC_META_*`, and profiles from a TOML file (`TEMPORAL_PROFILE`,
  * `TEMPORAL_CONFIG_FILE`). What none of them sets falls back to our defaults (localhost:7233, default).
  */
-export function temporalConnectOptions(config: Config, env: NodeJS.ProcessEnv = process.env): TemporalConnectOptions {
-  const set = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+export function temporalConnectOptions(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalConnectOptions {
+  const set = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
   const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars: set });
   return {
-    connectionOptions: { ...connectionOptions, address: connectionOptions.address ?? config.TEMPORAL_ADDRESS },
+    connectionOptions: {
+      ...connectionOptions,
+      address: connectionOptions.address ?? config.TEMPORAL_ADDRESS,
+    },
     namespace: namespace ?? config.TEMPORAL_NAMESPACE,
   };
 }

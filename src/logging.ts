@@ -15,7 +15,11 @@ export class JsonLogger implements Logger {
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     if (ORDER[level] < ORDER[this.level]) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: level.toLowerCase(), message };
+    const entry: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level: level.toLowerCase(),
+      message,
+    };
     for (const [key, value] of Object.entries(meta ?? {})) {
       entry[key] = value instanceof Error ? { name: value.name, message: value.message } : value;
     }

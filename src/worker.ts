@@ -91,7 +91,13 @@ export const WORKER_TUNING_DEFAULTS = {
 
 type TuningOptions = Pick<
   AgentWorkerOptions,
-  'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'workflowTaskPollers' | 'activityTaskPollers' | 'nonStickyToStickyPollRatio' | 'maxEagerActivities'
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'workflowTaskPollers'
+  | 'activityTaskPollers'
+  | 'nonStickyToStickyPollRatio'
+  | 'maxEagerActivities'
 >;
 
 /** The Temporal WorkerOptions of the tuning knobs, defaults filled in. */
@@ -102,8 +108,14 @@ export function workerTuning(options: TuningOptions): Partial<WorkerOptions> {
   const activities = options.maxConcurrentActivityTaskExecutions ?? d.maxConcurrentActivityTaskExecutions;
   // SDK 1.24 ignores `maxConcurrentWorkflowTaskPolls` / `maxConcurrentActivityTaskPolls` (declared, never
   // read): poller counts are set through the poller behaviours. Polls beyond the slots are pointless.
-  const workflowPolls = Math.max(2, Math.min(options.workflowTaskPollers ?? d.workflowTaskPollers, workflowTasks));
-  const activityPolls = Math.max(1, Math.min(options.activityTaskPollers ?? d.activityTaskPollers, activities));
+  const workflowPolls = Math.max(
+    2,
+    Math.min(options.workflowTaskPollers ?? d.workflowTaskPollers, workflowTasks),
+  );
+  const activityPolls = Math.max(
+    1,
+    Math.min(options.activityTaskPollers ?? d.activityTaskPollers, activities),
+  );
   return {
     ...(maxCachedWorkflows !== undefined && { maxCachedWorkflows }),
     maxConcurrentWorkflowTaskExecutions: workflowTasks,
@@ -147,7 +159,9 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     activities,
     ...(options.codec && { dataConverter: { payloadCodecs: [options.codec] } }),
     ...(options.plugins && { plugins: options.plugins }),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
     ...tuning,
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
     shutdownGraceTime: '20 seconds',
@@ -174,7 +188,9 @@ function exitIfStuckShuttingDown(worker: Worker, limitMs: number): NodeJS.Timeou
     }
     since ??= Date.now();
     if (Date.now() - since > limitMs) {
-      console.error(`worker: still ${state} after ${limitMs} ms of shutting down; exiting so a fresh worker can take over`);
+      console.error(
+        `worker: still ${state} after ${limitMs} ms of shutting down; exiting so a fresh worker can take over`,
+      );
       process.exit(70);
     }
   }, 1000);
@@ -186,15 +202,26 @@ function exitIfStuckShuttingDown(worker: Worker, limitMs: number): NodeJS.Timeou
  * Runs a worker configured from the environment until it is shut down (SIGINT/SIGTERM). `overrides`
  * replace options (the benchmarks' instrumented worker uses it; `plugins` are added, not replaced).
  */
-export async function runWorker(overrides: Partial<Omit<AgentWorkerOptions, 'connection'>> = {}): Promise<void> {
+export async function runWorker(
+  overrides: Partial<Omit<AgentWorkerOptions, 'connection'>> = {},
+): Promise<void> {
   const config = loadConfig();
   if (!config.ANTHROPIC_API_KEY && !config.ANTHROPIC_BASE_URL) {
-    throw new Error('ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).');
+    throw new Error(
+      'ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).',
+    );
   }
-  Runtime.install({ logger: config.AGENT_LOG_FORMAT === 'json' ? new JsonLogger(config.AGENT_LOG_LEVEL) : new DefaultLogger(config.AGENT_LOG_LEVEL) });
+  Runtime.install({
+    logger:
+      config.AGENT_LOG_FORMAT === 'json'
+        ? new JsonLogger(config.AGENT_LOG_LEVEL)
+        : new DefaultLogger(config.AGENT_LOG_LEVEL),
+  });
   const { connectionOptions, namespace } = temporalConnectOptions(config);
   const connection = await NativeConnection.connect(connectionOptions).catch((err: unknown) => {
-    throw new Error(`cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`);
+    throw new Error(
+      `cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`,
+    );
   });
   const worker = await createAgentWorker({
     connection,
@@ -205,17 +232,27 @@ export async function runWorker(overrides: Partial<Omit<AgentWorkerOptions, 'con
     transcriptCacheBytes: config.AGENT_TRANSCRIPT_CACHE_BYTES,
     ...tuningFromConfig(config),
     // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
-    ...(config.AGENT_WORKFLOW_BUNDLE && !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
+    ...(config.AGENT_WORKFLOW_BUNDLE &&
+      !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
     prices: { ...DEFAULT_PRICES, ...config.AGENT_MODEL_PRICES },
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
-    ...(config.AGENT_STREAM_URL && config.OPS_TOKEN && { observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }) }),
+    ...(config.AGENT_STREAM_URL &&
+      config.OPS_TOKEN && {
+        observer: new StreamPublisher({ url: config.AGENT_STREAM_URL, token: config.OPS_TOKEN }),
+      }),
     ...overrides,
     plugins: [tracingPlugin(config.AGENT_OTEL), ...(overrides.plugins ?? [])].filter((p) => p !== undefined),
   });
-  if (config.AGENT_WORKFLOW_BUNDLE && config.AGENT_OTEL) console.warn('worker: AGENT_OTEL is set, so the workflow code is bundled at start (AGENT_WORKFLOW_BUNDLE is not used)');
-  if (config.AGENT_STREAM_URL && !config.OPS_TOKEN) console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
-  console.log(`worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace})`);
+  if (config.AGENT_WORKFLOW_BUNDLE && config.AGENT_OTEL)
+    console.warn(
+      'worker: AGENT_OTEL is set, so the workflow code is bundled at start (AGENT_WORKFLOW_BUNDLE is not used)',
+    );
+  if (config.AGENT_STREAM_URL && !config.OPS_TOKEN)
+    console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
+  console.log(
+    `worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace})`,
+  );
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
   await worker.run();

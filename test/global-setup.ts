@@ -9,7 +9,12 @@ import { processesMatching } from './helpers/processes';
 export default async function globalSetup(): Promise<void> {
   const { cli, testServer } = temporalBinaries();
   // Temporal servers and worker processes the suite starts (crash tests, live stream, npm start).
-  const needles = [cli, testServer, join(__dirname, '..', 'src', 'worker.ts'), join(__dirname, '..', 'scripts', 'start.ts')];
+  const needles = [
+    cli,
+    testServer,
+    join(__dirname, '..', 'src', 'worker.ts'),
+    join(__dirname, '..', 'scripts', 'start.ts'),
+  ];
   const before = processesMatching(needles);
   (globalThis as Record<string, unknown>).__temporalBefore = [...before.keys()];
   (globalThis as Record<string, unknown>).__temporalBinaries = needles;

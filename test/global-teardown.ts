@@ -22,5 +22,7 @@ export default async function globalTeardown(): Promise<void> {
       // gone already
     }
   }
-  throw new Error(`Orphan Temporal server or worker processes after the suite (killed now):\n${[...orphans.values()].join('\n')}`);
+  throw new Error(
+    `Orphan Temporal server or worker processes after the suite (killed now):\n${[...orphans.values()].join('\n')}`,
+  );
 }

@@ -5,7 +5,15 @@
  * the conversation as the AI SDK's message list and hands all of it to `generateText` every turn.
  */
 import { temporalProvider } from '@temporalio/ai-sdk/workflow';
-import { condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { generateText, isStepCount, tool, type ModelMessage } from 'ai';
 import { z } from 'zod';
 import { CONVERSATION_ID_HEADER } from '../../src/api/wire';

@@ -37,13 +37,18 @@ export function withCacheBreakpoints(parts: PromptParts, ttl: PromptCacheTtl): P
   if (budget <= 0) return parts;
   // A 1-hour entry may not follow a 5-minute one in the prompt: next to the caller's 5-minute
   // breakpoints, ours are 5-minute too.
-  const control = ttl === '1h' && !existing.fiveMinute ? { type: 'ephemeral' as const, ttl: '1h' as const } : { type: 'ephemeral' as const };
+  const control =
+    ttl === '1h' && !existing.fiveMinute
+      ? { type: 'ephemeral' as const, ttl: '1h' as const }
+      : { type: 'ephemeral' as const };
 
   const messages = [...parts.messages];
   const markMessage = (index: number): boolean => {
     const message = messages[index];
     const content: Array<Record<string, unknown>> =
-      typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as unknown as Array<Record<string, unknown>>);
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : (message.content as unknown as Array<Record<string, unknown>>);
     let at = content.length - 1;
     while (at >= 0 && NOT_MARKABLE.has(String(content[at].type))) at--;
     if (at < 0 || content[at].cache_control) return false;

@@ -1,5 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { MessageCreateParamsStreaming, RawMessageStreamEvent, Tool, ToolUnion } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  MessageCreateParamsStreaming,
+  RawMessageStreamEvent,
+  Tool,
+  ToolUnion,
+} from '@anthropic-ai/sdk/resources/messages';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import {
   CONFIGURATION_ERROR,
@@ -49,9 +54,20 @@ const MAX_RETRY_DELAY_MS = 10 * 60 * 1000;
 export function createCallClaude(deps: CallClaudeDeps) {
   return async function callClaude(input: CallClaudeInput): Promise<CallClaudeResult> {
     const { workflowId, request } = input;
-    const transcript = await deps.transcripts.messages(workflowId, input.messageCount, input.digest, input.tail);
-    const prompt = { system: request.system, tools: apiTools(deps.tools, request.tools, request.serverTools), messages: transcript };
-    const { system, tools, messages } = request.cacheTtl ? withCacheBreakpoints(prompt, request.cacheTtl) : prompt;
+    const transcript = await deps.transcripts.messages(
+      workflowId,
+      input.messageCount,
+      input.digest,
+      input.tail,
+    );
+    const prompt = {
+      system: request.system,
+      tools: apiTools(deps.tools, request.tools, request.serverTools),
+      messages: transcript,
+    };
+    const { system, tools, messages } = request.cacheTtl
+      ? withCacheBreakpoints(prompt, request.cacheTtl)
+      : prompt;
     const body: MessageCreateParamsStreaming = {
       model: request.model,
       max_tokens: request.maxTokens,
@@ -62,7 +78,9 @@ export function createCallClaude(deps: CallClaudeDeps) {
       ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.stopSequences?.length && { stop_sequences: request.stopSequences }),
-      ...(request.thinking && { thinking: request.thinking as unknown as MessageCreateParamsStreaming['thinking'] }),
+      ...(request.thinking && {
+        thinking: request.thinking as unknown as MessageCreateParamsStreaming['thinking'],
+      }),
     };
     const signal = cancellationSignal();
     const options = { signal, headers: { [CONVERSATION_ID_HEADER]: workflowId } };
@@ -80,7 +98,9 @@ export function createCallClaude(deps: CallClaudeDeps) {
       // The raw event stream, accumulated by our own strict accumulator: the SDK's stream helpers parse
       // tool input leniently (and the beta one throws on invalid JSON), and neither may decide what runs.
       const { data: stream, request_id } = request.betas?.length
-        ? await deps.anthropic.beta.messages.create({ ...body, betas: request.betas } as never, options).withResponse()
+        ? await deps.anthropic.beta.messages
+            .create({ ...body, betas: request.betas } as never, options)
+            .withResponse()
         : await deps.anthropic.messages.create(body, options).withResponse();
       for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
         events++;
@@ -93,7 +113,10 @@ export function createCallClaude(deps: CallClaudeDeps) {
       deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
       return result;
     } catch (err) {
-      deps.observer?.onEnd(workflowId, { ok: false, error: err instanceof Error ? err.message : String(err) });
+      deps.observer?.onEnd(workflowId, {
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+      });
       if (signal.aborted) throw signal.reason ?? err;
       throw toFailure(err);
     } finally {
@@ -103,12 +126,20 @@ export function createCallClaude(deps: CallClaudeDeps) {
 }
 
 /** The API tool list: our tools from the registry (JSON Schema), then server tools untouched. */
-function apiTools(registry: ToolRegistry, names: string[], serverTools: Array<Record<string, unknown>>): ToolUnion[] {
+function apiTools(
+  registry: ToolRegistry,
+  names: string[],
+  serverTools: Array<Record<string, unknown>>,
+): ToolUnion[] {
   let ours: Tool[];
   try {
     ours = registry.resolve(names).map((t) => t.toApiTool());
   } catch (err) {
-    throw ApplicationFailure.create({ type: CONFIGURATION_ERROR, message: (err as Error).message, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: CONFIGURATION_ERROR,
+      message: (err as Error).message,
+      nonRetryable: true,
+    });
   }
   return [...ours, ...(serverTools as unknown as ToolUnion[])];
 }
@@ -133,14 +164,16 @@ function judge(
     const parsed = parseObject(text);
     const cut = final.stop_reason === 'max_tokens' && (!stopped.has(index) || parsed === undefined);
     const input = parsed ?? (text === '' ? {} : { [INVALID_INPUT_KEY]: text });
-    const kept = { ...block, input };  // our accumulator's blocks are plain objects
+    const kept = { ...block, input }; // our accumulator's blocks are plain objects
     if (block.type === 'tool_use') {
       const runnable = !cut && (parsed !== undefined || text === '');
       const tool = registry.get(block.name);
       const validated = runnable && tool ? tool.input.safeParse(input) : undefined;
       // Evaluated here, once, and recorded in history with the result: deterministic on replay, and the
       // workflow needs no tool code. A policy that throws asks for approval rather than skipping it.
-      const needsApproval = Boolean(tool && validated?.success && safePolicy(() => tool.needsApproval(validated.data)));
+      const needsApproval = Boolean(
+        tool && validated?.success && safePolicy(() => tool.needsApproval(validated.data)),
+      );
       toolCalls.push({
         index,
         id: block.id,
@@ -148,7 +181,8 @@ function judge(
         runnable,
         ...(!runnable && { problem: cut ? 'truncated' : 'invalid_json', rawInput: text }),
         needsApproval,
-        ...(needsApproval && tool && { inputSchema: tool.toApiTool().input_schema as Record<string, unknown> }),
+        ...(needsApproval &&
+          tool && { inputSchema: tool.toApiTool().input_schema as Record<string, unknown> }),
         ...(tool && { effect: tool.effect }),
       } as ToolCallInfo);
     }
@@ -158,7 +192,17 @@ function judge(
   const cacheWrite1h = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   const costUsd = prices
-    ? costOf(final.model, { inputTokens: usage.input_tokens ?? 0, outputTokens: usage.output_tokens ?? 0, cacheRead: usage.cache_read_input_tokens ?? 0, cacheWrite5m: cacheWrite - cacheWrite1h, cacheWrite1h }, prices)
+    ? costOf(
+        final.model,
+        {
+          inputTokens: usage.input_tokens ?? 0,
+          outputTokens: usage.output_tokens ?? 0,
+          cacheRead: usage.cache_read_input_tokens ?? 0,
+          cacheWrite5m: cacheWrite - cacheWrite1h,
+          cacheWrite1h,
+        },
+        prices,
+      )
     : undefined;
   return {
     message: { role: 'assistant', content: content as Anthropic.ContentBlock[] },
@@ -194,7 +238,9 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   if (text.trim() === '') return undefined;
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -210,17 +256,29 @@ export function toFailure(err: unknown): ApplicationFailure {
     const body = err.error as { error?: { type?: string; message?: string } } | undefined;
     const details: ModelErrorDetails = {
       status: err.status,
-      errorType: err.type ?? body?.error?.type ?? (err instanceof Anthropic.APIConnectionError ? 'connection_error' : undefined),
+      errorType:
+        err.type ??
+        body?.error?.type ??
+        (err instanceof Anthropic.APIConnectionError ? 'connection_error' : undefined),
       requestId: err.requestID ?? undefined,
       message: body?.error?.message ?? err.message,
     };
     const shouldRetry = err.headers?.get('x-should-retry');
     const retryable =
       shouldRetry === 'true' ||
-      (shouldRetry !== 'false' && (err.status === undefined || err.status >= 500 || RETRYABLE_STATUS.has(err.status)));
+      (shouldRetry !== 'false' &&
+        (err.status === undefined || err.status >= 500 || RETRYABLE_STATUS.has(err.status)));
     const nextRetryDelay = retryable ? retryDelayMs(err.headers) : undefined;
-    const what = err.status ? `${err.status} ${details.errorType ?? ''}`.trim() : (details.errorType ?? 'stream error');
-    log.warn('model call failed', { status: err.status, errorType: details.errorType, requestId: details.requestId, retryable, nextRetryDelay });
+    const what = err.status
+      ? `${err.status} ${details.errorType ?? ''}`.trim()
+      : (details.errorType ?? 'stream error');
+    log.warn('model call failed', {
+      status: err.status,
+      errorType: details.errorType,
+      requestId: details.requestId,
+      retryable,
+      nextRetryDelay,
+    });
     return ApplicationFailure.create({
       type: MODEL_API_ERROR,
       message: `Anthropic API ${what}: ${details.message}`,
@@ -233,13 +291,18 @@ export function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   // Anything else (a stream cut before message_stop, a bug): retryable, bounded by the retry policy.
   const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.create({ type: MODEL_API_ERROR, message: `model call failed: ${message}`, details: [{ message }] });
+  return ApplicationFailure.create({
+    type: MODEL_API_ERROR,
+    message: `model call failed: ${message}`,
+    details: [{ message }],
+  });
 }
 
 /** `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date), capped. */
 function retryDelayMs(headers: Headers | undefined): number | undefined {
   const ms = Number(headers?.get('retry-after-ms'));
-  if (headers?.get('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return Math.min(ms, MAX_RETRY_DELAY_MS);
+  if (headers?.get('retry-after-ms') && Number.isFinite(ms) && ms >= 0)
+    return Math.min(ms, MAX_RETRY_DELAY_MS);
   const after = headers?.get('retry-after');
   if (!after) return undefined;
   const seconds = Number(after);

@@ -34,8 +34,18 @@ const queryTranscript: TranscriptReader = (workflowId, from, to) =>
 export function createActivities(deps: ActivityDeps) {
   const transcripts = new TranscriptCache(deps.readTranscript ?? queryTranscript, deps.transcriptCacheBytes);
   return {
-    callClaude: createCallClaude({ anthropic: deps.anthropic, tools: deps.tools, transcripts, observer: deps.observer, prices: deps.prices ?? DEFAULT_PRICES }),
-    runTool: createRunTool({ tools: deps.tools, maxOutputChars: deps.maxToolOutputChars, holdAfterRunMs: deps.holdAfterToolMs }),
+    callClaude: createCallClaude({
+      anthropic: deps.anthropic,
+      tools: deps.tools,
+      transcripts,
+      observer: deps.observer,
+      prices: deps.prices ?? DEFAULT_PRICES,
+    }),
+    runTool: createRunTool({
+      tools: deps.tools,
+      maxOutputChars: deps.maxToolOutputChars,
+      holdAfterRunMs: deps.holdAfterToolMs,
+    }),
   };
 }
 

@@ -70,10 +70,12 @@ export class MessageAccumulator {
         const message = this.started(event.type);
         message.stop_reason = event.delta.stop_reason;
         message.stop_sequence = event.delta.stop_sequence;
-        (message as { stop_details?: unknown }).stop_details = (event.delta as { stop_details?: unknown }).stop_details ?? null;
+        (message as { stop_details?: unknown }).stop_details =
+          (event.delta as { stop_details?: unknown }).stop_details ?? null;
         // Usage in message_delta is cumulative: overwrite what it carries, keep the rest.
         for (const [key, value] of Object.entries(event.usage)) {
-          if (value !== null && value !== undefined) (message.usage as unknown as Record<string, unknown>)[key] = value;
+          if (value !== null && value !== undefined)
+            (message.usage as unknown as Record<string, unknown>)[key] = value;
         }
         return;
       }
@@ -96,7 +98,8 @@ export class MessageAccumulator {
     this.message.content = Array.from(this.blocks, (open, index) => {
       if (!open) throw new Error(`block ${index} never started`);
       if (open.stopped) stopped.add(index);
-      if (open.block.type === 'tool_use' || open.block.type === 'server_tool_use') rawInputs.set(index, open.json);
+      if (open.block.type === 'tool_use' || open.block.type === 'server_tool_use')
+        rawInputs.set(index, open.json);
       return open.block as unknown as ContentBlock;
     });
     return { message: this.message, rawInputs, stopped };

@@ -21,7 +21,11 @@ export function createRunTool(deps: RunToolDeps) {
   const maxChars = deps.maxOutputChars ?? 100_000;
   return async function runTool(call: RunToolInput): Promise<RunToolResult> {
     const started = Date.now();
-    const done = (content: RunToolResult['content'], isError: boolean, truncated?: boolean): RunToolResult => ({
+    const done = (
+      content: RunToolResult['content'],
+      isError: boolean,
+      truncated?: boolean,
+    ): RunToolResult => ({
       content,
       isError,
       ...(truncated && { truncated }),
@@ -29,12 +33,20 @@ export function createRunTool(deps: RunToolDeps) {
     });
     const tool = deps.tools.get(call.name);
     if (!tool) {
-      return done(`Unknown tool "${call.name}". Available tools: ${deps.tools.names().join(', ') || 'none'}.`, true);
+      return done(
+        `Unknown tool "${call.name}". Available tools: ${deps.tools.names().join(', ') || 'none'}.`,
+        true,
+      );
     }
     const parsed = tool.input.safeParse(call.input);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-      return done(`Invalid input for ${call.name}: ${issues}. Call the tool again with input that matches its schema.`, true);
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
+        .join('; ');
+      return done(
+        `Invalid input for ${call.name}: ${issues}. Call the tool again with input that matches its schema.`,
+        true,
+      );
     }
 
     // The tool's own deadline, and the activity's cancellation (conversation cancelled, worker
@@ -43,7 +55,10 @@ export function createRunTool(deps: RunToolDeps) {
     const activitySignal = cancellationSignal();
     const onCancel = () => controller.abort(activitySignal.reason);
     activitySignal.addEventListener('abort', onCancel, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${tool.timeoutMs} ms`)), tool.timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new Error(`timed out after ${tool.timeoutMs} ms`)),
+      tool.timeoutMs,
+    );
     const beat = setInterval(() => heartbeat(), deps.heartbeatEveryMs ?? 1000);
     const { attempt } = activityInfo();
     try {
@@ -66,7 +81,12 @@ export function createRunTool(deps: RunToolDeps) {
     } catch (err) {
       if (activitySignal.aborted) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      log.warn('tool failed', { tool: call.name, toolUseId: call.toolUseId, workflowId: call.workflowId, error: message });
+      log.warn('tool failed', {
+        tool: call.name,
+        toolUseId: call.toolUseId,
+        workflowId: call.workflowId,
+        error: message,
+      });
       return done(`Tool ${call.name} failed: ${message}`, true);
     } finally {
       clearTimeout(timer);
@@ -79,7 +99,12 @@ export function createRunTool(deps: RunToolDeps) {
 /** Tool output as tool_result content: text and image blocks as they are, anything else as JSON text. */
 function render(output: ToolOutput): RunToolResult['content'] {
   if (typeof output === 'string') return output;
-  if (Array.isArray(output) && output.every((b) => b && typeof b === 'object' && 'type' in b && (b.type === 'text' || b.type === 'image'))) {
+  if (
+    Array.isArray(output) &&
+    output.every(
+      (b) => b && typeof b === 'object' && 'type' in b && (b.type === 'text' || b.type === 'image'),
+    )
+  ) {
     return output as RunToolResult['content'];
   }
   return JSON.stringify(output ?? null);
@@ -87,9 +112,12 @@ function render(output: ToolOutput): RunToolResult['content'] {
 
 /** Cuts text content to `max` characters, telling the model; history stays healthy with huge outputs. */
 function cap(content: RunToolResult['content'], max: number): [RunToolResult['content'], boolean] {
-  const note = (omitted: number) => `\n[output truncated: ${omitted} characters omitted; ask for less if you need the rest]`;
+  const note = (omitted: number) =>
+    `\n[output truncated: ${omitted} characters omitted; ask for less if you need the rest]`;
   if (typeof content === 'string') {
-    return content.length <= max ? [content, false] : [content.slice(0, max) + note(content.length - max), true];
+    return content.length <= max
+      ? [content, false]
+      : [content.slice(0, max) + note(content.length - max), true];
   }
   let budget = max;
   let truncated = false;

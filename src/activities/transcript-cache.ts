@@ -2,7 +2,11 @@ import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { answerMessage, appendMessage, digestsOf, EMPTY_DIGEST } from '../api/transcript';
 
 /** Reads a range `[from, to)` of a conversation's transcript, with its digests, from the workflow. */
-export type TranscriptReader = (workflowId: string, from: number, to: number) => Promise<{ messages: MessageParam[] }>;
+export type TranscriptReader = (
+  workflowId: string,
+  from: number,
+  to: number,
+) => Promise<{ messages: MessageParam[] }>;
 
 interface Entry {
   messages: MessageParam[];
@@ -39,15 +43,31 @@ export class TranscriptCache {
   ) {}
 
   /** The first `count` messages of the conversation, as the workflow has them (`digest` covers them). */
-  async messages(workflowId: string, count: number, digest: string, tail?: { from: number; messages: MessageParam[] }): Promise<MessageParam[]> {
+  async messages(
+    workflowId: string,
+    count: number,
+    digest: string,
+    tail?: { from: number; messages: MessageParam[] },
+  ): Promise<MessageParam[]> {
     const entry = this.touch(workflowId);
-    if (entry && entry.messages.length >= count && (count === 0 ? EMPTY_DIGEST : entry.digests[count - 1]) === digest) {
+    if (
+      entry &&
+      entry.messages.length >= count &&
+      (count === 0 ? EMPTY_DIGEST : entry.digests[count - 1]) === digest
+    ) {
       this.stats.hits++;
       return entry.messages.slice(0, count);
     }
     // What the cache holds up to `tail.from`, then the tail: right if the chain ends on the digest.
-    if (tail && tail.from + tail.messages.length === count && (tail.from === 0 || (entry && entry.messages.length >= tail.from))) {
-      const head = entry && tail.from > 0 ? { messages: entry.messages.slice(0, tail.from), digests: entry.digests.slice(0, tail.from) } : { messages: [], digests: [] };
+    if (
+      tail &&
+      tail.from + tail.messages.length === count &&
+      (tail.from === 0 || (entry && entry.messages.length >= tail.from))
+    ) {
+      const head =
+        entry && tail.from > 0
+          ? { messages: entry.messages.slice(0, tail.from), digests: entry.digests.slice(0, tail.from) }
+          : { messages: [], digests: [] };
       const chain = digestsOf(tail.messages, head.digests.at(-1) ?? EMPTY_DIGEST);
       if ((chain.at(-1) ?? head.digests.at(-1) ?? EMPTY_DIGEST) === digest) {
         this.stats.tailHits++;
@@ -62,14 +82,20 @@ export class TranscriptCache {
       const chain = digestsOf(tail.messages, previous);
       if (chain.at(-1) === digest) {
         this.stats.partialReads++;
-        this.store(workflowId, [...entry.messages.slice(0, Math.max(0, from)), ...tail.messages], [...entry.digests.slice(0, Math.max(0, from)), ...chain]);
+        this.store(
+          workflowId,
+          [...entry.messages.slice(0, Math.max(0, from)), ...tail.messages],
+          [...entry.digests.slice(0, Math.max(0, from)), ...chain],
+        );
         return this.entries.get(workflowId)!.messages.slice(0, count);
       }
     }
     const all = await this.readRange(workflowId, 0, count);
     const chain = digestsOf(all.messages);
     if ((chain.at(-1) ?? EMPTY_DIGEST) !== digest) {
-      throw new Error(`transcript of ${workflowId} read from the workflow does not match its digest (${count} messages)`);
+      throw new Error(
+        `transcript of ${workflowId} read from the workflow does not match its digest (${count} messages)`,
+      );
     }
     this.stats.fullReads++;
     this.store(workflowId, all.messages, chain);
@@ -102,7 +128,11 @@ export class TranscriptCache {
     return { conversations: this.entries.size, bytes: this.totalBytes };
   }
 
-  private async readRange(workflowId: string, from: number, to: number): Promise<{ messages: MessageParam[] }> {
+  private async readRange(
+    workflowId: string,
+    from: number,
+    to: number,
+  ): Promise<{ messages: MessageParam[] }> {
     const messages: MessageParam[] = [];
     for (let start = from; start < to; start += this.pageSize) {
       const page = await this.read(workflowId, start, Math.min(to, start + this.pageSize));
@@ -126,7 +156,9 @@ export class TranscriptCache {
     // Sizes of messages kept from the entry are known: measure only the new ones (a long transcript
     // would otherwise be serialized on every call).
     const previous = this.entries.get(workflowId);
-    const bytes = messages.map((m, i) => (previous?.messages[i] === m ? previous.bytes[i] : JSON.stringify(m).length));
+    const bytes = messages.map((m, i) =>
+      previous?.messages[i] === m ? previous.bytes[i] : JSON.stringify(m).length,
+    );
     this.forget(workflowId);
     const totalBytes = bytes.reduce((a, b) => a + b, 0);
     this.entries.set(workflowId, { messages, digests, bytes, totalBytes });

@@ -19,7 +19,10 @@ export const DecisionRequestSchema = z.object({
 export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
 
 /** One decision, or several at once (for parallel calls). */
-export const DecideToolCallSchema = z.union([DecisionRequestSchema, z.object({ decisions: z.array(DecisionRequestSchema).min(1).max(64) })]);
+export const DecideToolCallSchema = z.union([
+  DecisionRequestSchema,
+  z.object({ decisions: z.array(DecisionRequestSchema).min(1).max(64) }),
+]);
 export type DecideToolCallInput = z.infer<typeof DecideToolCallSchema>;
 
 /** A tool call waiting for an operator. */

@@ -77,7 +77,8 @@ export const LimitsSchema = z.object({
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
-export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> & Pick<Limits, 'continueAsNewAfterEvents'> = {
+export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> &
+  Pick<Limits, 'continueAsNewAfterEvents'> = {
   maxTurns: 100,
   maxPauseTurns: 5,
   maxModelCallsPerTurn: 50,
@@ -99,7 +100,9 @@ const UserContentSchema = z.union([
 /** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
 export const ConversationInputSchema = z.object({
   model: z.string().min(1),
-  system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),
+  system: z
+    .union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))])
+    .optional(),
   /** Names of our tools (the worker's registry). */
   tools: z.array(z.string().regex(TOOL_NAME)).default([]),
   /** Server tool definitions, passed through to the API untouched (web search, web fetch, code execution). */
@@ -107,7 +110,11 @@ export const ConversationInputSchema = z.object({
   toolChoice: z
     .union([
       z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
-      z.object({ type: z.literal('tool'), name: z.string(), disable_parallel_tool_use: z.boolean().optional() }),
+      z.object({
+        type: z.literal('tool'),
+        name: z.string(),
+        disable_parallel_tool_use: z.boolean().optional(),
+      }),
     ])
     .optional(),
   /**
@@ -155,7 +162,15 @@ export interface UsageTotals {
   unpricedCalls: number;
 }
 
-export const EMPTY_USAGE: UsageTotals = { calls: 0, inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, unpricedCalls: 0 };
+export const EMPTY_USAGE: UsageTotals = {
+  calls: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheCreationInputTokens: 0,
+  cacheReadInputTokens: 0,
+  costUsd: 0,
+  unpricedCalls: 0,
+};
 
 /** How the last model response ended. */
 export interface LastStop {
@@ -255,7 +270,9 @@ export const stateQuery = defineQuery<ConversationState, [StateQueryOptions?]>('
  * A range of the transcript in API form. The worker's model-call activity reads through it on a cache
  * miss, so each message enters workflow history once, not once per turn.
  */
-export const messagesQuery = defineQuery<{ messages: MessageParam[] }, [{ from: number; to: number }]>('messages');
+export const messagesQuery = defineQuery<{ messages: MessageParam[] }, [{ from: number; to: number }]>(
+  'messages',
+);
 /** Signal twin of `end`, for systems that can only signal. */
 export const endSignal = defineSignal<[EndRequest]>('endSignal');
 

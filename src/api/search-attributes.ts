@@ -7,9 +7,20 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
  * docker-compose's setup.
  */
 export const AGENT_STATUS = defineSearchAttributeKey('AgentStatus', SearchAttributeType.KEYWORD);
-export const AGENT_LAST_ACTIVITY = defineSearchAttributeKey('AgentLastActivityTime', SearchAttributeType.DATETIME);
-export const AGENT_PENDING_APPROVALS = defineSearchAttributeKey('AgentPendingApprovals', SearchAttributeType.INT);
+export const AGENT_LAST_ACTIVITY = defineSearchAttributeKey(
+  'AgentLastActivityTime',
+  SearchAttributeType.DATETIME,
+);
+export const AGENT_PENDING_APPROVALS = defineSearchAttributeKey(
+  'AgentPendingApprovals',
+  SearchAttributeType.INT,
+);
 export const AGENT_MODEL = defineSearchAttributeKey('AgentModel', SearchAttributeType.KEYWORD);
 
 /** All of ours, for registration. */
-export const AGENT_SEARCH_ATTRIBUTES = [AGENT_STATUS, AGENT_LAST_ACTIVITY, AGENT_PENDING_APPROVALS, AGENT_MODEL];
+export const AGENT_SEARCH_ATTRIBUTES = [
+  AGENT_STATUS,
+  AGENT_LAST_ACTIVITY,
+  AGENT_PENDING_APPROVALS,
+  AGENT_MODEL,
+];

@@ -33,7 +33,9 @@ export function chainDigest(previous: string, message: MessageParam): string {
 
 /** The content of a message as an array of blocks. */
 export function blocksOf(message: MessageParam): ContentBlockParam[] {
-  return typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as ContentBlockParam[]);
+  return typeof message.content === 'string'
+    ? [{ type: 'text', text: message.content }]
+    : (message.content as ContentBlockParam[]);
 }
 
 /** One message holding both: `a`'s blocks, then `b`'s, with tool_result blocks first for user messages. */

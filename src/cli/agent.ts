@@ -65,7 +65,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const agent = await AgentClient.fromConfig(config);
   const by = values.by ?? `${userInfo().username}@cli`;
-  const out = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json, null, 2) : text);
+  const out = (json: unknown, text: string) =>
+    console.log(values.json ? JSON.stringify(json, null, 2) : text);
   try {
     switch (command) {
       case 'start': {
@@ -74,7 +75,12 @@ async function main(argv: string[]): Promise<number> {
           {
             model: values.model ?? config.AGENT_MODEL,
             message: prompt,
-            tools: values.tools ? values.tools.split(',').map((t) => t.trim()).filter(Boolean) : [],
+            tools: values.tools
+              ? values.tools
+                  .split(',')
+                  .map((t) => t.trim())
+                  .filter(Boolean)
+              : [],
             ...(values.system && { system: values.system }),
             singleTurn: values['single-turn'],
             ...(values['max-tokens'] && { maxTokens: int(values['max-tokens'], '--max-tokens') }),
@@ -90,16 +96,31 @@ async function main(argv: string[]): Promise<number> {
         if (!values.json) console.error(`agent: started ${started.workflowId}`);
         const handle = agent.client.workflow.getHandle(started.workflowId);
         const result = handle.result();
-        await watchConversation(agent, config, started.workflowId, values.json, result.then(() => undefined)).catch((err: unknown) => {
+        await watchConversation(
+          agent,
+          config,
+          started.workflowId,
+          values.json,
+          result.then(() => undefined),
+        ).catch((err: unknown) => {
           console.error(`agent: no live stream (${(err as Error).message}); waiting for the answer`);
         });
         const final = await result;
-        out({ workflowId: started.workflowId, ...final }, `\n${final.lastText}\n[${final.status}: ${final.endReason}]`);
+        out(
+          { workflowId: started.workflowId, ...final },
+          `\n${final.lastText}\n[${final.status}: ${final.endReason}]`,
+        );
         return 0;
       }
       case 'send': {
-        const result = await agent.sendMessage(need(args, 0, 'send <workflowId> <message>'), need(args, 1, 'send <workflowId> <message>'));
-        out(result, `turn ${result.turn}${result.queuedBehind ? ` (queued behind ${result.queuedBehind})` : ''}`);
+        const result = await agent.sendMessage(
+          need(args, 0, 'send <workflowId> <message>'),
+          need(args, 1, 'send <workflowId> <message>'),
+        );
+        out(
+          result,
+          `turn ${result.turn}${result.queuedBehind ? ` (queued behind ${result.queuedBehind})` : ''}`,
+        );
         return 0;
       }
       case 'show': {
@@ -108,8 +129,19 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'list': {
-        const rows = await agent.listConversations({ status: values.status as ConversationStatus | undefined, limit: values.limit ? int(values.limit, '--limit') : 50 });
-        out(rows, rows.map((r) => `${r.workflowId}  ${r.status.padEnd(17)} ${r.model ?? ''}  ${r.lastActivity ?? ''}${r.pendingApprovals ? `  pending ${r.pendingApprovals}` : ''}`).join('\n') || 'no conversations');
+        const rows = await agent.listConversations({
+          status: values.status as ConversationStatus | undefined,
+          limit: values.limit ? int(values.limit, '--limit') : 50,
+        });
+        out(
+          rows,
+          rows
+            .map(
+              (r) =>
+                `${r.workflowId}  ${r.status.padEnd(17)} ${r.model ?? ''}  ${r.lastActivity ?? ''}${r.pendingApprovals ? `  pending ${r.pendingApprovals}` : ''}`,
+            )
+            .join('\n') || 'no conversations',
+        );
         return 0;
       }
       case 'pending': {
@@ -117,7 +149,10 @@ async function main(argv: string[]): Promise<number> {
         out(
           items,
           items
-            .map((p) => `${p.workflowId}  ${p.toolUseId}  ${p.name}  requested ${p.requestedAt}  deadline ${p.deadline}\n  ${JSON.stringify(p.input)}`)
+            .map(
+              (p) =>
+                `${p.workflowId}  ${p.toolUseId}  ${p.name}  requested ${p.requestedAt}  deadline ${p.deadline}\n  ${JSON.stringify(p.input)}`,
+            )
             .join('\n') || 'no tool calls waiting for approval',
         );
         return 0;
@@ -126,11 +161,21 @@ async function main(argv: string[]): Promise<number> {
       case 'reject': {
         const usage = `${command} <workflowId> <toolUseId>${command === 'reject' ? ' --reason R' : ' [--input JSON]'}`;
         const [workflowId, toolUseId] = [need(args, 0, usage), need(args, 1, usage)];
-        if (command === 'reject' && !values.reason) throw new UsageError('reject needs --reason (the model is told why)');
+        if (command === 'reject' && !values.reason)
+          throw new UsageError('reject needs --reason (the model is told why)');
         const input = values.input !== undefined ? parseJsonObject(values.input) : undefined;
         const decision = command === 'reject' ? 'reject' : input ? 'edit' : 'approve';
-        const [recorded] = await agent.decide(workflowId, { toolUseId, decision, ...(input && { input }), ...(values.reason && { reason: values.reason }), decidedBy: by });
-        out(recorded, `${recorded.decision} of ${recorded.toolUseId} (${recorded.name}) recorded, by ${recorded.decidedBy} at ${recorded.decidedAt}`);
+        const [recorded] = await agent.decide(workflowId, {
+          toolUseId,
+          decision,
+          ...(input && { input }),
+          ...(values.reason && { reason: values.reason }),
+          decidedBy: by,
+        });
+        out(
+          recorded,
+          `${recorded.decision} of ${recorded.toolUseId} (${recorded.name}) recorded, by ${recorded.decidedBy} at ${recorded.decidedAt}`,
+        );
         return 0;
       }
       case 'resume': {
@@ -168,29 +213,56 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Streams the conversation live until it closes (or Ctrl-C). */
-async function watchConversation(agent: AgentClient, config: Config, workflowId: string, json: boolean, until?: Promise<void>): Promise<void> {
-  const description = await agent.client.workflow.getHandle(workflowId).describe().catch(() => {
-    throw new AgentError('not_found', `no conversation with id ${workflowId}`);
-  });
+async function watchConversation(
+  agent: AgentClient,
+  config: Config,
+  workflowId: string,
+  json: boolean,
+  until?: Promise<void>,
+): Promise<void> {
+  const description = await agent.client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => {
+      throw new AgentError('not_found', `no conversation with id ${workflowId}`);
+    });
   const url = config.OPS_URL ?? `http://${config.OPS_HOST}:${config.OPS_PORT}`;
   const tokenFile = resolve('.data', 'ops-token');
-  const token = config.OPS_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  const token =
+    config.OPS_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
   if (!token) throw new UsageError('watch needs OPS_TOKEN (npm start keeps it in .data/ops-token)');
-  if (description.status.name !== 'RUNNING') console.error(`agent: ${workflowId} is ${description.status.name.toLowerCase()}; showing its last live state`);
+  if (description.status.name !== 'RUNNING')
+    console.error(
+      `agent: ${workflowId} is ${description.status.name.toLowerCase()}; showing its last live state`,
+    );
   const closed = (async () => {
     for (;;) {
       await new Promise((r) => setTimeout(r, 1000));
-      const status = await agent.client.workflow.getHandle(workflowId).describe().then((d) => d.status.name, () => 'UNKNOWN');
+      const status = await agent.client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          (d) => d.status.name,
+          () => 'UNKNOWN',
+        );
       if (status !== 'RUNNING') return;
     }
   })();
-  await watch({ url, token, workflowId, json, write: (text) => process.stdout.write(text), until: until ?? (description.status.name === 'RUNNING' ? closed : new Promise((r) => setTimeout(r, 500))) });
+  await watch({
+    url,
+    token,
+    workflowId,
+    json,
+    write: (text) => process.stdout.write(text),
+    until: until ?? (description.status.name === 'RUNNING' ? closed : new Promise((r) => setTimeout(r, 500))),
+  });
   if (!json) process.stdout.write('\n');
 }
 
 function int(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`${name} must be a positive integer, got ${value}`);
   return n;
 }
 
@@ -201,22 +273,36 @@ function parseJsonObject(text: string): Record<string, unknown> {
   } catch (err) {
     throw new UsageError(`--input is not valid JSON: ${(err as Error).message}`);
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError('--input must be a JSON object');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new UsageError('--input must be a JSON object');
   return value as Record<string, unknown>;
 }
 
 function renderState(state: ConversationState): string {
-  const lines = [`status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`, `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`];
+  const lines = [
+    `status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`,
+    `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`,
+  ];
   for (const message of state.messages) {
-    const blocks = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : (message.content as unknown as Array<Record<string, unknown>>);
+    const blocks =
+      typeof message.content === 'string'
+        ? [{ type: 'text', text: message.content }]
+        : (message.content as unknown as Array<Record<string, unknown>>);
     for (const b of blocks) {
       if (b.type === 'text') lines.push(`${message.role}: ${String(b.text)}`);
-      else if (b.type === 'tool_use') lines.push(`${message.role}: >>> Tool Call: ${JSON.stringify(b.name)} ${JSON.stringify(b.input)}`);
-      else if (b.type === 'tool_result') lines.push(`${message.role}: <<< Tool Result${b.is_error ? ' (error)' : ''}: ${typeof b.content === 'string' ? b.content : JSON.stringify(b.content)}`);
+      else if (b.type === 'tool_use')
+        lines.push(`${message.role}: >>> Tool Call: ${JSON.stringify(b.name)} ${JSON.stringify(b.input)}`);
+      else if (b.type === 'tool_result')
+        lines.push(
+          `${message.role}: <<< Tool Result${b.is_error ? ' (error)' : ''}: ${typeof b.content === 'string' ? b.content : JSON.stringify(b.content)}`,
+        );
       else lines.push(`${message.role}: [${String(b.type)}]`);
     }
   }
-  for (const p of state.pendingApprovals) lines.push(`pending approval: ${p.toolUseId} ${p.name} ${JSON.stringify(p.input)} (deadline ${p.deadline})`);
+  for (const p of state.pendingApprovals)
+    lines.push(
+      `pending approval: ${p.toolUseId} ${p.name} ${JSON.stringify(p.input)} (deadline ${p.deadline})`,
+    );
   return lines.join('\n');
 }
 
@@ -233,7 +319,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const json = process.argv.includes('--json');
-    const code = err instanceof UsageError ? EXIT.usage : err instanceof AgentError ? EXIT[err.code] : EXIT.failed;
+    const code =
+      err instanceof UsageError ? EXIT.usage : err instanceof AgentError ? EXIT[err.code] : EXIT.failed;
     const kind = err instanceof UsageError ? 'usage' : err instanceof AgentError ? err.code : 'failed';
     const message = err instanceof Error ? err.message : String(err);
     if (json) console.log(JSON.stringify({ error: kind, message }));

@@ -22,7 +22,12 @@ export async function watch(options: WatchOptions): Promise<void> {
   const controller = new AbortController();
   void options.until.then(() => controller.abort());
   const render = renderer(options.write);
-  for await (const message of subscribeLive({ url: options.url, token: options.token, workflowId: options.workflowId, signal: controller.signal })) {
+  for await (const message of subscribeLive({
+    url: options.url,
+    token: options.token,
+    workflowId: options.workflowId,
+    signal: controller.signal,
+  })) {
     if (options.json) options.write(`${JSON.stringify(message)}\n`);
     else render(message);
   }
@@ -33,7 +38,10 @@ export function renderer(write: (text: string) => void): (message: LiveMessage) 
   const types = new Map<number, string>();
   const startBlock = (index: number, type: string, name?: string) => {
     types.set(index, type);
-    if (type === 'tool_use' || type === 'server_tool_use') write(`\n>>> ${type === 'server_tool_use' ? 'Server Tool' : 'Tool'} Call: ${JSON.stringify(name ?? '')}\n`);
+    if (type === 'tool_use' || type === 'server_tool_use')
+      write(
+        `\n>>> ${type === 'server_tool_use' ? 'Server Tool' : 'Tool'} Call: ${JSON.stringify(name ?? '')}\n`,
+      );
     else if (type === 'thinking') write('\n[thinking] ');
     else if (type !== 'text') write(`\n[${type}]`);
   };
@@ -50,7 +58,9 @@ export function renderer(write: (text: string) => void): (message: LiveMessage) 
         if (message.call && !message.call.ended) replay(message.call);
         return;
       case 'reset':
-        write(`\n[the model call is retried (attempt ${message.attempt}): discard the partial output above]\n`);
+        write(
+          `\n[the model call is retried (attempt ${message.attempt}): discard the partial output above]\n`,
+        );
         return;
       case 'block_start':
         startBlock(message.index, message.blockType, message.name);
@@ -62,7 +72,9 @@ export function renderer(write: (text: string) => void): (message: LiveMessage) 
         if (types.get(message.index) !== 'text') write('\n');
         return;
       case 'end':
-        write(message.ok ? `\n[${message.stopReason ?? 'done'}]\n` : `\n[failed: ${message.error ?? 'error'}]\n`);
+        write(
+          message.ok ? `\n[${message.stopReason ?? 'done'}]\n` : `\n[failed: ${message.error ?? 'error'}]\n`,
+        );
         return;
     }
   };

@@ -17,7 +17,12 @@ import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
-import { decideToolCallUpdate, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
+import {
+  decideToolCallUpdate,
+  type DecisionRequest,
+  type PendingApproval,
+  type RecordedDecision,
+} from '../api/approvals';
 import {
   CONVERSATION_WORKFLOW,
   ConversationInputSchema,
@@ -33,7 +38,12 @@ import {
   type StateQueryOptions,
   type UsageTotals,
 } from '../api/conversation';
-import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
+import {
+  AGENT_LAST_ACTIVITY,
+  AGENT_MODEL,
+  AGENT_PENDING_APPROVALS,
+  AGENT_STATUS,
+} from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
 
 /** Why a client call failed, for exit codes and HTTP statuses. */
@@ -108,7 +118,11 @@ export class AgentClient {
   }): Promise<AgentClient> {
     let connection: Connection;
     try {
-      connection = await Connection.connect({ ...options.connectionOptions, address: options.address, connectTimeout: '3 seconds' });
+      connection = await Connection.connect({
+        ...options.connectionOptions,
+        address: options.address,
+        connectTimeout: '3 seconds',
+      });
     } catch (err) {
       throw new AgentError(
         'unavailable',
@@ -117,7 +131,10 @@ export class AgentClient {
       );
     }
     const dataConverter = options.codec ? { payloadCodecs: [options.codec] } : undefined;
-    return new AgentClient({ client: new Client({ connection, namespace: options.namespace, dataConverter }), taskQueue: options.taskQueue });
+    return new AgentClient({
+      client: new Client({ connection, namespace: options.namespace, dataConverter }),
+      taskQueue: options.taskQueue,
+    });
   }
 
   /** Connects as configured by the environment (address, namespace, task queue, encryption keys). */
@@ -134,10 +151,16 @@ export class AgentClient {
   }
 
   /** Starts a conversation; the input is validated here first, so mistakes fail before anything starts. */
-  async startConversation(input: ConversationInput, options: { workflowId?: string } = {}): Promise<{ workflowId: string; runId: string }> {
+  async startConversation(
+    input: ConversationInput,
+    options: { workflowId?: string } = {},
+  ): Promise<{ workflowId: string; runId: string }> {
     const parsed = ConversationInputSchema.safeParse(input);
     if (!parsed.success) {
-      throw new AgentError('invalid', `invalid conversation input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+      throw new AgentError(
+        'invalid',
+        `invalid conversation input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+      );
     }
     const workflowId = options.workflowId ?? `conversation-${randomUUID()}`;
     const handle = await this.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
@@ -152,9 +175,16 @@ export class AgentClient {
    * Sends a user message; answers with the turn it starts. Give a `messageId` to make it safe to send
    * again after a timeout: it is the update id, which Temporal deduplicates (the message is queued once).
    */
-  sendMessage(workflowId: string, content: SendMessageInput['content'], options: { messageId?: string } = {}): Promise<SendMessageResult> {
+  sendMessage(
+    workflowId: string,
+    content: SendMessageInput['content'],
+    options: { messageId?: string } = {},
+  ): Promise<SendMessageResult> {
     return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(sendMessageUpdate, { args: [{ content }], ...(options.messageId && { updateId: options.messageId }) }),
+      this.handle(workflowId).executeUpdate(sendMessageUpdate, {
+        args: [{ content }],
+        ...(options.messageId && { updateId: options.messageId }),
+      }),
     );
   }
 
@@ -164,15 +194,21 @@ export class AgentClient {
    */
   decide(workflowId: string, decisions: DecisionRequest | DecisionRequest[]): Promise<RecordedDecision[]> {
     const input = Array.isArray(decisions) ? { decisions } : decisions;
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input] }));
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input] }),
+    );
   }
 
   resume(workflowId: string, by?: string, note?: string): Promise<ConversationStatus> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(resumeUpdate, { args: [{ by, note }] }));
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(resumeUpdate, { args: [{ by, note }] }),
+    );
   }
 
   end(workflowId: string, by?: string, reason?: string): Promise<ConversationStatus> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(endUpdate, { args: [{ by, reason }] }));
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(endUpdate, { args: [{ by, reason }] }),
+    );
   }
 
   /** Cancels a conversation (aborting the model stream in flight). */
@@ -184,23 +220,38 @@ export class AgentClient {
    * The conversation's live model stream (text, thinking and tool input as they are written), from the
    * ops server's hub: a snapshot first, then every change; ends when `signal` aborts.
    */
-  watch(workflowId: string, options: { opsUrl: string; opsToken: string; signal?: AbortSignal }): AsyncGenerator<LiveMessage> {
-    return subscribeLive({ url: options.opsUrl, token: options.opsToken, workflowId, signal: options.signal });
+  watch(
+    workflowId: string,
+    options: { opsUrl: string; opsToken: string; signal?: AbortSignal },
+  ): AsyncGenerator<LiveMessage> {
+    return subscribeLive({
+      url: options.opsUrl,
+      token: options.opsToken,
+      workflowId,
+      signal: options.signal,
+    });
   }
 
   /** The conversation's state (the whole transcript, or a range). */
   getState(workflowId: string, range: StateQueryOptions = {}): Promise<ConversationState> {
     return this.call(workflowId, () =>
-      this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () => this.handle(workflowId).query(stateQuery, range)),
+      this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () =>
+        this.handle(workflowId).query(stateQuery, range),
+      ),
     );
   }
 
   /** Conversations, newest first, from the visibility store (`status` filters by AgentStatus). */
-  async listConversations(options: { status?: ConversationStatus; limit?: number; withUsage?: boolean } = {}): Promise<ConversationSummary[]> {
+  async listConversations(
+    options: { status?: ConversationStatus; limit?: number; withUsage?: boolean } = {},
+  ): Promise<ConversationSummary[]> {
     const clauses = [`WorkflowType = "${CONVERSATION_WORKFLOW}"`];
     if (options.status) clauses.push(`${AGENT_STATUS.name} = "${options.status}"`);
     const rows: ConversationSummary[] = [];
-    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: options.limit ?? 50 })) {
+    for await (const wf of this.client.workflow.list({
+      query: clauses.join(' AND '),
+      pageSize: options.limit ?? 50,
+    })) {
       const attrs = wf.typedSearchAttributes;
       rows.push({
         workflowId: wf.workflowId,
@@ -235,9 +286,13 @@ export class AgentClient {
       ids.push(wf.workflowId);
       if (ids.length >= (options.limit ?? 200)) break;
     }
-    const states = await Promise.all(ids.map((id) => this.getState(id, { from: 0, to: 0 }).then((s) => [id, s] as const)));
+    const states = await Promise.all(
+      ids.map((id) => this.getState(id, { from: 0, to: 0 }).then((s) => [id, s] as const)),
+    );
     return states
-      .flatMap(([workflowId, state]) => state.pendingApprovals.map((p) => ({ ...p, workflowId, model: state.model })))
+      .flatMap(([workflowId, state]) =>
+        state.pendingApprovals.map((p) => ({ ...p, workflowId, model: state.model })),
+      )
       .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
@@ -271,7 +326,12 @@ export class AgentClient {
           .describe()
           .then((d) => d.status.name)
           .catch(() => undefined);
-        if (ended) throw new AgentError('refused', `the conversation ${workflowId} has ended (${ended.toLowerCase()})`, { cause: err });
+        if (ended)
+          throw new AgentError(
+            'refused',
+            `the conversation ${workflowId} has ended (${ended.toLowerCase()})`,
+            { cause: err },
+          );
         throw new AgentError('not_found', `no conversation with id ${workflowId}`, { cause: err });
       }
       const message = err instanceof Error ? err.message : String(err);
@@ -284,7 +344,9 @@ export class AgentClient {
         );
       }
       if (/UNAVAILABLE|ECONNREFUSED|connect/i.test(message)) {
-        throw new AgentError('unavailable', `the Temporal server is not reachable: ${message}`, { cause: err });
+        throw new AgentError('unavailable', `the Temporal server is not reachable: ${message}`, {
+          cause: err,
+        });
       }
       throw err;
     }

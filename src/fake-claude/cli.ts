@@ -21,11 +21,14 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('usage: fake-claude [--port N] [--host H] [--reject] [--first-byte-ms N] [--between-events-ms N] [--api-key K]');
+    console.log(
+      'usage: fake-claude [--port N] [--host H] [--reject] [--first-byte-ms N] [--between-events-ms N] [--api-key K]',
+    );
     return;
   }
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be 0..65535, got ${values.port}`);
   const ms = (v: string | undefined, name: string) => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -37,9 +40,14 @@ async function main(): Promise<void> {
     host: values.host,
     fallback: values.reject ? 'reject' : 'demo',
     apiKey: values['api-key'],
-    latency: { firstByteMs: ms(values['first-byte-ms'], 'first-byte-ms'), betweenEventsMs: ms(values['between-events-ms'], 'between-events-ms') },
+    latency: {
+      firstByteMs: ms(values['first-byte-ms'], 'first-byte-ms'),
+      betweenEventsMs: ms(values['between-events-ms'], 'between-events-ms'),
+    },
   });
-  console.log(`fake-claude listening on ${fake.url} (${values.reject ? 'unscripted conversations rejected' : 'demo mode'})`);
+  console.log(
+    `fake-claude listening on ${fake.url} (${values.reject ? 'unscripted conversations rejected' : 'demo mode'})`,
+  );
   const stop = () => {
     void fake.close().then(() => process.exit(0));
   };

@@ -12,7 +12,19 @@ const MAX_DEPTH = 8;
 /** Characters kept from a tool result or the user's text when quoting them. */
 const QUOTE_CHARS = 200;
 /** Words too common to say which tool a request is about. */
-const STOP_WORDS = new Set(['the', 'and', 'for', 'with', 'this', 'that', 'from', 'into', 'you', 'your', 'please']);
+const STOP_WORDS = new Set([
+  'the',
+  'and',
+  'for',
+  'with',
+  'this',
+  'that',
+  'from',
+  'into',
+  'you',
+  'your',
+  'please',
+]);
 
 /**
  * Answers any request sensibly, whatever tools it offers: the "demo model" used when no API key is
@@ -184,7 +196,9 @@ function resolveRef(ref: string, root: unknown): unknown {
   if (ref === '#') return root;
   if (!match || !isRecord(root)) return undefined;
   const defs = root[match[1]];
-  return isRecord(defs) ? defs[decodeURIComponent(match[2]).replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+  return isRecord(defs)
+    ? defs[decodeURIComponent(match[2]).replace(/~1/g, '/').replace(/~0/g, '~')]
+    : undefined;
 }
 
 function pickTool(tools: Tool[], userText: string): Tool {
@@ -206,7 +220,9 @@ function summarizeResults(results: ToolResultBlockParam[], messages: MessagePara
   const lines = results.map((r) => {
     const name = names.get(r.tool_use_id) ?? 'the tool';
     const content = truncate(resultText(r.content));
-    return r.is_error ? `${name} failed: ${content || '(no message)'}` : `${name} returned: ${content || '(nothing)'}`;
+    return r.is_error
+      ? `${name} failed: ${content || '(no message)'}`
+      : `${name} returned: ${content || '(nothing)'}`;
   });
   const failed = results.some((r) => r.is_error);
   return `${failed ? 'Something went wrong.' : 'Done.'} ${lines.join('\n')}`;

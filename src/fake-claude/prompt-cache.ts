@@ -68,30 +68,50 @@ function ttlOf(cacheControl: unknown): Ttl | undefined {
  * before the first message's block: the message level's cache depends on `tool_choice` and `thinking`.
  */
 function* prefixOrder(body: Obj): Generator<{ marker: string; block: Obj }> {
-  for (const tool of Array.isArray(body.tools) ? body.tools : []) if (isObject(tool)) yield { marker: 'tool', block: tool };
-  const system = typeof body.system === 'string' ? (body.system ? [{ type: 'text', text: body.system }] : []) : body.system;
-  for (const block of Array.isArray(system) ? system : []) if (isObject(block)) yield { marker: 'system', block };
-  yield { marker: 'messages', block: { tool_choice: body.tool_choice ?? null, thinking: body.thinking ?? null } };
+  for (const tool of Array.isArray(body.tools) ? body.tools : [])
+    if (isObject(tool)) yield { marker: 'tool', block: tool };
+  const system =
+    typeof body.system === 'string'
+      ? body.system
+        ? [{ type: 'text', text: body.system }]
+        : []
+      : body.system;
+  for (const block of Array.isArray(system) ? system : [])
+    if (isObject(block)) yield { marker: 'system', block };
+  yield {
+    marker: 'messages',
+    block: { tool_choice: body.tool_choice ?? null, thinking: body.thinking ?? null },
+  };
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const [i, message] of messages.entries()) {
     if (!isObject(message)) continue;
-    const content = typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
+    const content =
+      typeof message.content === 'string' ? [{ type: 'text', text: message.content }] : message.content;
     if (!Array.isArray(content)) continue;
-    for (const [j, block] of content.entries()) if (isObject(block)) yield { marker: j === 0 ? `message:${i}:${String(message.role)}` : 'block', block };
+    for (const [j, block] of content.entries())
+      if (isObject(block))
+        yield { marker: j === 0 ? `message:${i}:${String(message.role)}` : 'block', block };
   }
 }
 
 /** The request's prompt as blocks in prefix order, each keyed by its whole prefix. */
 export function promptBlocks(body: Obj): Block[] {
   const blocks: Block[] = [];
-  let chain = createHash('sha256').update(`model:${String(body.model)}`).digest('hex');
+  let chain = createHash('sha256')
+    .update(`model:${String(body.model)}`)
+    .digest('hex');
   for (const { marker, block } of prefixOrder(body)) {
     const { cache_control: cacheControl, ...content } = block;
     const text = JSON.stringify(content);
     chain = createHash('sha256').update(chain).update(marker).update(text).digest('hex');
     // The message-level settings key what follows; they are not prompt tokens.
     if (marker === 'messages') continue;
-    blocks.push({ tokens: estimateTokens(text), key: chain, breakpoint: ttlOf(cacheControl), cacheable: !NOT_CACHEABLE.has(String(content.type)) });
+    blocks.push({
+      tokens: estimateTokens(text),
+      key: chain,
+      breakpoint: ttlOf(cacheControl),
+      cacheable: !NOT_CACHEABLE.has(String(content.type)),
+    });
   }
   // Automatic caching: a top-level `cache_control` marks the last cacheable block.
   const automatic = ttlOf(body.cache_control);
@@ -152,7 +172,8 @@ export class PromptCache {
       const ttl = blocks[at].breakpoint!;
       const key = scope + blocks[at].key;
       const existing = this.entries.get(key);
-      if (!existing || existing.expiresAt <= now) this.entries.set(key, { expiresAt: now + TTL_MS[ttl], ttl });
+      if (!existing || existing.expiresAt <= now)
+        this.entries.set(key, { expiresAt: now + TTL_MS[ttl], ttl });
       if (at > covered) {
         creation[ttl] += prefixTokens[at] - (covered >= 0 ? prefixTokens[covered] : 0);
         covered = at;
@@ -163,7 +184,10 @@ export class PromptCache {
       input_tokens: (prefixTokens.at(-1) ?? 0) - read - created,
       cache_creation_input_tokens: created,
       cache_read_input_tokens: read,
-      cache_creation: { ephemeral_5m_input_tokens: creation['5m'], ephemeral_1h_input_tokens: creation['1h'] },
+      cache_creation: {
+        ephemeral_5m_input_tokens: creation['5m'],
+        ephemeral_1h_input_tokens: creation['1h'],
+      },
     };
   }
 

@@ -1,11 +1,5 @@
 import type { StopReason } from '@anthropic-ai/sdk/resources/messages';
-import type {
-  FakeBlock,
-  FakeErrorReply,
-  FakeFixtureReply,
-  FakeMessageReply,
-  StreamFaults,
-} from './types';
+import type { FakeBlock, FakeErrorReply, FakeFixtureReply, FakeMessageReply, StreamFaults } from './types';
 
 type MessageOptions = Partial<Omit<FakeMessageReply, 'kind' | 'content'>>;
 
@@ -28,7 +22,10 @@ export interface ToolCall {
 }
 
 /** An answer calling one or more tools (in parallel), optionally after some text: `stop_reason: tool_use`. */
-export function toolUse(calls: ToolCall | ToolCall[], options: MessageOptions & { text?: string } = {}): FakeMessageReply {
+export function toolUse(
+  calls: ToolCall | ToolCall[],
+  options: MessageOptions & { text?: string } = {},
+): FakeMessageReply {
   const { text: preamble, ...rest } = options;
   const blocks: FakeBlock[] = preamble ? [{ type: 'text', text: preamble }] : [];
   for (const call of Array.isArray(calls) ? calls : [calls]) blocks.push({ type: 'tool_use', ...call });
@@ -64,7 +61,11 @@ export function httpError(status: number, headers?: Record<string, string>): Fak
 }
 
 /** A streamed answer that fails part way: `event: error` (default `overloaded_error`) after `afterEvents`. */
-export function streamError(reply: FakeMessageReply, afterEvents: number, err?: StreamFaults['error']): FakeMessageReply {
+export function streamError(
+  reply: FakeMessageReply,
+  afterEvents: number,
+  err?: StreamFaults['error'],
+): FakeMessageReply {
   return { ...reply, faults: { ...reply.faults, errorAfterEvents: afterEvents, error: err } };
 }
 
@@ -79,6 +80,10 @@ export function fixture(path: string): FakeFixtureReply {
 }
 
 /** Shorthand for a stop reason other than the default. */
-export function stop(reason: StopReason, blocks: FakeBlock[], options: MessageOptions = {}): FakeMessageReply {
+export function stop(
+  reason: StopReason,
+  blocks: FakeBlock[],
+  options: MessageOptions = {},
+): FakeMessageReply {
   return message(blocks, { ...options, stop_reason: reason });
 }

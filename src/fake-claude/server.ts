@@ -64,7 +64,10 @@ export class FakeClaude {
   private readonly scripts = new Map<string, FakeScript>();
   private readonly counts = new Map<string, number>();
   /** Message threads: a message id → the whole request it answered, and its answer (see `thread`). */
-  private readonly threads = new Map<string, { params: Record<string, unknown>; messages: unknown[]; continued: boolean }>();
+  private readonly threads = new Map<
+    string,
+    { params: Record<string, unknown>; messages: unknown[]; continued: boolean }
+  >();
   private seq = 0;
   /** Prompt cache entries written by earlier requests (see prompt-cache.ts). */
   readonly promptCache: PromptCache;
@@ -115,7 +118,8 @@ export class FakeClaude {
   /** Appends replies to a conversation's queue (creating it). */
   enqueue(conversation: string, ...replies: FakeReply[]): this {
     const current = this.scripts.get(conversation);
-    if (typeof current === 'function') throw new Error(`conversation ${conversation} is scripted with a function`);
+    if (typeof current === 'function')
+      throw new Error(`conversation ${conversation} is scripted with a function`);
     this.scripts.set(conversation, [...(current ?? []), ...replies]);
     return this;
   }
@@ -149,7 +153,11 @@ export class FakeClaude {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const route: Route | undefined =
-      url.pathname === '/v1/messages' ? 'messages' : url.pathname === '/v1/messages/count_tokens' ? 'count_tokens' : undefined;
+      url.pathname === '/v1/messages'
+        ? 'messages'
+        : url.pathname === '/v1/messages/count_tokens'
+          ? 'count_tokens'
+          : undefined;
     if (req.method !== 'POST' || !route) {
       await drain(req);
       return this.sendError(res, 404, 'not_found_error', `Not found: ${req.method} ${url.pathname}`);
@@ -157,7 +165,12 @@ export class FakeClaude {
     const limit = this.options.maxBodyBytes ?? 32 * 1024 * 1024;
     const raw = await readBody(req, limit);
     if (raw === undefined) {
-      return this.sendError(res, 413, 'request_too_large', `Request exceeds the maximum allowed number of bytes (${limit}).`);
+      return this.sendError(
+        res,
+        413,
+        'request_too_large',
+        `Request exceeds the maximum allowed number of bytes (${limit}).`,
+      );
     }
     if (this.apiKey !== undefined && req.headers['x-api-key'] !== this.apiKey) {
       return this.sendError(res, 401, 'authentication_error', 'invalid x-api-key');
@@ -166,23 +179,54 @@ export class FakeClaude {
     try {
       body = JSON.parse(raw.toString('utf8')) as unknown;
     } catch (err) {
-      return this.sendError(res, 400, 'invalid_request_error', `There was an error parsing the body: ${(err as Error).message}`);
+      return this.sendError(
+        res,
+        400,
+        'invalid_request_error',
+        `There was an error parsing the body: ${(err as Error).message}`,
+      );
     }
     // Message threads: a request that continues one sends only its new messages; the server holds the
     // rest (and the tools and system). Rebuild the whole request, then treat it like any other.
     let thread: { type: 'create' | 'continue' } | undefined;
-    if (route === 'messages' && body && typeof body === 'object' && 'thread' in body && (body as { thread?: unknown }).thread) {
-      const { thread: param, ...rest } = body as { thread: { type?: string; previous_message_id?: string } } & Record<string, unknown>;
+    if (
+      route === 'messages' &&
+      body &&
+      typeof body === 'object' &&
+      'thread' in body &&
+      (body as { thread?: unknown }).thread
+    ) {
+      const { thread: param, ...rest } = body as {
+        thread: { type?: string; previous_message_id?: string };
+      } & Record<string, unknown>;
       if (param.type === 'continue') {
         const previous = param.previous_message_id ? this.threads.get(param.previous_message_id) : undefined;
         if (!previous) {
-          return this.sendError(res, 404, 'not_found_error', `thread message ${param.previous_message_id} not found`, undefined, { error_code: 'thread_not_found' });
+          return this.sendError(
+            res,
+            404,
+            'not_found_error',
+            `thread message ${param.previous_message_id} not found`,
+            undefined,
+            { error_code: 'thread_not_found' },
+          );
         }
         if (previous.continued) {
-          return this.sendError(res, 409, 'invalid_request_error', `thread message ${param.previous_message_id} was already continued`, undefined, { error_code: 'thread_already_continued' });
+          return this.sendError(
+            res,
+            409,
+            'invalid_request_error',
+            `thread message ${param.previous_message_id} was already continued`,
+            undefined,
+            { error_code: 'thread_already_continued' },
+          );
         }
         previous.continued = true;
-        body = { ...previous.params, ...rest, messages: [...previous.messages, ...((rest.messages as unknown[]) ?? [])] };
+        body = {
+          ...previous.params,
+          ...rest,
+          messages: [...previous.messages, ...((rest.messages as unknown[]) ?? [])],
+        };
         thread = { type: 'continue' };
       } else if (param.type === 'create') {
         body = rest;
@@ -215,7 +259,9 @@ export class FakeClaude {
       }
     }
     if (route === 'count_tokens') {
-      return this.sendJson(res, 200, { input_tokens: promptTokens(recorded.body as unknown as Record<string, unknown>) });
+      return this.sendJson(res, 200, {
+        input_tokens: promptTokens(recorded.body as unknown as Record<string, unknown>),
+      });
     }
     const reply = await this.nextReply(recorded);
     await this.send(res, reply, recorded, thread !== undefined);
@@ -235,7 +281,12 @@ export class FakeClaude {
     };
   }
 
-  private async send(res: ServerResponse, reply: FakeReply, request: RecordedRequest, threaded = false): Promise<void> {
+  private async send(
+    res: ServerResponse,
+    reply: FakeReply,
+    request: RecordedRequest,
+    threaded = false,
+  ): Promise<void> {
     const latency = reply.latency ?? this.options.latency ?? {};
     const alive = await sleepUnlessClosed(res, latency.firstByteMs);
     if (!alive) return;
@@ -263,19 +314,34 @@ export class FakeClaude {
         const ctx = {
           id: newId('msg'),
           model: request.body.model,
-          input: this.promptCache.account(request.body as unknown as Record<string, unknown>, String(request.headers['x-api-key'] ?? '')),
+          input: this.promptCache.account(
+            request.body as unknown as Record<string, unknown>,
+            String(request.headers['x-api-key'] ?? ''),
+          ),
           random: seededRandom(request.seq),
         };
         const message = renderMessage(reply, ctx);
         if (threaded) {
-          const { messages, ...params } = request.body as unknown as Record<string, unknown> & { messages: unknown[] };
+          const { messages, ...params } = request.body as unknown as Record<string, unknown> & {
+            messages: unknown[];
+          };
           delete params.stream;
-          this.threads.set(message.id, { params, messages: [...messages, { role: 'assistant', content: message.content }], continued: false });
+          this.threads.set(message.id, {
+            params,
+            messages: [...messages, { role: 'assistant', content: message.content }],
+            continued: false,
+          });
         }
         if (!stream) return this.sendJson(res, 200, message, reply.headers);
         const events = renderEvents(reply, ctx);
         this.startStream(res, reply.headers);
-        await this.streamEvents(res, events, reply.faults ?? {}, latency.betweenEventsMs, (request.sentAt = []));
+        await this.streamEvents(
+          res,
+          events,
+          reply.faults ?? {},
+          latency.betweenEventsMs,
+          (request.sentAt = []),
+        );
         return;
       }
     }
@@ -322,7 +388,12 @@ export class FakeClaude {
     return true;
   }
 
-  private sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  private sendJson(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): void {
     const text = JSON.stringify(body);
     res.writeHead(status, {
       'content-type': 'application/json',
@@ -333,9 +404,21 @@ export class FakeClaude {
     res.end(text);
   }
 
-  private sendError(res: ServerResponse, status: number, type: string, message: string, headers?: Record<string, string>, details?: Record<string, unknown>): void {
+  private sendError(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    message: string,
+    headers?: Record<string, string>,
+    details?: Record<string, unknown>,
+  ): void {
     const requestId = newId('req');
-    this.sendJson(res, status, { type: 'error', error: { type, message, ...(details && { details }) }, request_id: requestId }, { 'request-id': requestId, ...headers });
+    this.sendJson(
+      res,
+      status,
+      { type: 'error', error: { type, message, ...(details && { details }) }, request_id: requestId },
+      { 'request-id': requestId, ...headers },
+    );
   }
 }
 

@@ -119,7 +119,9 @@ function parseObjectOr(raw: string | undefined, fallback: Record<string, unknown
   if (raw === undefined) return fallback;
   try {
     const parsed: unknown = JSON.parse(raw);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
   } catch {
     // A non-streamed answer always carries an object; invalid raw JSON can only stream.
     return {};
@@ -157,7 +159,10 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
     const delta = (d: Record<string, unknown>) =>
       events.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: d } });
     const start = (b: unknown) =>
-      events.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: b } });
+      events.push({
+        event: 'content_block_start',
+        data: { type: 'content_block_start', index, content_block: b },
+      });
     switch (block.type) {
       case 'text':
         start({ type: 'text', text: '' });
@@ -165,7 +170,8 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
         break;
       case 'thinking':
         start({ type: 'thinking', thinking: '', signature: '' });
-        for (const thinking of chunk(block.thinking, size, ctx.random)) delta({ type: 'thinking_delta', thinking });
+        for (const thinking of chunk(block.thinking, size, ctx.random))
+          delta({ type: 'thinking_delta', thinking });
         delta({ type: 'signature_delta', signature: block.signature });
         break;
       case 'tool_use':
@@ -185,7 +191,12 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
     if (index === 0) events.push({ event: 'ping', data: { type: 'ping' } });
   });
   const finalUsage: Record<string, unknown> = { output_tokens: outputTokens(reply, content) };
-  for (const key of ['input_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens', 'server_tool_use'] as const) {
+  for (const key of [
+    'input_tokens',
+    'cache_creation_input_tokens',
+    'cache_read_input_tokens',
+    'server_tool_use',
+  ] as const) {
     if (reply.usage?.[key] !== undefined) finalUsage[key] = reply.usage[key];
   }
   events.push({
@@ -232,7 +243,10 @@ export function parseSse(text: string): SseEvent[] {
  * throws. Tool input is parsed from the raw JSON; incomplete JSON leaves `input` as `{}` and keeps
  * the raw text in the returned `rawToolInputs` (index → raw JSON).
  */
-export function accumulateEvents(events: SseEvent[]): { message: Message; rawToolInputs: Map<number, string> } {
+export function accumulateEvents(events: SseEvent[]): {
+  message: Message;
+  rawToolInputs: Map<number, string>;
+} {
   let message: (Message & { content: Array<Record<string, unknown>> }) | undefined;
   const raw = new Map<number, string>();
   let stopped = false;
@@ -256,9 +270,11 @@ export function accumulateEvents(events: SseEvent[]): { message: Message; rawToo
         const delta = data.delta as Record<string, string>;
         if (!block) throw new Error(`content_block_delta for block ${index} before its content_block_start`);
         if (delta.type === 'text_delta') block.text = `${block.text as string}${delta.text}`;
-        else if (delta.type === 'thinking_delta') block.thinking = `${block.thinking as string}${delta.thinking}`;
+        else if (delta.type === 'thinking_delta')
+          block.thinking = `${block.thinking as string}${delta.thinking}`;
         else if (delta.type === 'signature_delta') block.signature = delta.signature;
-        else if (delta.type === 'input_json_delta') raw.set(index, (raw.get(index) ?? '') + delta.partial_json);
+        else if (delta.type === 'input_json_delta')
+          raw.set(index, (raw.get(index) ?? '') + delta.partial_json);
         else if (delta.type !== 'citations_delta') throw new Error(`unknown delta type ${delta.type}`);
         break;
       }

@@ -141,8 +141,10 @@ function checkNumber(
     return `${path}: Input should be a valid ${opts.integer ? 'integer' : 'number'}`;
   }
   const n = value as number;
-  if (opts.min !== undefined && n < opts.min) return `${path}: Input should be greater than or equal to ${opts.min}`;
-  if (opts.max !== undefined && n > opts.max) return `${path}: Input should be less than or equal to ${opts.max}`;
+  if (opts.min !== undefined && n < opts.min)
+    return `${path}: Input should be greater than or equal to ${opts.min}`;
+  if (opts.max !== undefined && n > opts.max)
+    return `${path}: Input should be less than or equal to ${opts.max}`;
   return undefined;
 }
 
@@ -218,7 +220,8 @@ function checkMessageShapes(body: Obj): Problem {
 function checkMessageShape(msg: unknown, path: string): Problem {
   if (!isObject(msg)) return `${path}: Input should be a valid dictionary`;
   if (!has(msg, 'role')) return `${path}.role: Field required`;
-  if (msg.role !== 'user' && msg.role !== 'assistant') return `${path}.role: Input should be 'user' or 'assistant'`;
+  if (msg.role !== 'user' && msg.role !== 'assistant')
+    return `${path}.role: Input should be 'user' or 'assistant'`;
   if (!has(msg, 'content')) return `${path}.content: Field required`;
   const { content } = msg;
   if (typeof content === 'string') {
@@ -315,9 +318,11 @@ function checkSystem(body: Obj): Problem {
 }
 
 /** A tool that bundles several tools under no single name (`mcp_toolset`, `browser_toolset_20260801`...). */
-const isToolset = (tool: Obj): boolean => typeof tool.type === 'string' && /(^|_)toolset(_\d+)?$/.test(tool.type);
+const isToolset = (tool: Obj): boolean =>
+  typeof tool.type === 'string' && /(^|_)toolset(_\d+)?$/.test(tool.type);
 /** A tool defined by the caller (no type, `null` or `custom`), as opposed to a server / Anthropic-defined tool. */
-const isCustomTool = (tool: Obj): boolean => tool.type === undefined || tool.type === null || tool.type === 'custom';
+const isCustomTool = (tool: Obj): boolean =>
+  tool.type === undefined || tool.type === null || tool.type === 'custom';
 
 /** `tools`: well-formed custom and server tools with unique names. */
 function checkTools(body: Obj): Problem {
@@ -333,7 +338,8 @@ function checkTools(body: Obj): Problem {
 
 function checkTool(tool: unknown, path: string): Problem {
   if (!isObject(tool)) return `${path}: Input should be a valid dictionary`;
-  if (!isCustomTool(tool) && typeof tool.type !== 'string') return `${path}.type: Input should be a valid string`;
+  if (!isCustomTool(tool) && typeof tool.type !== 'string')
+    return `${path}.type: Input should be a valid string`;
   if (isToolset(tool)) {
     return tool.type === 'mcp_toolset' ? checkStringField(tool, 'mcp_server_name', path) : undefined;
   }
@@ -355,9 +361,13 @@ function checkToolChoice(body: Obj): Problem {
   if (choice === undefined) return undefined;
   if (!isObject(choice)) return 'tool_choice: Input should be a valid dictionary';
   if (!has(choice, 'type')) return "tool_choice: Unable to extract tag using discriminator 'type'";
-  if (!TOOL_CHOICE_TYPES.includes(choice.type as string)) return badTag('tool_choice', choice.type, TOOL_CHOICE_TYPES);
+  if (!TOOL_CHOICE_TYPES.includes(choice.type as string))
+    return badTag('tool_choice', choice.type, TOOL_CHOICE_TYPES);
   const at = `tool_choice.${choice.type as string}`;
-  if (choice.disable_parallel_tool_use !== undefined && typeof choice.disable_parallel_tool_use !== 'boolean') {
+  if (
+    choice.disable_parallel_tool_use !== undefined &&
+    typeof choice.disable_parallel_tool_use !== 'boolean'
+  ) {
     return `${at}.disable_parallel_tool_use: Input should be a valid boolean`;
   }
   if (choice.type !== 'tool') return undefined;
@@ -379,7 +389,8 @@ function* samplingProblems(body: Obj): Generator<Problem> {
   if (has(body, 'top_p')) yield checkNumber('top_p', body.top_p, { min: 0, max: 1 });
   if (has(body, 'top_k')) yield checkNumber('top_k', body.top_k, { integer: true, min: 0 });
   if (has(body, 'stop_sequences')) yield checkStopSequences(body.stop_sequences);
-  if (has(body, 'stream') && typeof body.stream !== 'boolean') yield 'stream: Input should be a valid boolean';
+  if (has(body, 'stream') && typeof body.stream !== 'boolean')
+    yield 'stream: Input should be a valid boolean';
   if (has(body, 'metadata')) yield checkMetadata(body.metadata);
 }
 
@@ -387,7 +398,8 @@ function checkStopSequences(value: unknown): Problem {
   if (!Array.isArray(value)) return 'stop_sequences: Input should be a valid list';
   const nonString = value.findIndex((s) => typeof s !== 'string');
   if (nonString >= 0) return `stop_sequences.${nonString}: Input should be a valid string`;
-  if ((value as string[]).some(isBlank)) return 'stop_sequences: each stop sequence must contain non-whitespace';
+  if ((value as string[]).some(isBlank))
+    return 'stop_sequences: each stop sequence must contain non-whitespace';
   return undefined;
 }
 
@@ -406,7 +418,8 @@ function checkThinking(body: Obj, route: Route): Problem {
   if (thinking === undefined) return undefined;
   if (!isObject(thinking)) return 'thinking: Input should be a valid dictionary';
   if (!has(thinking, 'type')) return "thinking: Unable to extract tag using discriminator 'type'";
-  if (!THINKING_TYPES.includes(thinking.type as string)) return badTag('thinking', thinking.type, THINKING_TYPES);
+  if (!THINKING_TYPES.includes(thinking.type as string))
+    return badTag('thinking', thinking.type, THINKING_TYPES);
   if (thinking.type !== 'enabled') return undefined;
   if (!has(thinking, 'budget_tokens')) return 'thinking.enabled.budget_tokens: Field required';
   const problem = checkNumber('thinking.enabled.budget_tokens', thinking.budget_tokens, {
@@ -488,7 +501,9 @@ function checkToolResults(turn: Turn, previous: Turn | undefined): Problem {
 
   if (uses.length > 0) {
     const firstOther = turn.blocks.findIndex(({ block }) => block.type !== 'tool_result');
-    const late = turn.blocks.find(({ block }, k) => firstOther >= 0 && k > firstOther && block.type === 'tool_result');
+    const late = turn.blocks.find(
+      ({ block }, k) => firstOther >= 0 && k > firstOther && block.type === 'tool_result',
+    );
     if (late) {
       const other = turn.blocks[firstOther];
       return (
@@ -539,7 +554,8 @@ function checkToolResults(turn: Turn, previous: Turn | undefined): Problem {
 /** At most 4 `cache_control` breakpoints (a top-level `cache_control` takes one). */
 function checkCacheBreakpoints(body: Obj): Problem {
   const found = countBreakpoints(body);
-  if (found > MAX_CACHE_BREAKPOINTS) return `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${found}.`;
+  if (found > MAX_CACHE_BREAKPOINTS)
+    return `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${found}.`;
   return undefined;
 }
 
@@ -571,7 +587,11 @@ const RULES: readonly Rule[] = [
  * @returns `{ok: true}`, or `{ok: false, message}` with the message to answer in a 400 `invalid_request_error`,
  *   e.g. `max_tokens: Field required` or `tools.0.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`.
  */
-export function validateRequest(body: unknown, route: Route, options: ValidationOptions = {}): ValidationResult {
+export function validateRequest(
+  body: unknown,
+  route: Route,
+  options: ValidationOptions = {},
+): ValidationResult {
   if (!isObject(body)) return { ok: false, message: 'body: Input should be a valid dictionary' };
   for (const rule of RULES) {
     if (rule === checkAlternation && options.lenientRoles) continue;

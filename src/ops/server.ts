@@ -25,7 +25,15 @@ export interface OpsServerOptions {
   codecCorsOrigin?: string;
 }
 
-const STATUSES = ['running', 'awaiting_approval', 'idle', 'refused', 'needs_attention', 'completed', 'cancelled'] as const;
+const STATUSES = [
+  'running',
+  'awaiting_approval',
+  'idle',
+  'refused',
+  'needs_attention',
+  'completed',
+  'cancelled',
+] as const;
 
 const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true }).strict();
 const ListQuerySchema = z.object({
@@ -42,7 +50,13 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 /** HTTP statuses for the client's error codes. */
-const STATUS_OF: Record<AgentError['code'], number> = { invalid: 400, refused: 422, not_found: 404, unavailable: 503, no_worker: 503 };
+const STATUS_OF: Record<AgentError['code'], number> = {
+  invalid: 400,
+  refused: 422,
+  not_found: 404,
+  unavailable: 503,
+  no_worker: 503,
+};
 
 /**
  * The ops server: the approval page and its JSON API. Every `/api` route needs `Authorization: Bearer
@@ -55,10 +69,17 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   const expected = digest(options.token);
   const hub = options.hub ?? new StreamHub();
   // Workers publish the live stream as NDJSON batches.
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: 8 * 1024 * 1024 }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(
+    'application/x-ndjson',
+    { parseAs: 'string', bodyLimit: 8 * 1024 * 1024 },
+    (_request, body, done) => done(null, body),
+  );
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('content-security-policy', "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
@@ -71,14 +92,20 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
     const site = request.headers['sec-fetch-site'];
-    const codecCall = request.url.startsWith('/codec/') && origin !== undefined && origin === options.codecCorsOrigin;
+    const codecCall =
+      request.url.startsWith('/codec/') && origin !== undefined && origin === options.codecCorsOrigin;
     if (codecCall) {
       reply.header('access-control-allow-origin', origin);
       reply.header('access-control-allow-credentials', 'true');
       reply.header('vary', 'origin');
       return;
     }
-    if ((origin && origin !== `http://${request.headers.host}` && origin !== `https://${request.headers.host}`) || site === 'cross-site') {
+    if (
+      (origin &&
+        origin !== `http://${request.headers.host}` &&
+        origin !== `https://${request.headers.host}`) ||
+      site === 'cross-site'
+    ) {
       return reply.code(403).send({ error: 'forbidden', message: 'cross-origin requests are not allowed' });
     }
   });
@@ -97,7 +124,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
     // Constant-time comparison of digests: no timing hints about the token.
     if (!token || !timingSafeEqual(digest(token), expected)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid bearer token (OPS_TOKEN) is required' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'unauthorized', message: 'a valid bearer token (OPS_TOKEN) is required' });
     }
   };
 
@@ -109,14 +139,22 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   app.register(async (api) => {
     api.addHook('onRequest', authenticate);
 
-    api.get('/api/session', async () => ({ ok: true, namespace: options.namespace, taskQueue: options.agent.taskQueue }));
+    api.get('/api/session', async () => ({
+      ok: true,
+      namespace: options.namespace,
+      taskQueue: options.agent.taskQueue,
+    }));
 
     api.get('/api/approvals', async () => ({ approvals: await options.agent.listPendingApprovals() }));
 
     api.get('/api/conversations', async (request, reply) => {
       const query = ListQuerySchema.safeParse(request.query);
       if (!query.success) return badRequest(reply, query.error);
-      const conversations = await options.agent.listConversations({ status: query.data.status as ConversationStatus | undefined, limit: query.data.limit, withUsage: true });
+      const conversations = await options.agent.listConversations({
+        status: query.data.status as ConversationStatus | undefined,
+        limit: query.data.limit,
+        withUsage: true,
+      });
       return { conversations };
     });
 
@@ -139,7 +177,9 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
           return reply.code(400).send({ error: 'invalid', message: `line ${accepted + 1} is not JSON` });
         }
         if (!item || typeof item.workflowId !== 'string' || !['start', 'event', 'end'].includes(item.type)) {
-          return reply.code(400).send({ error: 'invalid', message: `line ${accepted + 1} is not a stream item` });
+          return reply
+            .code(400)
+            .send({ error: 'invalid', message: `line ${accepted + 1} is not a stream item` });
         }
         hub.publish(item);
         accepted++;
@@ -159,7 +199,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
         'x-content-type-options': 'nosniff',
         connection: 'keep-alive',
       });
-      const write = (message: LiveMessage) => raw.write(`event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
+      const write = (message: LiveMessage) =>
+        raw.write(`event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
       const unsubscribe = hub.subscribe(params.data.id, write);
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       request.raw.on('close', () => {
@@ -171,12 +212,18 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     // The codec endpoints of the Temporal UI (`--ui-codec-endpoint http://ops:8787/codec`).
     for (const direction of ['encode', 'decode'] as const) {
       api.post(`/codec/${direction}`, async (request, reply) => {
-        if (!options.codec) return reply.code(404).send({ error: 'not_found', message: 'no payload codec is configured (AGENT_ENCRYPTION_KEYS)' });
+        if (!options.codec)
+          return reply
+            .code(404)
+            .send({ error: 'not_found', message: 'no payload codec is configured (AGENT_ENCRYPTION_KEYS)' });
         const body = CodecBodySchema.safeParse(request.body);
         if (!body.success) return badRequest(reply, body.error);
         const payloads = body.data.payloads.map(fromJsonPayload);
         try {
-          const out = direction === 'encode' ? await options.codec.encode(payloads) : await options.codec.decode(payloads);
+          const out =
+            direction === 'encode'
+              ? await options.codec.encode(payloads)
+              : await options.codec.decode(payloads);
           return { payloads: out.map(toJsonPayload) };
         } catch (err) {
           return reply.code(400).send({ error: 'invalid', message: (err as Error).message });
@@ -188,7 +235,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const params = WorkflowIdSchema.safeParse(request.params);
       if (!params.success) return badRequest(reply, params.error);
       const operator = String(request.headers['x-ops-operator'] ?? '').trim();
-      if (!operator) return reply.code(400).send({ error: 'invalid', message: 'the x-ops-operator header (who decides) is required' });
+      if (!operator)
+        return reply
+          .code(400)
+          .send({ error: 'invalid', message: 'the x-ops-operator header (who decides) is required' });
       const body = DecisionBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
       const [decision] = await options.agent.decide(params.data.id, { ...body.data, decidedBy: operator });
@@ -197,7 +247,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   });
 
   app.setErrorHandler((error, _request, reply) => {
-    if (error instanceof AgentError) return reply.code(STATUS_OF[error.code]).send({ error: error.code, message: error.message });
+    if (error instanceof AgentError)
+      return reply.code(STATUS_OF[error.code]).send({ error: error.code, message: error.message });
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
       return reply.code(status).send({ error: 'invalid', message: (error as Error).message });
@@ -206,25 +257,33 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     return reply.code(500).send({ error: 'internal', message: 'internal error (see the ops server log)' });
   });
 
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+  );
   return app;
 }
 
 const CodecBodySchema = z.object({
-  payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() })).max(1000),
+  payloads: z
+    .array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() }))
+    .max(1000),
 });
 
 /** Temporal's JSON form of a payload: metadata values and data in base64. */
 function fromJsonPayload(p: { metadata?: Record<string, string>; data?: string }): Payload {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]),
+    ),
     data: Buffer.from(p.data ?? '', 'base64'),
   };
 }
 
 function toJsonPayload(p: Payload): { metadata: Record<string, string>; data: string } {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
 }
@@ -234,5 +293,8 @@ function digest(value: string): Buffer {
 }
 
 function badRequest(reply: FastifyReply, error: z.ZodError) {
-  return reply.code(400).send({ error: 'invalid', message: error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') });
+  return reply.code(400).send({
+    error: 'invalid',
+    message: error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+  });
 }

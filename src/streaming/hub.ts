@@ -32,9 +32,22 @@ export class StreamHub {
     const id = item.workflowId;
     if (item.type === 'start') {
       this.calls.delete(id);
-      this.calls.set(id, { workflowId: id, turn: item.turn, attempt: item.attempt, startedAt: item.at, blocks: [], ended: false, chars: 0 });
+      this.calls.set(id, {
+        workflowId: id,
+        turn: item.turn,
+        attempt: item.attempt,
+        startedAt: item.at,
+        blocks: [],
+        ended: false,
+        chars: 0,
+      });
       this.evict();
-      this.send(id, item.attempt > 1 ? { type: 'reset', turn: item.turn, attempt: item.attempt } : { type: 'snapshot', call: this.snapshot(id) });
+      this.send(
+        id,
+        item.attempt > 1
+          ? { type: 'reset', turn: item.turn, attempt: item.attempt }
+          : { type: 'snapshot', call: this.snapshot(id) },
+      );
       return;
     }
     const call = this.calls.get(id);
@@ -43,15 +56,33 @@ export class StreamHub {
       call.ended = true;
       call.ok = item.ok;
       if (item.error) call.error = item.error;
-      this.send(id, { type: 'end', ok: item.ok, stopReason: call.stopReason, ...(item.error && { error: item.error }) });
+      this.send(id, {
+        type: 'end',
+        ok: item.ok,
+        stopReason: call.stopReason,
+        ...(item.error && { error: item.error }),
+      });
       return;
     }
     const event = item.event;
     switch (event.type) {
       case 'content_block_start': {
         const block = event.content_block as { type: string; name?: string; id?: string; text?: string };
-        call.blocks[event.index] = { index: event.index, type: block.type, ...(block.name && { name: block.name }), ...(block.id && { id: block.id }), text: block.text ?? '', done: false };
-        this.send(id, { type: 'block_start', index: event.index, blockType: block.type, ...(block.name && { name: block.name }), ...(block.id && { id: block.id }) });
+        call.blocks[event.index] = {
+          index: event.index,
+          type: block.type,
+          ...(block.name && { name: block.name }),
+          ...(block.id && { id: block.id }),
+          text: block.text ?? '',
+          done: false,
+        };
+        this.send(id, {
+          type: 'block_start',
+          index: event.index,
+          blockType: block.type,
+          ...(block.name && { name: block.name }),
+          ...(block.id && { id: block.id }),
+        });
         return;
       }
       case 'content_block_delta': {
@@ -137,8 +168,16 @@ export class StreamHub {
 /** A stream observer that feeds a hub in the same process (a worker and an ops server in one process, tests). */
 export function hubObserver(hub: StreamHub): import('../activities/call-claude').StreamObserver {
   return {
-    onStart: (workflowId, info) => hub.publish({ workflowId, type: 'start', turn: info.turn, attempt: info.attempt, at: Date.now() }),
+    onStart: (workflowId, info) =>
+      hub.publish({ workflowId, type: 'start', turn: info.turn, attempt: info.attempt, at: Date.now() }),
     onEvent: (workflowId, event) => hub.publish({ workflowId, type: 'event', event, at: Date.now() }),
-    onEnd: (workflowId, outcome) => hub.publish({ workflowId, type: 'end', ok: outcome.ok, ...(outcome.error && { error: outcome.error }), at: Date.now() }),
+    onEnd: (workflowId, outcome) =>
+      hub.publish({
+        workflowId,
+        type: 'end',
+        ok: outcome.ok,
+        ...(outcome.error && { error: outcome.error }),
+        at: Date.now(),
+      }),
   };
 }

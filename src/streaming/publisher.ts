@@ -40,7 +40,13 @@ export class StreamPublisher implements StreamObserver {
   }
 
   onEnd(workflowId: string, outcome: { ok: boolean; error?: string }): void {
-    this.push({ workflowId, type: 'end', ok: outcome.ok, ...(outcome.error && { error: outcome.error }), at: Date.now() });
+    this.push({
+      workflowId,
+      type: 'end',
+      ok: outcome.ok,
+      ...(outcome.error && { error: outcome.error }),
+      at: Date.now(),
+    });
   }
 
   /** Sends what is queued now (tests, shutdown). */
@@ -83,14 +89,17 @@ export class StreamPublisher implements StreamObserver {
       this.stats.dropped += batch.length;
       if (Date.now() - this.lastErrorAt > 60_000) {
         this.lastErrorAt = Date.now();
-        (this.options.onError ?? ((m: string) => console.warn(m)))(`live stream: cannot publish to ${this.options.url} (${(err as Error).message}); conversations go on, observers miss the live view`);
+        (this.options.onError ?? ((m: string) => console.warn(m)))(
+          `live stream: cannot publish to ${this.options.url} (${(err as Error).message}); conversations go on, observers miss the live view`,
+        );
       }
     } finally {
       this.inFlight = false;
-      if (this.queue.length > 0) this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        void this.send();
-      }, 0);
+      if (this.queue.length > 0)
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          void this.send();
+        }, 0);
     }
   }
 }

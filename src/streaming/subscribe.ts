@@ -13,12 +13,17 @@ export interface SubscribeOptions {
  * Ends when `signal` aborts or the server closes the stream; throws with what to do when it cannot connect.
  */
 export async function* subscribeLive(options: SubscribeOptions): AsyncGenerator<LiveMessage> {
-  const res = await fetch(`${options.url.replace(/\/$/, '')}/api/conversations/${encodeURIComponent(options.workflowId)}/live`, {
-    headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
-    signal: options.signal,
-  }).catch((err: unknown) => {
+  const res = await fetch(
+    `${options.url.replace(/\/$/, '')}/api/conversations/${encodeURIComponent(options.workflowId)}/live`,
+    {
+      headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
+      signal: options.signal,
+    },
+  ).catch((err: unknown) => {
     if (options.signal?.aborted) return undefined;
-    throw new Error(`cannot reach the ops server at ${options.url} (${String(err)}): start it (\`npm run ops\`, or \`npm start\`) or set OPS_URL`);
+    throw new Error(
+      `cannot reach the ops server at ${options.url} (${String(err)}): start it (\`npm run ops\`, or \`npm start\`) or set OPS_URL`,
+    );
   });
   if (!res) return;
   if (res.status === 401) throw new Error('the ops server refused the token: set OPS_TOKEN');

@@ -5,7 +5,12 @@ import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { CONVERSATION_WORKFLOW, stateQuery, type ConversationInput, type ConversationState } from '../api/conversation';
+import {
+  CONVERSATION_WORKFLOW,
+  stateQuery,
+  type ConversationInput,
+  type ConversationState,
+} from '../api/conversation';
 import type { RecordedRequest } from '../fake-claude/types';
 import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
 import { builtinTools } from '../tools/builtin';
@@ -13,7 +18,12 @@ import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
 import { anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
-import { installQuietRuntime, quietBundlerLogger, startDevServer, startTimeSkippingServer } from './temporal-env';
+import {
+  installQuietRuntime,
+  quietBundlerLogger,
+  startDevServer,
+  startTimeSkippingServer,
+} from './temporal-env';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
@@ -38,9 +48,16 @@ export interface AgentEnv {
   dataDir: string;
   worker: Worker;
   /** Starts a conversation (id unique per call unless given). */
-  start(input: Partial<ConversationInput> & { message?: ConversationInput['message'] }, workflowId?: string): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationWorkflow>>;
+  start(
+    input: Partial<ConversationInput> & { message?: ConversationInput['message'] },
+    workflowId?: string,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof conversationWorkflow>>;
   /** Polls the state query until `predicate` holds (default 20 s). */
-  waitFor(handle: WorkflowHandle, predicate: (s: ConversationState) => boolean, timeoutMs?: number): Promise<ConversationState>;
+  waitFor(
+    handle: WorkflowHandle,
+    predicate: (s: ConversationState) => boolean,
+    timeoutMs?: number,
+  ): Promise<ConversationState>;
   /** The model requests of a conversation, in order (what the model received). */
   requests(workflowId: string): RecordedRequest[];
   /** The tool_result blocks the model received, across the conversation, in order. */
@@ -114,10 +131,12 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       // As the model got them, without the prompt-cache breakpoint the worker may have put on one.
       return (last?.body.messages ?? []).flatMap((m) =>
         Array.isArray(m.content)
-          ? m.content.filter((b) => b.type === 'tool_result').map((b) => {
-              const { cache_control: _, ...block } = b as ToolResultBlockParam;
-              return block as { tool_use_id: string; content: unknown; is_error?: boolean };
-            })
+          ? m.content
+              .filter((b) => b.type === 'tool_result')
+              .map((b) => {
+                const { cache_control: _, ...block } = b as ToolResultBlockParam;
+                return block as { tool_use_id: string; content: unknown; is_error?: boolean };
+              })
           : [],
       );
     },
@@ -129,7 +148,9 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
         if (predicate(last)) return last;
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`condition not met in ${timeoutMs} ms; last state: ${JSON.stringify({ ...last, messages: undefined }, null, 1)}`);
+      throw new Error(
+        `condition not met in ${timeoutMs} ms; last state: ${JSON.stringify({ ...last, messages: undefined }, null, 1)}`,
+      );
     },
     async restartWorker() {
       worker.shutdown();
@@ -142,7 +163,10 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       for (const workflowId of started) {
         if (options.timeSkipping) {
           // The test server has no visibility store: the latest run only.
-          histories.push({ workflowId, history: await env.client.workflow.getHandle(workflowId).fetchHistory() });
+          histories.push({
+            workflowId,
+            history: await env.client.workflow.getHandle(workflowId).fetchHistory(),
+          });
           continue;
         }
         for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -151,7 +175,10 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
         }
       }
       let replayed = 0;
-      for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'agent-test' }, histories)) {
+      for await (const result of Worker.runReplayHistories(
+        { workflowBundle: await workflowBundle(), replayName: 'agent-test' },
+        histories,
+      )) {
         if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
         replayed++;
       }

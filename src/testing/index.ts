@@ -10,7 +10,16 @@
  * ```
  * @module
  */
-export { startDevServer, startTimeSkippingServer, installQuietRuntime, quietBundlerLogger, searchAttributeFlags, DEV_SERVER_TUNING, devServerTuningFlags, type DevServerOptions } from './temporal-env';
+export {
+  startDevServer,
+  startTimeSkippingServer,
+  installQuietRuntime,
+  quietBundlerLogger,
+  searchAttributeFlags,
+  DEV_SERVER_TUNING,
+  devServerTuningFlags,
+  type DevServerOptions,
+} from './temporal-env';
 export { temporalBinaries, type TemporalBinaries } from './temporal-binaries';
 export { startAgentEnv, workflowBundle, type AgentEnv, type AgentEnvOptions } from './agent-env';
 export { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';

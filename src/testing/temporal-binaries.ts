@@ -33,7 +33,9 @@ export function temporalBinaries(): TemporalBinaries {
     try {
       accessSync(path, constants.X_OK);
     } catch {
-      throw new Error(`The ${what} binary ${path} is missing or not executable: run \`node scripts/install-temporal.mjs\` or set ${env}.`);
+      throw new Error(
+        `The ${what} binary ${path} is missing or not executable: run \`node scripts/install-temporal.mjs\` or set ${env}.`,
+      );
     }
     return path;
   };

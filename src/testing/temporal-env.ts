@@ -17,8 +17,18 @@ export const quietBundlerLogger = {
 
 /** `--search-attribute NAME=Type` flags of `temporal server start-dev` for our search attributes. */
 export function searchAttributeFlags(): string[] {
-  const cliType: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double' };
-  return AGENT_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type] ?? key.type}`]);
+  const cliType: Record<string, string> = {
+    KEYWORD: 'Keyword',
+    DATETIME: 'Datetime',
+    INT: 'Int',
+    TEXT: 'Text',
+    BOOL: 'Bool',
+    DOUBLE: 'Double',
+  };
+  return AGENT_SEARCH_ATTRIBUTES.flatMap((key) => [
+    '--search-attribute',
+    `${key.name}=${cliType[key.type] ?? key.type}`,
+  ]);
 }
 
 /**
@@ -46,10 +56,17 @@ export const DEV_SERVER_TUNING = {
 };
 
 /** `temporal server start-dev` flags of {@link DEV_SERVER_TUNING} (the pragmas apply with `--db-filename`). */
-export function devServerTuningFlags(tuning: { dynamicConfig?: Record<string, string | number | boolean>; sqlitePragmas?: Record<string, string> } = DEV_SERVER_TUNING): string[] {
+export function devServerTuningFlags(
+  tuning: {
+    dynamicConfig?: Record<string, string | number | boolean>;
+    sqlitePragmas?: Record<string, string>;
+  } = DEV_SERVER_TUNING,
+): string[] {
   const args: string[] = [];
-  for (const [key, value] of Object.entries(tuning.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
-  for (const [key, value] of Object.entries(tuning.sqlitePragmas ?? {})) args.push('--sqlite-pragma', `${key}=${value}`);
+  for (const [key, value] of Object.entries(tuning.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(tuning.sqlitePragmas ?? {}))
+    args.push('--sqlite-pragma', `${key}=${value}`);
   return args;
 }
 
@@ -123,5 +140,8 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<v
   };
   const searchAttributes: Record<string, number> = {};
   for (const key of AGENT_SEARCH_ATTRIBUTES) searchAttributes[key.name] = typeMap[key.type];
-  await env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes,
+  });
 }

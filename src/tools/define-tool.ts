@@ -29,7 +29,14 @@ export interface ToolContext {
 }
 
 /** What `run` may return: text, content blocks, or any JSON value (sent to the model as JSON text). */
-export type ToolOutput = string | Array<TextBlockParam | ImageBlockParam> | Record<string, unknown> | unknown[] | number | boolean | null;
+export type ToolOutput =
+  | string
+  | Array<TextBlockParam | ImageBlockParam>
+  | Record<string, unknown>
+  | unknown[]
+  | number
+  | boolean
+  | null;
 
 /** A tool definition, as written by a tool author. */
 export interface ToolSpec<S extends z.ZodObject> {
@@ -79,7 +86,8 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
  * ```
  */
 export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefinition<S> {
-  if (!TOOL_NAME.test(spec.name)) throw new Error(`tool name ${JSON.stringify(spec.name)} must match ${TOOL_NAME}`);
+  if (!TOOL_NAME.test(spec.name))
+    throw new Error(`tool name ${JSON.stringify(spec.name)} must match ${TOOL_NAME}`);
   const approval = spec.approval ?? (spec.effect === 'write' ? 'always' : 'never');
   const schema = z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' });
   if (schema.type !== 'object') throw new Error(`tool ${spec.name}: input must be an object schema`);

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineTool } from './define-tool';
 
-const CONDITIONS = ['sunny', 'partly cloudy', 'cloudy', 'light rain', 'rain', 'thunderstorms', 'fog', 'snow'] as const;
+const CONDITIONS = [
+  'sunny',
+  'partly cloudy',
+  'cloudy',
+  'light rain',
+  'rain',
+  'thunderstorms',
+  'fog',
+  'snow',
+] as const;
 
 /**
  * The `get_weather` tool: a read tool with fake but deterministic weather, derived from a hash of the

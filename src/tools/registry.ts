@@ -31,7 +31,9 @@ export class ToolRegistry {
   resolve(names: readonly string[]): ToolDefinition[] {
     const unknown = names.filter((n) => !this.tools.has(n));
     if (unknown.length > 0) {
-      throw new Error(`unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (this worker has: ${this.names().join(', ') || 'none'})`);
+      throw new Error(
+        `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (this worker has: ${this.names().join(', ') || 'none'})`,
+      );
     }
     return names.map((n) => this.tools.get(n)!);
   }

@@ -76,6 +76,8 @@ export async function listArticles(dir: string): Promise<SavedArticle[]> {
   }
   // Only whole records: a crash mid-write leaves a `*.tmp` file, which is not an article.
   const files = names.filter((name) => name.endsWith('.json'));
-  const saved = await Promise.all(files.map(async (name) => JSON.parse(await readFile(join(articles, name), 'utf8')) as SavedArticle));
+  const saved = await Promise.all(
+    files.map(async (name) => JSON.parse(await readFile(join(articles, name), 'utf8')) as SavedArticle),
+  );
   return saved.sort((a, b) => a.savedAt.localeCompare(b.savedAt) || a.id.localeCompare(b.id));
 }

@@ -4,7 +4,14 @@
  * validator, the signal handler and unit tests share it.
  */
 import { z } from 'zod';
-import { DecideToolCallSchema, decisionsOf, type DecideToolCallInput, type DecisionRequest, type PendingApproval, type RecordedDecision } from '../api/approvals';
+import {
+  DecideToolCallSchema,
+  decisionsOf,
+  type DecideToolCallInput,
+  type DecisionRequest,
+  type PendingApproval,
+  type RecordedDecision,
+} from '../api/approvals';
 
 interface Waiting extends PendingApproval {
   /** The tool's input JSON Schema, to validate an edited input. */
@@ -49,7 +56,10 @@ export class ApprovalBook {
    */
   check(input: DecideToolCallInput): DecisionRequest[] {
     const parsed = DecideToolCallSchema.safeParse(input);
-    if (!parsed.success) throw new Error(`invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
+      );
     const requests = decisionsOf(parsed.data);
     const seen = new Set<string>();
     for (const r of requests) {
@@ -58,14 +68,22 @@ export class ApprovalBook {
       const recorded = this.decided.get(r.toolUseId);
       if (recorded) {
         if (sameDecision(recorded, r)) continue;
-        throw new Error(`tool call ${r.toolUseId} is already decided: ${recorded.decision} by ${recorded.decidedBy} at ${recorded.decidedAt}`);
+        throw new Error(
+          `tool call ${r.toolUseId} is already decided: ${recorded.decision} by ${recorded.decidedBy} at ${recorded.decidedAt}`,
+        );
       }
       const waiting = this.waiting.get(r.toolUseId);
-      if (!waiting) throw new Error(`unknown tool_use_id ${r.toolUseId}: no tool call of this conversation waits for a decision with that id`);
+      if (!waiting)
+        throw new Error(
+          `unknown tool_use_id ${r.toolUseId}: no tool call of this conversation waits for a decision with that id`,
+        );
       if (r.decision === 'edit') {
         if (!r.input) throw new Error(`an edit of ${r.toolUseId} needs the input to run`);
         const problem = schemaProblem(waiting.schema, r.input);
-        if (problem) throw new Error(`the edited input of ${r.toolUseId} does not match the ${waiting.name} schema: ${problem}`);
+        if (problem)
+          throw new Error(
+            `the edited input of ${r.toolUseId} does not match the ${waiting.name} schema: ${problem}`,
+          );
       } else if (r.input !== undefined) {
         throw new Error(`only an edit carries an input (${r.toolUseId} is a ${r.decision})`);
       }
@@ -98,7 +116,18 @@ export class ApprovalBook {
 
   /** Rejects a call nobody decided in time (or left pending when the conversation ended). */
   expire(toolUseId: string, via: 'deadline' | 'end', reason: string, at: string): RecordedDecision {
-    return this.apply([{ toolUseId, decision: 'reject', reason, decidedBy: via === 'deadline' ? 'system:deadline' : 'system:end' }], via, at)[0];
+    return this.apply(
+      [
+        {
+          toolUseId,
+          decision: 'reject',
+          reason,
+          decidedBy: via === 'deadline' ? 'system:deadline' : 'system:end',
+        },
+      ],
+      via,
+      at,
+    )[0];
   }
 }
 
@@ -107,12 +136,16 @@ function sameDecision(recorded: RecordedDecision, r: DecisionRequest): boolean {
     recorded.decision === r.decision &&
     recorded.decidedBy === r.decidedBy &&
     (recorded.reason ?? '') === (r.reason ?? '') &&
-    JSON.stringify(recorded.input ?? null) === JSON.stringify(r.decision === 'edit' ? (r.input ?? null) : null)
+    JSON.stringify(recorded.input ?? null) ===
+      JSON.stringify(r.decision === 'edit' ? (r.input ?? null) : null)
   );
 }
 
 /** The first schema errors of `input`, or undefined when it passes (or there is no schema to check). */
-function schemaProblem(schema: Record<string, unknown> | undefined, input: Record<string, unknown>): string | undefined {
+function schemaProblem(
+  schema: Record<string, unknown> | undefined,
+  input: Record<string, unknown>,
+): string | undefined {
   if (!schema) return undefined;
   const result = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]).safeParse(input);
   if (result.success) return undefined;

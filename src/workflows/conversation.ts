@@ -20,7 +20,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { ContentBlockParam, MessageParam, ToolChoice, ToolResultBlockParam, ToolUseBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  ContentBlockParam,
+  MessageParam,
+  ToolChoice,
+  ToolResultBlockParam,
+  ToolUseBlockParam,
+} from '@anthropic-ai/sdk/resources/messages';
 import type { Activities } from '../activities';
 import {
   CONFIGURATION_ERROR,
@@ -55,8 +61,18 @@ import {
   type ToolCallInFlight,
   type UsageTotals,
 } from '../api/conversation';
-import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision, type RefusedDecision } from '../api/approvals';
-import { AGENT_LAST_ACTIVITY, AGENT_MODEL, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
+import {
+  decideToolCallSignal,
+  decideToolCallUpdate,
+  type RecordedDecision,
+  type RefusedDecision,
+} from '../api/approvals';
+import {
+  AGENT_LAST_ACTIVITY,
+  AGENT_MODEL,
+  AGENT_PENDING_APPROVALS,
+  AGENT_STATUS,
+} from '../api/search-attributes';
 import { answerMessage, appendMessage, blocksOf, tailStart } from '../api/transcript';
 import { ApprovalBook } from './approvals';
 import { PATCHES, rolledOut } from './patches';
@@ -83,7 +99,12 @@ const { runTool } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
 });
 
 /** What a conversation carries across continue-as-new. */
@@ -106,12 +127,17 @@ interface SendQueueItem {
   turn: number;
 }
 
-
 /** A durable Claude conversation: one workflow per conversation. */
-export async function conversationWorkflow(input: ConversationInput, carried?: CarriedState): Promise<ConversationResult> {
+export async function conversationWorkflow(
+  input: ConversationInput,
+  carried?: CarriedState,
+): Promise<ConversationResult> {
   const parsed = ConversationInputSchema.safeParse(input);
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid conversation input: ${parsed.error.message}`, 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable(
+      `invalid conversation input: ${parsed.error.message}`,
+      'InvalidConversationInput',
+    );
   }
   const config: ConversationConfig = parsed.data;
   const limits = { ...DEFAULT_LIMITS, ...config.limits };
@@ -191,21 +217,30 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   setHandler(
     sendMessageUpdate,
     ({ content }) => {
-      const item: SendQueueItem = { content: content as SendQueueItem['content'], turn: turn + queue.length + 1 };
+      const item: SendQueueItem = {
+        content: content as SendQueueItem['content'],
+        turn: turn + queue.length + 1,
+      };
       queue.push(item);
       return { turn: item.turn, queuedBehind: queue.length - 1 };
     },
     {
       validator: (message) => {
         const result = SendMessageSchema.safeParse(message);
-        if (!result.success) throw new Error(`invalid message: ${result.error.issues.map((i) => i.message).join('; ')}`);
+        if (!result.success)
+          throw new Error(`invalid message: ${result.error.issues.map((i) => i.message).join('; ')}`);
         const bytes = JSON.stringify(result.data.content).length;
-        if (bytes > limits.maxMessageBytes) throw new Error(`message too large: ${bytes} bytes of JSON, the limit is ${limits.maxMessageBytes}`);
+        if (bytes > limits.maxMessageBytes)
+          throw new Error(
+            `message too large: ${bytes} bytes of JSON, the limit is ${limits.maxMessageBytes}`,
+          );
         const blocks = typeof result.data.content === 'string' ? [] : result.data.content;
         const bad = blocks.find((b) => !['text', 'image', 'document'].includes(b.type));
         if (bad) throw new Error(`a user message may hold text, image and document blocks, not ${bad.type}`);
-        if (status === 'completed' || status === 'cancelled' || endRequest) throw new Error(`the conversation is ${endRequest ? 'ending' : status}`);
-        if (turn + queue.length >= limits.maxTurns) throw new Error(`the conversation reached its limit of ${limits.maxTurns} turns`);
+        if (status === 'completed' || status === 'cancelled' || endRequest)
+          throw new Error(`the conversation is ${endRequest ? 'ending' : status}`);
+        if (turn + queue.length >= limits.maxTurns)
+          throw new Error(`the conversation reached its limit of ${limits.maxTurns} turns`);
       },
     },
   );
@@ -219,7 +254,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     },
     {
       validator: (_request: ResumeRequest) => {
-        if (status !== 'needs_attention') throw new Error(`only a conversation in needs_attention can be resumed; this one is ${status}`);
+        if (status !== 'needs_attention')
+          throw new Error(`only a conversation in needs_attention can be resumed; this one is ${status}`);
       },
     },
   );
@@ -233,7 +269,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     },
     {
       validator: (_request: EndRequest) => {
-        if (!endable.includes(status)) throw new Error(`a ${status} conversation cannot be ended now (cancel it instead)`);
+        if (!endable.includes(status))
+          throw new Error(`a ${status} conversation cannot be ended now (cancel it instead)`);
       },
     },
   );
@@ -261,8 +298,15 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
       decided();
     } catch (err) {
       // A signal cannot be refused to its sender: record why it did not apply, never fail.
-      const first = (input && typeof input === 'object' && ('decisions' in input ? input.decisions?.[0] : input)) || undefined;
-      refusedDecisions.push({ at: now(), toolUseId: first?.toolUseId, decidedBy: first?.decidedBy, error: (err as Error).message });
+      const first =
+        (input && typeof input === 'object' && ('decisions' in input ? input.decisions?.[0] : input)) ||
+        undefined;
+      refusedDecisions.push({
+        at: now(),
+        toolUseId: first?.toolUseId,
+        decidedBy: first?.decidedBy,
+        error: (err as Error).message,
+      });
       if (refusedDecisions.length > 50) refusedDecisions.shift();
       log.warn('decision signal refused', { error: (err as Error).message });
     }
@@ -272,7 +316,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   function decided(): void {
     // Patched: a decision that leaves the status unchanged (one of two parallel calls) still shows as
     // activity. Conversations that waited for approval across the deploy replay without it.
-    if (rolledOut(PATCHES.decisionActivityTime)) upsertSearchAttributes([{ key: AGENT_LAST_ACTIVITY, value: new Date() }]);
+    if (rolledOut(PATCHES.decisionActivityTime))
+      upsertSearchAttributes([{ key: AGENT_LAST_ACTIVITY, value: new Date() }]);
     refreshApprovals();
   }
 
@@ -290,13 +335,21 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   async function decisionFor(toolUseId: string, deadline: Date): Promise<RecordedDecision> {
     const decided = () => approvals.decisionFor(toolUseId);
     if (!decided()) {
-      await condition(() => decided() !== undefined || endRequest !== undefined, Math.max(1, deadline.getTime() - new Date().getTime()));
+      await condition(
+        () => decided() !== undefined || endRequest !== undefined,
+        Math.max(1, deadline.getTime() - new Date().getTime()),
+      );
     }
     const decision =
       decided() ??
       (endRequest
         ? approvals.expire(toolUseId, 'end', 'the conversation ended before a decision', now())
-        : approvals.expire(toolUseId, 'deadline', `no decision before the deadline (${deadline.toISOString()})`, now()));
+        : approvals.expire(
+            toolUseId,
+            'deadline',
+            `no decision before the deadline (${deadline.toISOString()})`,
+            now(),
+          ));
     refreshApprovals();
     return decision;
   }
@@ -309,7 +362,10 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     return JSON.stringify(tail).length <= MAX_TAIL_BYTES ? { tail: { from, messages: tail } } : {};
   }
 
-  async function callModel(toolChoice: ToolChoice | undefined, maxTokens: number): Promise<CallClaudeResult | 'ended'> {
+  async function callModel(
+    toolChoice: ToolChoice | undefined,
+    maxTokens: number,
+  ): Promise<CallClaudeResult | 'ended'> {
     for (;;) {
       setStatus('running');
       modelCallInFlight = true;
@@ -359,7 +415,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
   /** Runs every tool call of one answer concurrently; answers all of them in one user message, in order. */
   async function runToolCalls(response: CallClaudeResult, maxTokens: number): Promise<'done' | 'ended'> {
     const blocks = response.message.content;
-    const inputOf = (index: number) => (blocks[index] as unknown as ToolUseBlockParam).input as Record<string, unknown>;
+    const inputOf = (index: number) =>
+      (blocks[index] as unknown as ToolUseBlockParam).input as Record<string, unknown>;
     // The approval gate: calls whose tool's policy asks for it wait for an operator's decision (until
     // their deadline); the others run at once. The tool_result message waits for all of them.
     const requestedAt = now();
@@ -391,7 +448,9 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         toolCallsInFlight.set(call.id, { toolUseId: call.id, name: call.name, startedAt: now() });
         try {
           const result = await runTool({ workflowId, toolUseId: call.id, name: call.name, input });
-          return decision?.decision === 'edit' ? editedResult(decision, result) : toolResult(call.id, result.content, result.isError);
+          return decision?.decision === 'edit'
+            ? editedResult(decision, result)
+            : toolResult(call.id, result.content, result.isError);
         } catch (err) {
           if (isCancellation(err)) throw err;
           return failedResult(call, failureMessage(err));
@@ -413,7 +472,10 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
     let retriedCutInput = false;
     for (;;) {
       if (++calls > limits.maxModelCallsPerTurn) {
-        const outcome = await park({ reason: 'turn_call_limit', message: `more than ${limits.maxModelCallsPerTurn} model calls in turn ${turn}` });
+        const outcome = await park({
+          reason: 'turn_call_limit',
+          message: `more than ${limits.maxModelCallsPerTurn} model calls in turn ${turn}`,
+        });
         if (outcome === 'ended') return 'ended';
         calls = 1;
       }
@@ -421,7 +483,8 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
       if (response === 'ended') return 'ended';
 
       // A tool input cut by max_tokens never runs. Retry once with more room before telling the model.
-      const cut = response.stopReason === 'max_tokens' && response.toolCalls.some((c) => c.problem === 'truncated');
+      const cut =
+        response.stopReason === 'max_tokens' && response.toolCalls.some((c) => c.problem === 'truncated');
       if (cut && !retriedCutInput && maxTokens < limits.maxTokensCeiling) {
         retriedCutInput = true;
         maxTokens = Math.min(maxTokens * 2, limits.maxTokensCeiling);
@@ -439,9 +502,19 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         ...(response.stopSequence != null && { stopSequence: response.stopSequence }),
         ...(response.stopReason === 'max_tokens' && { truncated: true }),
       };
-      if (response.toolCalls.length > 0 && toolChoice && (toolChoice.type === 'any' || toolChoice.type === 'tool') && config.forcedToolChoice === 'once') {
+      if (
+        response.toolCalls.length > 0 &&
+        toolChoice &&
+        (toolChoice.type === 'any' || toolChoice.type === 'tool') &&
+        config.forcedToolChoice === 'once'
+      ) {
         // The forced call happened; let the model answer freely now instead of forcing it forever.
-        toolChoice = { type: 'auto', ...(toolChoice.disable_parallel_tool_use !== undefined && { disable_parallel_tool_use: toolChoice.disable_parallel_tool_use }) };
+        toolChoice = {
+          type: 'auto',
+          ...(toolChoice.disable_parallel_tool_use !== undefined && {
+            disable_parallel_tool_use: toolChoice.disable_parallel_tool_use,
+          }),
+        };
       }
 
       switch (response.stopReason) {
@@ -459,7 +532,10 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         case 'pause_turn':
           // The server's tool loop paused; send the transcript back as it is (no user message).
           if (++pauseTurns > limits.maxPauseTurns) {
-            const outcome = await park({ reason: 'pause_turn_limit', message: `more than ${limits.maxPauseTurns} pause_turn continuations in a row` });
+            const outcome = await park({
+              reason: 'pause_turn_limit',
+              message: `more than ${limits.maxPauseTurns} pause_turn continuations in a row`,
+            });
             if (outcome === 'ended') return 'ended';
             pauseTurns = 0;
           }
@@ -506,7 +582,10 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
 
   function shouldContinueAsNew(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || (limits.continueAsNewAfterEvents !== undefined && info.historyLength >= limits.continueAsNewAfterEvents);
+    return (
+      info.continueAsNewSuggested ||
+      (limits.continueAsNewAfterEvents !== undefined && info.historyLength >= limits.continueAsNewAfterEvents)
+    );
   }
 
   // ── The conversation ───────────────────────────────────────────────────────────────────────────
@@ -539,15 +618,25 @@ export async function conversationWorkflow(input: ConversationInput, carried?: C
         if (config.singleTurn && turn > 0) return result('completed', 'single turn done');
         if (turn >= limits.maxTurns) return result('completed', `reached ${limits.maxTurns} turns`);
         setStatus(lastStop?.reason === 'refusal' ? 'refused' : 'idle');
-        const woke = await condition(() => queue.length > 0 || endRequest !== undefined, limits.idleTimeoutMs);
-        if (endRequest) return result('completed', endRequest.reason ?? `ended${endRequest.by ? ` by ${endRequest.by}` : ''}`);
+        const woke = await condition(
+          () => queue.length > 0 || endRequest !== undefined,
+          limits.idleTimeoutMs,
+        );
+        if (endRequest)
+          return result(
+            'completed',
+            endRequest.reason ?? `ended${endRequest.by ? ` by ${endRequest.by}` : ''}`,
+          );
         if (!woke) return result('completed', 'idle timeout');
       }
       const next = queue.shift()!;
       turn = next.turn;
       append({ role: 'user', content: next.content });
       if ((await runTurn()) === 'ended') {
-        return result('completed', endRequest?.reason ?? `ended${endRequest?.by ? ` by ${endRequest.by}` : ''}`);
+        return result(
+          'completed',
+          endRequest?.reason ?? `ended${endRequest?.by ? ` by ${endRequest.by}` : ''}`,
+        );
       }
     }
   } catch (err) {
@@ -586,7 +675,11 @@ function attentionFrom(err: unknown): Omit<Attention, 'at'> {
       ...(details.requestId && { requestId: details.requestId }),
     };
   }
-  return { reason: 'api_error', message: failureMessage(err), errorType: cause instanceof Error ? cause.name : MODEL_API_ERROR };
+  return {
+    reason: 'api_error',
+    message: failureMessage(err),
+    errorType: cause instanceof Error ? cause.name : MODEL_API_ERROR,
+  };
 }
 
 function failureMessage(err: unknown): string {

@@ -7,7 +7,11 @@ import type { RunToolResult, ToolCallInfo } from '../api/activity-contract';
 import type { RecordedDecision } from '../api/approvals';
 
 /** A `tool_result` block; `is_error` only when true (the API's default is false). */
-export function toolResult(toolUseId: string, content: RunToolResult['content'], isError: boolean): ToolResultBlockParam {
+export function toolResult(
+  toolUseId: string,
+  content: RunToolResult['content'],
+  isError: boolean,
+): ToolResultBlockParam {
   return { type: 'tool_result', tool_use_id: toolUseId, content, ...(isError && { is_error: true }) };
 }
 
@@ -43,7 +47,9 @@ export function editedResult(decision: RecordedDecision, result: RunToolResult):
     `An operator (${decision.decidedBy}) edited the input before the call ran${decision.reason ? ` (${decision.reason})` : ''}. ` +
     `The input that ran: ${JSON.stringify(decision.input)}\n\nResult:\n`;
   const content: RunToolResult['content'] =
-    typeof result.content === 'string' ? note + result.content : [{ type: 'text', text: note }, ...result.content];
+    typeof result.content === 'string'
+      ? note + result.content
+      : [{ type: 'text', text: note }, ...result.content];
   return toolResult(decision.toolUseId, content, result.isError);
 }
 

@@ -9,8 +9,12 @@ import type { ConversationState, MessageParam } from '../../src/api/conversation
 import { reply, type FakeHandler, type FakeReply } from '../../src/fake-claude';
 import { CrashStack, sleep, until } from './stack';
 
-const ARTICLE = { abstract: 'Durable execution lets agents survive crashes without repeating side effects.', meta: { word_count: 1500, review: 'Convincing.' } };
-const PREFACE = 'Let me save this article for you. I will store the abstract and the review metadata now, so nothing is lost. ';
+const ARTICLE = {
+  abstract: 'Durable execution lets agents survive crashes without repeating side effects.',
+  meta: { word_count: 1500, review: 'Convincing.' },
+};
+const PREFACE =
+  'Let me save this article for you. I will store the abstract and the review metadata now, so nothing is lost. ';
 
 /** The model of a "save an article" conversation: a slowly streamed tool call, then a final answer. */
 export function saveScript(options: { streamMs?: number; answerFirstByteMs?: number } = {}): FakeHandler {
@@ -18,8 +22,18 @@ export function saveScript(options: { streamMs?: number; answerFirstByteMs?: num
   return (request) => {
     const last = request.body.messages.at(-1)!;
     const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-    if (answered) return { ...reply.text('The article is saved.', { chunkSize: 6 }), latency: { ...latency, firstByteMs: options.answerFirstByteMs } };
-    return { ...reply.toolUse({ name: 'save_article', input: ARTICLE, id: 'toolu_save_1' }, { text: PREFACE, chunkSize: 4 }), latency };
+    if (answered)
+      return {
+        ...reply.text('The article is saved.', { chunkSize: 6 }),
+        latency: { ...latency, firstByteMs: options.answerFirstByteMs },
+      };
+    return {
+      ...reply.toolUse(
+        { name: 'save_article', input: ARTICLE, id: 'toolu_save_1' },
+        { text: PREFACE, chunkSize: 4 },
+      ),
+      latency,
+    };
   };
 }
 
@@ -27,15 +41,28 @@ export function saveScript(options: { streamMs?: number; answerFirstByteMs?: num
 export function pauseScript(pauses = 3): FakeHandler {
   return (request) => {
     const last = request.body.messages.at(-1)!;
-    const done = last.role === 'assistant' && Array.isArray(last.content) ? last.content.filter((b) => b.type === 'server_tool_use').length : 0;
+    const done =
+      last.role === 'assistant' && Array.isArray(last.content)
+        ? last.content.filter((b) => b.type === 'server_tool_use').length
+        : 0;
     const latency = { betweenEventsMs: 80 };
-    if (done >= pauses) return { ...reply.text('Here is what the searches found.', { chunkSize: 4 }), latency };
+    if (done >= pauses)
+      return { ...reply.text('Here is what the searches found.', { chunkSize: 4 }), latency };
     const n = done + 1;
-    const r: FakeReply = reply.stop('pause_turn', [
-      { type: 'text', text: `Searching, step ${n}. ` },
-      { type: 'server_tool_use', id: `srvtoolu_${n}`, name: 'web_search', input: { query: `durable agents ${n}` } },
-      { type: 'web_search_tool_result', tool_use_id: `srvtoolu_${n}`, content: [] },
-    ], { chunkSize: 4 });
+    const r: FakeReply = reply.stop(
+      'pause_turn',
+      [
+        { type: 'text', text: `Searching, step ${n}. ` },
+        {
+          type: 'server_tool_use',
+          id: `srvtoolu_${n}`,
+          name: 'web_search',
+          input: { query: `durable agents ${n}` },
+        },
+        { type: 'web_search_tool_result', tool_use_id: `srvtoolu_${n}`, content: [] },
+      ],
+      { chunkSize: 4 },
+    );
     return { ...r, latency };
   };
 }
@@ -88,7 +115,14 @@ export function autoApprove(stack: CrashStack, workflowId: string, stop: { done:
         const description = await stack.agent.client.workflow.getHandle(workflowId).describe();
         const pending = Number(description.searchAttributes.AgentPendingApprovals?.[0] ?? 0);
         if (pending > 0) {
-          await withTimeout(stack.agent.decide(workflowId, { toolUseId: 'toolu_save_1', decision: 'approve', decidedBy: 'crash-test' }), 5000);
+          await withTimeout(
+            stack.agent.decide(workflowId, {
+              toolUseId: 'toolu_save_1',
+              decision: 'approve',
+              decidedBy: 'crash-test',
+            }),
+            5000,
+          );
         }
       } catch {
         // Worker or server down for a moment, or a decision the conversation could not take yet: again.
@@ -98,25 +132,41 @@ export function autoApprove(stack: CrashStack, workflowId: string, stop: { done:
   })();
 }
 
-async function runConversation(stack: CrashStack, spec: CaseSpec, workflowId: string, inject?: CaseSpec['inject']) {
+async function runConversation(
+  stack: CrashStack,
+  spec: CaseSpec,
+  workflowId: string,
+  inject?: CaseSpec['inject'],
+) {
   stack.fake.script(workflowId, spec.script());
   await stack.agent.startConversation({ model: 'claude-sonnet-5-5', ...spec.input } as never, { workflowId });
   const stop = { done: false };
   // The fault-free run is always approved automatically; a faulted case may decide itself.
-  const approver = inject && spec.autoApprove === false ? Promise.resolve() : autoApprove(stack, workflowId, stop);
+  const approver =
+    inject && spec.autoApprove === false ? Promise.resolve() : autoApprove(stack, workflowId, stop);
   const recovery = inject ? await inject(stack, workflowId) : undefined;
-  await until(`${workflowId} to complete`, async () => {
-    try {
-      return (await stack.agent.client.workflow.getHandle(workflowId).describe()).status.name !== 'RUNNING';
-    } catch {
-      return false;
-    }
-  }, 180_000);
+  await until(
+    `${workflowId} to complete`,
+    async () => {
+      try {
+        return (await stack.agent.client.workflow.getHandle(workflowId).describe()).status.name !== 'RUNNING';
+      } catch {
+        return false;
+      }
+    },
+    180_000,
+  );
   stop.done = true;
   await approver;
   const result = await stack.agent.client.workflow.getHandle(workflowId).result();
   const state: ConversationState = await stack.agent.getState(workflowId);
-  return { result, state, requests: stack.fake.requestsFor(workflowId).length, sideEffects: (await stack.articles(workflowId)).length, recovery: recovery ?? undefined };
+  return {
+    result,
+    state,
+    requests: stack.fake.requestsFor(workflowId).length,
+    sideEffects: (await stack.articles(workflowId)).length,
+    recovery: recovery ?? undefined,
+  };
 }
 
 /** Runs one case: fault-free, then faulted, and compares. */
@@ -127,12 +177,18 @@ export async function runCase(stack: CrashStack, spec: CaseSpec, runId: string):
   const fault = await runConversation(stack, spec, `crash-${spec.name}-${runId}-fault`, spec.inject);
   if (fault.result.status !== 'completed') problems.push(`did not complete: ${fault.result.status}`);
   if (normalize(fault.state.messages) !== normalize(base.state.messages)) {
-    problems.push(`transcript differs from the fault-free run:\n  fault-free: ${normalize(base.state.messages).slice(0, 600)}\n  faulted:    ${normalize(fault.state.messages).slice(0, 600)}`);
+    problems.push(
+      `transcript differs from the fault-free run:\n  fault-free: ${normalize(base.state.messages).slice(0, 600)}\n  faulted:    ${normalize(fault.state.messages).slice(0, 600)}`,
+    );
   }
-  if (base.sideEffects !== spec.sideEffects) problems.push(`fault-free run saved ${base.sideEffects} articles, expected ${spec.sideEffects}`);
-  if (fault.sideEffects !== spec.sideEffects) problems.push(`side effects: ${fault.sideEffects} articles saved, expected exactly ${spec.sideEffects}`);
+  if (base.sideEffects !== spec.sideEffects)
+    problems.push(`fault-free run saved ${base.sideEffects} articles, expected ${spec.sideEffects}`);
+  if (fault.sideEffects !== spec.sideEffects)
+    problems.push(`side effects: ${fault.sideEffects} articles saved, expected exactly ${spec.sideEffects}`);
   if (fault.requests > base.requests + spec.extraRequests) {
-    problems.push(`the model saw ${fault.requests} requests; the fault-free run needed ${base.requests} (+${spec.extraRequests} allowed for the retry)`);
+    problems.push(
+      `the model saw ${fault.requests} requests; the fault-free run needed ${base.requests} (+${spec.extraRequests} allowed for the retry)`,
+    );
   }
   return {
     name: spec.name,
@@ -146,7 +202,11 @@ export async function runCase(stack: CrashStack, spec: CaseSpec, runId: string):
   };
 }
 
-const saveInput = { message: 'Save this article about durable agents.', tools: ['save_article'], singleTurn: true };
+const saveInput = {
+  message: 'Save this article about durable agents.',
+  tools: ['save_article'],
+  singleTurn: true,
+};
 
 /** The kill points of the issue, and the server restart. */
 export const CASES: CaseSpec[] = [
@@ -175,7 +235,11 @@ export const CASES: CaseSpec[] = [
     async inject(stack, workflowId) {
       await stack.crashWorker({ holdAfterToolMs: 4000 });
       // The tool's store says when the side effect happened; its activity has not completed yet.
-      await until('save_article to write', async () => (await stack.articles(workflowId)).length === 1, 60_000);
+      await until(
+        'save_article to write',
+        async () => (await stack.articles(workflowId)).length === 1,
+        60_000,
+      );
       await stack.crashWorker();
     },
   },
@@ -193,13 +257,21 @@ export const CASES: CaseSpec[] = [
         return state?.status === 'awaiting_approval';
       });
       await stack.crashWorker();
-      await stack.agent.decide(workflowId, { toolUseId: state!.pendingApprovals[0].toolUseId, decision: 'approve', decidedBy: 'crash-test' });
+      await stack.agent.decide(workflowId, {
+        toolUseId: state!.pendingApprovals[0].toolUseId,
+        decision: 'approve',
+        decidedBy: 'crash-test',
+      });
     },
   },
   {
     name: 'pause-turn-chain',
     script: () => pauseScript(3),
-    input: { message: 'Research durable agents.', serverTools: [{ type: 'web_search_20260209', name: 'web_search' }], singleTurn: true },
+    input: {
+      message: 'Research durable agents.',
+      serverTools: [{ type: 'web_search_20260209', name: 'web_search' }],
+      singleTurn: true,
+    },
     sideEffects: 0,
     extraRequests: 1,
     async inject(stack, workflowId) {
@@ -217,7 +289,11 @@ export const CASES: CaseSpec[] = [
     sideEffects: 1,
     extraRequests: 1,
     async inject(stack, workflowId) {
-      await until('the model call after the tool result', () => stack.fake.requestsFor(workflowId).length >= 2, 60_000);
+      await until(
+        'the model call after the tool result',
+        () => stack.fake.requestsFor(workflowId).length >= 2,
+        60_000,
+      );
       await stack.crashWorker();
     },
   },
@@ -247,16 +323,32 @@ export interface RandomizedResult {
 }
 
 /** Many conversations at once, the worker killed at random moments. */
-export async function runRandomized(stack: CrashStack, options: { conversations: number; kills: number; seed?: number }): Promise<RandomizedResult> {
+export async function runRandomized(
+  stack: CrashStack,
+  options: { conversations: number; kills: number; seed?: number },
+): Promise<RandomizedResult> {
   const started = Date.now();
   let seed = options.seed ?? 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const ids = Array.from({ length: options.conversations }, (_, i) => `crash-random-${started}-${i}`);
-  const reference = await runConversation(stack, { name: 'reference', script: () => saveScript({ streamMs: 40 }), input: saveInput, sideEffects: 1, extraRequests: 0, inject: async () => undefined }, `crash-random-${started}-reference`);
+  const reference = await runConversation(
+    stack,
+    {
+      name: 'reference',
+      script: () => saveScript({ streamMs: 40 }),
+      input: saveInput,
+      sideEffects: 1,
+      extraRequests: 0,
+      inject: async () => undefined,
+    },
+    `crash-random-${started}-reference`,
+  );
   const stop = { done: false };
   for (const id of ids) {
     stack.fake.script(id, saveScript({ streamMs: 20 + Math.floor(random() * 80) }));
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', ...saveInput } as never, { workflowId: id });
+    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', ...saveInput } as never, {
+      workflowId: id,
+    });
   }
   const approvers = ids.map((id) => autoApprove(stack, id, stop));
   const killsBefore = stack.counts.kills;
@@ -273,7 +365,8 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
       const result = await withTimeout(stack.agent.client.workflow.getHandle(id).result(), 240_000);
       const state = await stack.agent.getState(id);
       if (result.status !== 'completed') throw new Error(`status ${result.status}`);
-      if (normalize(state.messages) !== normalize(reference.state.messages)) problems.push(`${id}: transcript differs from the fault-free run`);
+      if (normalize(state.messages) !== normalize(reference.state.messages))
+        problems.push(`${id}: transcript differs from the fault-free run`);
     } catch (err) {
       lost++;
       problems.push(`${id}: ${String(err)}`);
@@ -284,7 +377,15 @@ export async function runRandomized(stack: CrashStack, options: { conversations:
   }
   stop.done = true;
   await Promise.all(approvers);
-  return { conversations: ids.length, kills: stack.counts.kills - killsBefore, unexpectedExits: stack.counts.unexpectedExits - exitsBefore, lost, duplicateSideEffects: duplicates, problems, ms: Date.now() - started };
+  return {
+    conversations: ids.length,
+    kills: stack.counts.kills - killsBefore,
+    unexpectedExits: stack.counts.unexpectedExits - exitsBefore,
+    lost,
+    duplicateSideEffects: duplicates,
+    problems,
+    ms: Date.now() - started,
+  };
 }
 
 /** Rejects if `promise` has not settled in `ms` (the promise itself goes on, unobserved). */

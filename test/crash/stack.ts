@@ -12,7 +12,13 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { AgentClient } from '../../src/client';
 import { FakeClaude } from '../../src/fake-claude';
-import { DEV_SERVER_TUNING, devServerTuningFlags, quietBundlerLogger, searchAttributeFlags, temporalBinaries } from '../../src/testing';
+import {
+  DEV_SERVER_TUNING,
+  devServerTuningFlags,
+  quietBundlerLogger,
+  searchAttributeFlags,
+  temporalBinaries,
+} from '../../src/testing';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -106,7 +112,17 @@ export class CrashStack {
 
   /** Starts the dev server on the same SQLite file and port (state survives restarts). */
   async startServer(): Promise<void> {
-    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--log-level', 'error'];
+    const args = [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--log-level',
+      'error',
+    ];
     args.push(...serverFlags(this.options.server ?? {}, join(this.dir, 'temporal.db')));
     args.push(...searchAttributeFlags());
     this.server = spawn(temporalBinaries().cli, args, { stdio: 'ignore' });
@@ -119,7 +135,11 @@ export class CrashStack {
         // One client for the whole run: its channel reconnects by itself after a server restart.
         if (!this.agent) {
           const connection = await Connection.connect({ address: this.address });
-          this.agent = new AgentClient({ client: new Client({ connection }), taskQueue: TASK_QUEUE, queryTimeoutMs: 15_000 });
+          this.agent = new AgentClient({
+            client: new Client({ connection }),
+            taskQueue: TASK_QUEUE,
+            queryTimeoutMs: 15_000,
+          });
         }
         return;
       } catch (err) {
@@ -150,9 +170,16 @@ export class CrashStack {
   async startWorker(options: WorkerOptions = {}): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       ...this.workerEnv(),
-      ...(options.holdAfterToolMs !== undefined && { AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs) }),
+      ...(options.holdAfterToolMs !== undefined && {
+        AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs),
+      }),
     };
-    const worker = await spawnWorkerProcess(env, join(this.dir, `worker-${this.counts.workerStarts + 1}.log`), this.options.workerEntry, this.options.workerNodeArgs);
+    const worker = await spawnWorkerProcess(
+      env,
+      join(this.dir, `worker-${this.counts.workerStarts + 1}.log`),
+      this.options.workerEntry,
+      this.options.workerNodeArgs,
+    );
     this.worker = worker;
     this.counts.workerStarts++;
     this.workerExit = new Promise((r) => (worker.exitCode !== null ? r() : worker.once('exit', () => r())));
@@ -160,8 +187,12 @@ export class CrashStack {
     worker.once('exit', (code) => {
       if (this.expectingExit || this.worker !== worker || this.closing) return;
       this.counts.unexpectedExits++;
-      console.log(`crash-test: the worker exited on its own (code ${code}); starting a new one (see ${this.dir}/worker-*.log)`);
-      void this.startWorker(options).catch((err: unknown) => console.error(`crash-test: could not restart the worker: ${String(err)}`));
+      console.log(
+        `crash-test: the worker exited on its own (code ${code}); starting a new one (see ${this.dir}/worker-*.log)`,
+      );
+      void this.startWorker(options).catch((err: unknown) =>
+        console.error(`crash-test: could not restart the worker: ${String(err)}`),
+      );
     });
   }
 
@@ -221,7 +252,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `predicate` until it holds (default 60 s). */
-export async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function until(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -246,8 +281,17 @@ export async function freePort(): Promise<number> {
  * the worker and not a wrapper (the tsx CLI runs programs in a child that would survive SIGKILL) —
  * logs its output to `logFile`, and resolves once it polls.
  */
-export async function spawnWorkerProcess(env: NodeJS.ProcessEnv, logFile: string, entry = join(ROOT, 'src', 'worker.ts'), nodeArgs: string[] = []): Promise<ChildProcess> {
-  const worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnWorkerProcess(
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  entry = join(ROOT, 'src', 'worker.ts'),
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
+  const worker = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = createWriteStream(logFile);
   let output = '';
   await new Promise<void>((resolveReady, reject) => {
@@ -258,7 +302,9 @@ export async function spawnWorkerProcess(env: NodeJS.ProcessEnv, logFile: string
     };
     worker.stdout!.on('data', onData);
     worker.stderr!.on('data', onData);
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
+    worker.once('exit', (code) =>
+      reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)),
+    );
     setTimeout(() => reject(new Error(`worker not ready in 30 s:\n${output}`)), 30_000).unref();
   });
   return worker;

@@ -8,19 +8,40 @@ import { join } from 'node:path';
 it('npm run bench -- --smoke prints its table and writes its figures', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'bench-')), 'results.json');
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(__dirname, '../../bench/run.ts'), '--smoke', '--out', out], { cwd: join(__dirname, '../..') }, (err, stdout) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, '../../bench/run.ts'), '--smoke', '--out', out],
+      { cwd: join(__dirname, '../..') },
+      (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
     );
   });
   expect(code).toBe(0);
   expect(stdout).toMatch(/overhead per turn/);
   const results = JSON.parse(readFileSync(out, 'utf8')) as Record<string, Record<string, unknown>>;
-  expect(results.overhead).toMatchObject({ oursMs: { p50: expect.any(Number) }, sdkToolRunnerMs: { p50: expect.any(Number) } });
+  expect(results.overhead).toMatchObject({
+    oursMs: { p50: expect.any(Number) },
+    sdkToolRunnerMs: { p50: expect.any(Number) },
+  });
   expect(results.history).toMatchObject({ linear: true });
-  expect(results.peer).toMatchObject({ perTurnMs: { p50: expect.any(Number) }, history: [{ turns: 10, bytes: expect.any(Number) }] });
-  expect(results.historyVsPeer).toMatchObject({ peerBytesOverOurs: [{ turns: 10, ratio: expect.any(Number) }] });
-  expect(results.throughput).toMatchObject({ conversations: 20, wallMs: expect.any(Number), workerPeakRssMiB: expect.any(Number) });
+  expect(results.peer).toMatchObject({
+    perTurnMs: { p50: expect.any(Number) },
+    history: [{ turns: 10, bytes: expect.any(Number) }],
+  });
+  expect(results.historyVsPeer).toMatchObject({
+    peerBytesOverOurs: [{ turns: 10, ratio: expect.any(Number) }],
+  });
+  expect(results.throughput).toMatchObject({
+    conversations: 20,
+    wallMs: expect.any(Number),
+    workerPeakRssMiB: expect.any(Number),
+  });
   expect(results.streamLatency).toMatchObject({ deltas: 50, p99Ms: expect.any(Number) });
-  expect(results.caching).toMatchObject({ turns: 5, cached: { calls: 10, cachedShare: expect.any(Number), costUsd: expect.any(Number) }, uncached: { costUsd: expect.any(Number) } });
-  expect((results.caching.cached as { cacheReadInputTokens: number }).cacheReadInputTokens).toBeGreaterThan(0);
+  expect(results.caching).toMatchObject({
+    turns: 5,
+    cached: { calls: 10, cachedShare: expect.any(Number), costUsd: expect.any(Number) },
+    uncached: { costUsd: expect.any(Number) },
+  });
+  expect((results.caching.cached as { cacheReadInputTokens: number }).cacheReadInputTokens).toBeGreaterThan(
+    0,
+  );
 }, 180_000);

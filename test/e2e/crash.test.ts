@@ -24,19 +24,28 @@ afterAll(async () => {
 });
 
 describe('crash points (SIGKILL, then a new worker)', () => {
-  it.each(CASES.map((c) => [c.name, c] as const))('%s: completes, same transcript, side effects once, no model request beyond the documented retry', async (_name, spec) => {
-    const result = await runCase(stack, spec, String(Date.now()));
-    started.push(`crash-${spec.name}`);
-    if (result.recoveryMs !== undefined) console.log(`crash-test: recovery after a mid-stream kill took ${(result.recoveryMs / 1000).toFixed(1)} s (heartbeat timeout 10 s)`);
-    expect(result.problems).toEqual([]);
-    if (result.recoveryMs !== undefined) expect(result.recoveryMs).toBeLessThan(10_000 + 5_000);
-  }, 180_000);
+  it.each(CASES.map((c) => [c.name, c] as const))(
+    '%s: completes, same transcript, side effects once, no model request beyond the documented retry',
+    async (_name, spec) => {
+      const result = await runCase(stack, spec, String(Date.now()));
+      started.push(`crash-${spec.name}`);
+      if (result.recoveryMs !== undefined)
+        console.log(
+          `crash-test: recovery after a mid-stream kill took ${(result.recoveryMs / 1000).toFixed(1)} s (heartbeat timeout 10 s)`,
+        );
+      expect(result.problems).toEqual([]);
+      if (result.recoveryMs !== undefined) expect(result.recoveryMs).toBeLessThan(10_000 + 5_000);
+    },
+    180_000,
+  );
 });
 
 describe('randomized', () => {
   it('conversations survive kills at random moments', async () => {
     const result = await runRandomized(stack, { conversations: 6, kills: 2, seed: Date.now() % 1000 });
-    console.log(`crash-test: ${result.conversations} conversations, ${result.kills} kills, ${result.lost} lost, ${result.duplicateSideEffects} duplicate side effects`);
+    console.log(
+      `crash-test: ${result.conversations} conversations, ${result.kills} kills, ${result.lost} lost, ${result.duplicateSideEffects} duplicate side effects`,
+    );
     expect(result.problems).toEqual([]);
     expect(result).toMatchObject({ lost: 0, duplicateSideEffects: 0, kills: 2 });
   }, 300_000);
@@ -46,18 +55,32 @@ describe('graceful shutdown', () => {
   it('SIGTERM lets the streaming call finish: no failed activity, no retry', async () => {
     const workflowId = `crash-sigterm-${Date.now()}`;
     stack.fake.script(workflowId, saveScript({ streamMs: 60 }));
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId },
+    );
     await until('the stream to start', () => stack.fake.requestsFor(workflowId).length === 1);
     await sleep(300);
     await stack.killWorker('SIGTERM');
     // The in-flight stream finished before the worker exited.
     expect(stack.fake.requestsFor(workflowId)[0].clientClosed).toBeUndefined();
     await stack.startWorker();
-    await until('the approval request', async () => ((await stack.agent.getState(workflowId, { from: 0, to: 0 }).catch(() => undefined))?.pendingApprovals.length ?? 0) === 1);
-    await stack.agent.decide(workflowId, { toolUseId: 'toolu_save_1', decision: 'approve', decidedBy: 'ops' });
+    await until(
+      'the approval request',
+      async () =>
+        ((await stack.agent.getState(workflowId, { from: 0, to: 0 }).catch(() => undefined))?.pendingApprovals
+          .length ?? 0) === 1,
+    );
+    await stack.agent.decide(workflowId, {
+      toolUseId: 'toolu_save_1',
+      decision: 'approve',
+      decidedBy: 'ops',
+    });
     await stack.agent.client.workflow.getHandle(workflowId).result();
     const history = await stack.agent.client.workflow.getHandle(workflowId).fetchHistory();
-    const failed = (history.events ?? []).filter((e) => e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes);
+    const failed = (history.events ?? []).filter(
+      (e) => e.activityTaskFailedEventAttributes || e.activityTaskTimedOutEventAttributes,
+    );
     expect(failed).toEqual([]);
     expect(stack.fake.requestsFor(workflowId)).toHaveLength(2);
     expect(await stack.articles(workflowId)).toHaveLength(1);
@@ -68,11 +91,17 @@ describe('determinism', () => {
   it('replays every history of these crash runs against the current workflow code', async () => {
     const histories = [];
     for await (const wf of stack.agent.client.workflow.list({ query: `WorkflowId STARTS_WITH "crash-"` })) {
-      histories.push({ workflowId: `${wf.workflowId}/${wf.runId}`, history: await stack.agent.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory() });
+      histories.push({
+        workflowId: `${wf.workflowId}/${wf.runId}`,
+        history: await stack.agent.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory(),
+      });
     }
     expect(histories.length).toBeGreaterThanOrEqual(CASES.length * 2 + 6);
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'crash-replay' }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle(), replayName: 'crash-replay' },
+      histories,
+    )) {
       if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
       replayed++;
     }
@@ -85,7 +114,10 @@ describe('determinism', () => {
       for (const { workflowId, history } of histories) {
         const name = workflowId.split('/')[0].replace(/-\d{10,}/g, '');
         if (!/-fault$|sigterm/.test(name)) continue;
-        writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+        writeFileSync(
+          join(dir, `${name}.json`),
+          `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`,
+        );
       }
     }
   }, 120_000);

@@ -25,13 +25,26 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function runExample(name: string, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+function runExample(
+  name: string,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', join(ROOT, 'examples', name), ...args],
-      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: stack.address, AGENT_TASK_QUEUE: 'crash-test', OPS_URL: base, OPS_TOKEN: TOKEN } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: stack.address,
+          AGENT_TASK_QUEUE: 'crash-test',
+          OPS_URL: base,
+          OPS_TOKEN: TOKEN,
+        },
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -41,7 +54,9 @@ describe('examples/', () => {
     stack.fake.script('*', (request) => {
       const last = request.body.messages.at(-1)!;
       const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-      return answered ? reply.text('It is mild in Paris today.', { chunkSize: 4 }) : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
+      return answered
+        ? reply.text('It is mild in Paris today.', { chunkSize: 4 })
+        : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } }, { text: 'Let me check.' });
     });
     const { code, stdout, stderr } = await runExample('start-and-stream.ts', ['Weather in Paris?']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
@@ -53,9 +68,18 @@ describe('examples/', () => {
   it('list-pending.ts and approve-from-script.ts find and decide waiting calls', async () => {
     const short = { abstract: 'Short.', meta: { word_count: 1, review: 'ok' } };
     const long = { abstract: 'x'.repeat(600), meta: { word_count: 600, review: 'long' } };
-    for (const [id, input] of [['example-short', short], ['example-long', long]] as const) {
-      stack.fake.script(id, [reply.toolUse({ name: 'save_article', input, id: 'toolu_ex' }), reply.text('Handled.')]);
-      await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    for (const [id, input] of [
+      ['example-short', short],
+      ['example-long', long],
+    ] as const) {
+      stack.fake.script(id, [
+        reply.toolUse({ name: 'save_article', input, id: 'toolu_ex' }),
+        reply.text('Handled.'),
+      ]);
+      await stack.agent.startConversation(
+        { model: 'claude-sonnet-5-5', message: 'Save', tools: ['save_article'], singleTurn: true },
+        { workflowId: id },
+      );
     }
     await until('both to wait', async () => (await stack.agent.listPendingApprovals()).length === 2);
     const listed = await runExample('list-pending.ts');

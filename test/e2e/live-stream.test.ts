@@ -41,23 +41,50 @@ function observe(workflowId: string): { messages: LiveMessage[]; close: () => vo
   const controller = new AbortController();
   const messages: LiveMessage[] = [];
   void (async () => {
-    for await (const message of subscribeLive({ url: base, token: TOKEN, workflowId, signal: controller.signal })) messages.push(message);
+    for await (const message of subscribeLive({
+      url: base,
+      token: TOKEN,
+      workflowId,
+      signal: controller.signal,
+    }))
+      messages.push(message);
   })().catch(() => undefined);
   return { messages, close: () => controller.abort() };
 }
 
 const textOf = (messages: LiveMessage[], kind: 'text' | 'input_json') =>
-  messages.filter((m): m is Extract<LiveMessage, { type: 'delta' }> => m.type === 'delta' && m.kind === kind).map((m) => m.text).join('');
+  messages
+    .filter((m): m is Extract<LiveMessage, { type: 'delta' }> => m.type === 'delta' && m.kind === kind)
+    .map((m) => m.text)
+    .join('');
 
-const ARTICLE = { abstract: 'Live streams do not go through history.', meta: { word_count: 7, review: 'short' } };
+const ARTICLE = {
+  abstract: 'Live streams do not go through history.',
+  meta: { word_count: 7, review: 'short' },
+};
 const script = (text: string, betweenEventsMs = 40) => [
-  { ...reply.toolUse({ name: 'save_article', id: 'toolu_live', input: ARTICLE }, { text, chunkSize: 3 }), latency: { betweenEventsMs } },
+  {
+    ...reply.toolUse({ name: 'save_article', id: 'toolu_live', input: ARTICLE }, { text, chunkSize: 3 }),
+    latency: { betweenEventsMs },
+  },
   reply.text('Saved, live.'),
 ];
 
 async function approveAndFinish(workflowId: string): Promise<void> {
-  await until('the approval request', async () => Number((await stack.agent.client.workflow.getHandle(workflowId).describe()).searchAttributes.AgentPendingApprovals?.[0] ?? 0) === 1, 60_000);
-  await stack.agent.decide(workflowId, { toolUseId: 'toolu_live', decision: 'approve', decidedBy: 'live-test' });
+  await until(
+    'the approval request',
+    async () =>
+      Number(
+        (await stack.agent.client.workflow.getHandle(workflowId).describe()).searchAttributes
+          .AgentPendingApprovals?.[0] ?? 0,
+      ) === 1,
+    60_000,
+  );
+  await stack.agent.decide(workflowId, {
+    toolUseId: 'toolu_live',
+    decision: 'approve',
+    decidedBy: 'live-test',
+  });
   await stack.agent.client.workflow.getHandle(workflowId).result();
 }
 
@@ -68,7 +95,10 @@ describe('live stream across processes', () => {
     await sleep(200);
     for (const id of ids) {
       stack.fake.script(id, script(`Streaming answer for ${id}. `));
-      await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+      await stack.agent.startConversation(
+        { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+        { workflowId: id },
+      );
     }
     await Promise.all(ids.map((id) => approveAndFinish(id)));
     await sleep(300);
@@ -77,7 +107,10 @@ describe('live stream across processes', () => {
       expect(messages[0]).toEqual({ type: 'snapshot', call: null });
       expect(textOf(messages, 'text')).toBe(`Streaming answer for ${id}. Saved, live.`);
       expect(JSON.parse(textOf(messages, 'input_json'))).toEqual(ARTICLE);
-      expect(messages.find((m) => m.type === 'block_start' && m.blockType === 'tool_use')).toMatchObject({ name: 'save_article', id: 'toolu_live' });
+      expect(messages.find((m) => m.type === 'block_start' && m.blockType === 'tool_use')).toMatchObject({
+        name: 'save_article',
+        id: 'toolu_live',
+      });
       expect(messages.filter((m) => m.type === 'end')).toHaveLength(2);
       observers[i].close();
     });
@@ -89,10 +122,18 @@ describe('live stream across processes', () => {
     const controller = new AbortController();
     const seen: LiveMessage[] = [];
     const watching = (async () => {
-      for await (const message of stack.agent.watch(id, { opsUrl: base, opsToken: TOKEN, signal: controller.signal })) seen.push(message);
+      for await (const message of stack.agent.watch(id, {
+        opsUrl: base,
+        opsToken: TOKEN,
+        signal: controller.signal,
+      }))
+        seen.push(message);
     })();
     await sleep(200);
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId: id },
+    );
     await approveAndFinish(id);
     await sleep(300);
     controller.abort();
@@ -104,7 +145,10 @@ describe('live stream across processes', () => {
     const id = `live-late-${Date.now()}`;
     const long = 'This answer streams slowly so that someone can join in the middle of it. '.repeat(2);
     stack.fake.script(id, script(long, 60));
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId: id },
+    );
     await until('some text to stream', () => (hub.snapshot(id)?.blocks[0]?.text.length ?? 0) > 20);
     const late = observe(id);
     await approveAndFinish(id);
@@ -115,8 +159,14 @@ describe('live stream across processes', () => {
     expect(partial.length).toBeGreaterThan(20);
     expect(long.startsWith(partial)).toBe(true);
     // The rest of the first call: its index-0 text deltas up to its end.
-    const firstCall = rest.slice(0, rest.findIndex((m) => m.type === 'end'));
-    const afterJoin = firstCall.filter((m): m is Extract<LiveMessage, { type: 'delta' }> => m.type === 'delta' && m.index === 0 && m.kind === 'text');
+    const firstCall = rest.slice(
+      0,
+      rest.findIndex((m) => m.type === 'end'),
+    );
+    const afterJoin = firstCall.filter(
+      (m): m is Extract<LiveMessage, { type: 'delta' }> =>
+        m.type === 'delta' && m.index === 0 && m.kind === 'text',
+    );
     expect(partial + afterJoin.map((m) => m.text).join('')).toBe(long);
     late.close();
   }, 120_000);
@@ -125,10 +175,16 @@ describe('live stream across processes', () => {
     // One worker for this test, so the kill interrupts the call for sure.
     for (const w of extraWorkers.splice(0)) w.kill('SIGKILL');
     const id = `live-reset-${Date.now()}`;
-    stack.fake.script(id, [...script('First attempt, cut short by a crash. '.repeat(3), 60).slice(0, 1), ...script('Second attempt. ')]);
+    stack.fake.script(id, [
+      ...script('First attempt, cut short by a crash. '.repeat(3), 60).slice(0, 1),
+      ...script('Second attempt. '),
+    ]);
     const watcher = observe(id);
     await sleep(200);
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId: id },
+    );
     await until('the stream to start', () => (hub.snapshot(id)?.blocks[0]?.text.length ?? 0) > 10);
     await stack.crashWorker();
     await approveAndFinish(id);
@@ -143,12 +199,24 @@ describe('live stream across processes', () => {
   it('agent watch prints the stream like the notebook', async () => {
     const id = `live-watch-${Date.now()}`;
     stack.fake.script(id, script('Let me save that. ', 30));
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId: id },
+    );
     const output = new Promise<string>((resolve) => {
       execFile(
         process.execPath,
         ['--import', 'tsx', join(__dirname, '../../src/cli/agent.ts'), 'watch', id],
-        { cwd: join(__dirname, '../..'), env: { ...process.env, TEMPORAL_ADDRESS: stack.address, AGENT_TASK_QUEUE: 'crash-test', OPS_URL: base, OPS_TOKEN: TOKEN } },
+        {
+          cwd: join(__dirname, '../..'),
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: stack.address,
+            AGENT_TASK_QUEUE: 'crash-test',
+            OPS_URL: base,
+            OPS_TOKEN: TOKEN,
+          },
+        },
         (_err, stdout) => resolve(stdout),
       );
     });
@@ -161,12 +229,31 @@ describe('live stream across processes', () => {
   }, 120_000);
 
   it('agent start --wait streams the answer live and prints the outcome', async () => {
-    stack.fake.script('*', [{ ...reply.text('Waited and streamed.', { chunkSize: 3 }), latency: { betweenEventsMs: 20 } }]);
+    stack.fake.script('*', [
+      { ...reply.text('Waited and streamed.', { chunkSize: 3 }), latency: { betweenEventsMs: 20 } },
+    ]);
     const stdout = await new Promise<string>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', join(__dirname, '../../src/cli/agent.ts'), 'start', 'Say something', '--single-turn', '--wait'],
-        { cwd: join(__dirname, '../..'), env: { ...process.env, TEMPORAL_ADDRESS: stack.address, AGENT_TASK_QUEUE: 'crash-test', OPS_URL: base, OPS_TOKEN: TOKEN } },
+        [
+          '--import',
+          'tsx',
+          join(__dirname, '../../src/cli/agent.ts'),
+          'start',
+          'Say something',
+          '--single-turn',
+          '--wait',
+        ],
+        {
+          cwd: join(__dirname, '../..'),
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: stack.address,
+            AGENT_TASK_QUEUE: 'crash-test',
+            OPS_URL: base,
+            OPS_TOKEN: TOKEN,
+          },
+        },
         (_err, out) => resolve(out),
       );
     });
@@ -180,7 +267,10 @@ describe('live stream across processes', () => {
     await stack.crashWorker();
     const id = `live-down-${Date.now()}`;
     stack.fake.script(id, script('Nobody is watching. '));
-    await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true }, { workflowId: id });
+    await stack.agent.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId: id },
+    );
     await approveAndFinish(id);
     expect(await stack.articles(id)).toHaveLength(1);
     expect(hub.snapshot(id)).toBeNull();

@@ -18,7 +18,10 @@ afterAll(async () => {
 it('logs one JSON object per line, with workflow and activity ids on activity logs', async () => {
   const workflowId = `logging-${Date.now()}`;
   stack.fake.script(workflowId, [reply.httpError(429, { 'retry-after-ms': '10' }), reply.text('ok')]);
-  await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Hi', singleTurn: true }, { workflowId });
+  await stack.agent.startConversation(
+    { model: 'claude-sonnet-5-5', message: 'Hi', singleTurn: true },
+    { workflowId },
+  );
   await stack.agent.client.workflow.getHandle(workflowId).result();
   const logs = readdirSync(stack.dir)
     .filter((f) => f.startsWith('worker-') && f.endsWith('.log'))
@@ -32,22 +35,41 @@ it('logs one JSON object per line, with workflow and activity ids on activity lo
     });
   expect(logs.length).toBeGreaterThan(0);
   const warning = logs.find((l) => l.message === 'model call failed' && l.workflowId === workflowId);
-  expect(warning).toMatchObject({ level: 'warn', activityType: 'callClaude', status: 429, errorType: 'rate_limit_error', retryable: true, taskQueue: 'crash-test' });
+  expect(warning).toMatchObject({
+    level: 'warn',
+    activityType: 'callClaude',
+    status: 429,
+    errorType: 'rate_limit_error',
+    retryable: true,
+    taskQueue: 'crash-test',
+  });
   expect(warning?.activityId).toBeDefined();
   expect(Date.parse(String(warning?.time))).not.toBeNaN();
 }, 60_000);
 
 it('traces workflows and activities with OpenTelemetry when AGENT_OTEL is set', async () => {
   const workflowId = `tracing-${Date.now()}`;
-  stack.fake.script(workflowId, [reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' } }), reply.text('Cold.')]);
-  await stack.agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Weather?', tools: ['get_weather'], singleTurn: true }, { workflowId });
+  stack.fake.script(workflowId, [
+    reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' } }),
+    reply.text('Cold.'),
+  ]);
+  await stack.agent.startConversation(
+    { model: 'claude-sonnet-5-5', message: 'Weather?', tools: ['get_weather'], singleTurn: true },
+    { workflowId },
+  );
   await stack.agent.client.workflow.getHandle(workflowId).result();
   await new Promise((r) => setTimeout(r, 500));
   const output = readdirSync(stack.dir)
     .filter((f) => f.startsWith('worker-') && f.endsWith('.log'))
     .map((f) => readFileSync(join(stack.dir, f), 'utf8'))
     .join('\n');
-  const spans = ['RunWorkflow:conversationWorkflow', 'StartActivity:callClaude', 'RunActivity:callClaude', 'StartActivity:runTool', 'RunActivity:runTool'];
+  const spans = [
+    'RunWorkflow:conversationWorkflow',
+    'StartActivity:callClaude',
+    'RunActivity:callClaude',
+    'StartActivity:runTool',
+    'RunActivity:runTool',
+  ];
   for (const span of spans) expect(output).toContain(`name: '${span}'`);
   expect(output).toContain('claude-agent-worker');
 }, 60_000);

@@ -28,11 +28,25 @@ const hub = new StreamHub();
 
 beforeAll(async () => {
   t = await startAgentEnv({ observer: hubObserver(hub) });
-  ops = await createOpsServer({ agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }), token: TOKEN, namespace: 'default', hub });
+  ops = await createOpsServer({
+    agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }),
+    token: TOKEN,
+    namespace: 'default',
+    hub,
+  });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync', '--disable-component-update'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-sync',
+      '--disable-component-update',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -44,10 +58,17 @@ afterAll(async () => {
 });
 
 async function awaitingSave(abstract: string) {
-  const handle = await t.start({ message: `Summarize and save: ${abstract}`, tools: ['save_article'], singleTurn: true });
+  const handle = await t.start({
+    message: `Summarize and save: ${abstract}`,
+    tools: ['save_article'],
+    singleTurn: true,
+  });
   const id = `toolu_e2e_${handle.workflowId.slice(-10).replace(/[^a-zA-Z0-9]/g, '')}`;
   t.fake.script(handle.workflowId, [
-    reply.toolUse({ name: 'save_article', input: { abstract, meta: { word_count: 120, review: 'A clear piece.' } }, id }, { text: 'I will save the article.' }),
+    reply.toolUse(
+      { name: 'save_article', input: { abstract, meta: { word_count: 120, review: 'A clear piece.' } }, id },
+      { text: 'I will save the article.' },
+    ),
     reply.text('The article is saved.'),
   ]);
   await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
@@ -82,7 +103,10 @@ describe('ops UI in Chromium', () => {
     // An invalid edit first: the schema error is shown inline, nothing is decided.
     await editor.fill(JSON.stringify({ abstract: '' }));
     await card.getByTestId('edit-confirm').click();
-    await card.getByTestId('card-error').filter({ hasText: /does not match the save_article schema/ }).waitFor();
+    await card
+      .getByTestId('card-error')
+      .filter({ hasText: /does not match the save_article schema/ })
+      .waitFor();
     await editor.fill(JSON.stringify(edited, null, 2));
     await card.getByTestId('edit-confirm').click();
     await card.waitFor({ state: 'detached', timeout: 15_000 });
@@ -112,19 +136,31 @@ describe('ops UI in Chromium', () => {
     await card.getByTestId('reject-confirm').click();
     await card.waitFor({ state: 'detached', timeout: 15_000 });
     await handle.result();
-    const toolResult = (t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as unknown as Array<Record<string, unknown>>)[0];
-    expect(toolResult).toMatchObject({ is_error: true, content: 'An operator (Olivia) rejected this call: Not approved for publication. It was not run.' });
+    const toolResult = (
+      t.fake.requestsFor(handle.workflowId)[1].body.messages[2].content as unknown as Array<
+        Record<string, unknown>
+      >
+    )[0];
+    expect(toolResult).toMatchObject({
+      is_error: true,
+      content: 'An operator (Olivia) rejected this call: Not approved for publication. It was not run.',
+    });
     expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(0);
   });
 
   it('the conversation view shows the model writing, live', async () => {
     const handle = await t.start({ message: 'Tell me about durable agents', singleTurn: true });
     const answer = 'Durable agents keep going when workers crash, because every step is recorded. '.repeat(3);
-    t.fake.script(handle.workflowId, [{ ...reply.text(answer, { chunkSize: 3 }), latency: { firstByteMs: 1500, betweenEventsMs: 40 } }]);
+    t.fake.script(handle.workflowId, [
+      { ...reply.text(answer, { chunkSize: 3 }), latency: { firstByteMs: 1500, betweenEventsMs: 40 } },
+    ]);
     await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
     await page.getByTestId('live-status').filter({ hasText: 'streaming' }).waitFor({ timeout: 15_000 });
     // Part of the answer is on the page before the model has finished.
-    await page.getByTestId('live-text').filter({ hasText: 'Durable agents keep going' }).waitFor({ timeout: 15_000 });
+    await page
+      .getByTestId('live-text')
+      .filter({ hasText: 'Durable agents keep going' })
+      .waitFor({ timeout: 15_000 });
     const partial = (await page.getByTestId('live-text').textContent()) ?? '';
     expect(partial.length).toBeLessThan(answer.length);
     expect(answer.startsWith(partial)).toBe(true);

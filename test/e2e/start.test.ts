@@ -36,13 +36,19 @@ describe('npm start', () => {
     delete env.ANTHROPIC_API_KEY;
     delete env.ANTHROPIC_BASE_URL;
     // Its own process group, like a terminal's foreground job.
-    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     const deadline = Date.now() + 60_000;
     while (!output.includes('[start] ready')) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not become ready:\n${output}`);
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`npm start did not become ready:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(output).toContain('DEMO MODE');
@@ -55,20 +61,44 @@ describe('npm start', () => {
       if (!page?.ok) await new Promise((r) => setTimeout(r, 200));
     }
     expect(page?.status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${opsPort}/api/session`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`http://127.0.0.1:${opsPort}/api/session`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).status,
+    ).toBe(200);
 
     // A demo conversation: the demo model calls save_article; approve it; it completes.
-    const agent = await AgentClient.connect({ address: env.TEMPORAL_ADDRESS!, namespace: 'default', taskQueue: 'npm-start-test' });
-    const { workflowId } = await agent.startConversation({ model: 'claude-sonnet-5-5', message: 'Summarize durable execution and save it', tools: ['save_article'], singleTurn: true });
+    const agent = await AgentClient.connect({
+      address: env.TEMPORAL_ADDRESS!,
+      namespace: 'default',
+      taskQueue: 'npm-start-test',
+    });
+    const { workflowId } = await agent.startConversation({
+      model: 'claude-sonnet-5-5',
+      message: 'Summarize durable execution and save it',
+      tools: ['save_article'],
+      singleTurn: true,
+    });
     let pending: Awaited<ReturnType<AgentClient['listPendingApprovals']>> = [];
     for (let i = 0; i < 150 && pending.length === 0; i++) {
-      pending = (await agent.listPendingApprovals().catch(() => [])).filter((p) => p.workflowId === workflowId);
+      pending = (await agent.listPendingApprovals().catch(() => [])).filter(
+        (p) => p.workflowId === workflowId,
+      );
       if (pending.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(pending).toHaveLength(1);
-    await agent.decide(workflowId, { toolUseId: pending[0].toolUseId, decision: 'approve', decidedBy: 'smoke-test' });
+    await agent.decide(workflowId, {
+      toolUseId: pending[0].toolUseId,
+      decision: 'approve',
+      decidedBy: 'smoke-test',
+    });
     const result = await agent.client.workflow.getHandle(workflowId).result();
-    expect(result).toMatchObject({ status: 'completed', lastText: expect.stringContaining('save_article returned') });
+    expect(result).toMatchObject({
+      status: 'completed',
+      lastText: expect.stringContaining('save_article returned'),
+    });
     await agent.client.connection.close();
 
     // Ctrl-C.

@@ -10,7 +10,9 @@ export const SHARED_FIXTURES = resolve(__dirname, '..', '..', '..', 'shared', 'f
 export const haveSharedFixtures = existsSync(SHARED_FIXTURES);
 
 if (!haveSharedFixtures) {
-  console.warn(`[fixtures] ${SHARED_FIXTURES} is missing: the tests that replay the shared Messages API fixtures are skipped.`);
+  console.warn(
+    `[fixtures] ${SHARED_FIXTURES} is missing: the tests that replay the shared Messages API fixtures are skipped.`,
+  );
 }
 
 export function sharedFixture(name: string): string {

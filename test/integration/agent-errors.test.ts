@@ -17,19 +17,26 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-const long = () => reply.text('A long answer that streams slowly, word by word, so there is time to act.', { chunkSize: 3 });
-const gaps = (requests: RecordedRequest[]) => requests.slice(1).map((r, i) => r.receivedAt - requests[i].receivedAt);
+const long = () =>
+  reply.text('A long answer that streams slowly, word by word, so there is time to act.', { chunkSize: 3 });
+const gaps = (requests: RecordedRequest[]) =>
+  requests.slice(1).map((r, i) => r.receivedAt - requests[i].receivedAt);
 
 /** Attempts of the callClaude activity, from the workflow history. */
 async function callAttempts(workflowId: string): Promise<number[]> {
   const history = await t.env.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
+  return (history.events ?? [])
+    .filter((e) => e.activityTaskStartedEventAttributes)
+    .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
 }
 
 describe('retryable errors', () => {
   it('429 with retry-after: one activity retry after the server delay, no SDK retry', async () => {
     const handle = await t.start({ message: 'Hi', singleTurn: true });
-    t.fake.script(handle.workflowId, [reply.httpError(429, { 'retry-after': '2' }), reply.text('Now it works.')]);
+    t.fake.script(handle.workflowId, [
+      reply.httpError(429, { 'retry-after': '2' }),
+      reply.text('Now it works.'),
+    ]);
     expect((await handle.result()).lastText).toBe('Now it works.');
     const requests = t.fake.requestsFor(handle.workflowId);
     expect(requests).toHaveLength(2);
@@ -40,7 +47,10 @@ describe('retryable errors', () => {
 
   it('retry-after-ms wins over retry-after', async () => {
     const handle = await t.start({ message: 'Hi', singleTurn: true });
-    t.fake.script(handle.workflowId, [reply.httpError(429, { 'retry-after-ms': '300', 'retry-after': '30' }), reply.text('ok')]);
+    t.fake.script(handle.workflowId, [
+      reply.httpError(429, { 'retry-after-ms': '300', 'retry-after': '30' }),
+      reply.text('ok'),
+    ]);
     await handle.result();
     const gap = gaps(t.fake.requestsFor(handle.workflowId))[0];
     expect(gap).toBeGreaterThanOrEqual(250);
@@ -83,7 +93,10 @@ describe('retryable errors', () => {
 describe('permanent errors park the conversation', () => {
   it('400 parks in needs_attention with the API error; resume retries and succeeds', async () => {
     const handle = await t.start({ message: 'Hi', singleTurn: true });
-    t.fake.script(handle.workflowId, [reply.error(400, 'invalid_request_error', 'messages: something is off'), reply.text('After the fix.')]);
+    t.fake.script(handle.workflowId, [
+      reply.error(400, 'invalid_request_error', 'messages: something is off'),
+      reply.text('After the fix.'),
+    ]);
     const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
     expect(parked.attention).toMatchObject({
       reason: 'api_error',
@@ -121,7 +134,10 @@ describe('permanent errors park the conversation', () => {
     const handle = await t.start({ message: 'Hi' });
     t.fake.script(handle.workflowId, [reply.text('Hello')]);
     await t.waitFor(handle, (s) => s.status === 'idle');
-    await expectRefused(handle.executeUpdate(resumeUpdate, { args: [{}] }), /only a conversation in needs_attention can be resumed; this one is idle/);
+    await expectRefused(
+      handle.executeUpdate(resumeUpdate, { args: [{}] }),
+      /only a conversation in needs_attention can be resumed; this one is idle/,
+    );
     await handle.executeUpdate(endUpdate, { args: [{}] });
   });
 });

@@ -14,7 +14,10 @@ import { haveSharedFixtures, sharedFixture } from '../helpers/fixtures';
 import { expectRefused } from '../helpers/updates';
 
 type Block = Record<string, unknown>;
-const blocks = (m: MessageParam | undefined): Block[] => (typeof m?.content === 'string' ? [{ type: 'text', text: m.content }] : ((m?.content ?? []) as unknown as Block[]));
+const blocks = (m: MessageParam | undefined): Block[] =>
+  typeof m?.content === 'string'
+    ? [{ type: 'text', text: m.content }]
+    : ((m?.content ?? []) as unknown as Block[]);
 const lastMessages = (r: RecordedRequest) => r.body.messages;
 const itWithFixtures = haveSharedFixtures ? it : it.skip;
 
@@ -72,10 +75,17 @@ describe('stop reasons', () => {
     const handle = await t.start({ message: 'Hello', singleTurn: true });
     t.fake.script(handle.workflowId, [reply.text('Hi there!')]);
     const result = await handle.result();
-    expect(result).toMatchObject({ status: 'completed', endReason: 'single turn done', turns: 1, lastText: 'Hi there!' });
+    expect(result).toMatchObject({
+      status: 'completed',
+      endReason: 'single turn done',
+      turns: 1,
+      lastText: 'Hi there!',
+    });
     const [request] = t.fake.requestsFor(handle.workflowId);
     // Prompt caching (on by default) marks the end of the prompt for the next call to read.
-    expect(request.body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'Hello', cache_control: { type: 'ephemeral' } }] }]);
+    expect(request.body.messages).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'Hello', cache_control: { type: 'ephemeral' } }] },
+    ]);
     expect(request.body.stream).toBe(true);
     expect(request.headers['x-stainless-retry-count']).toBe('0');
   });
@@ -83,7 +93,10 @@ describe('stop reasons', () => {
   it('tool_use: runs the tool and sends its result back', async () => {
     const handle = await t.start({ message: 'Weather in Paris?', tools: ['get_weather'], singleTurn: true });
     t.fake.script(handle.workflowId, [
-      reply.toolUse({ name: 'get_weather', input: { location: 'Paris' }, id: 'toolu_paris' }, { text: 'Checking.' }),
+      reply.toolUse(
+        { name: 'get_weather', input: { location: 'Paris' }, id: 'toolu_paris' },
+        { text: 'Checking.' },
+      ),
       reply.text('It is fine in Paris.'),
     ]);
     const result = await handle.result();
@@ -102,7 +115,9 @@ describe('stop reasons', () => {
 
   it('stop_sequence: the turn ends, the stop sequence is recorded, the conversation waits', async () => {
     const handle = await t.start({ message: 'Count', stopSequences: ['###'] });
-    t.fake.script(handle.workflowId, [reply.text('1 2 3', { stop_reason: 'stop_sequence', stop_sequence: '###' })]);
+    t.fake.script(handle.workflowId, [
+      reply.text('1 2 3', { stop_reason: 'stop_sequence', stop_sequence: '###' }),
+    ]);
     const state = await t.waitFor(handle, (s) => s.status === 'idle');
     expect(state.lastStop).toMatchObject({ reason: 'stop_sequence', stopSequence: '###' });
     expect(t.fake.requestsFor(handle.workflowId)[0].body.stop_sequences).toEqual(['###']);
@@ -113,10 +128,15 @@ describe('stop reasons', () => {
   it('refusal: stop_details recorded, status refused, a new message can follow', async () => {
     const details = { type: 'refusal', category: 'cyber', explanation: 'Not with that.' };
     const handle = await t.start({ message: 'Do something bad' });
-    t.fake.script(handle.workflowId, [reply.stop('refusal', [{ type: 'text', text: 'I' }], { stop_details: details }), reply.text('Sure, happy to help with that.')]);
+    t.fake.script(handle.workflowId, [
+      reply.stop('refusal', [{ type: 'text', text: 'I' }], { stop_details: details }),
+      reply.text('Sure, happy to help with that.'),
+    ]);
     const refused = await t.waitFor(handle, (s) => s.status === 'refused');
     expect(refused.lastStop).toMatchObject({ reason: 'refusal', details });
-    const { turn } = await handle.executeUpdate(sendMessageUpdate, { args: [{ content: 'Something nice then' }] });
+    const { turn } = await handle.executeUpdate(sendMessageUpdate, {
+      args: [{ content: 'Something nice then' }],
+    });
     expect(turn).toBe(2);
     const idle = await t.waitFor(handle, (s) => s.status === 'idle');
     expect(idle.messageCount).toBe(4);
@@ -124,7 +144,9 @@ describe('stop reasons', () => {
 
   it('model_context_window_exceeded: parks with a clear reason', async () => {
     const handle = await t.start({ message: 'A long story' });
-    t.fake.script(handle.workflowId, [reply.stop('model_context_window_exceeded', [{ type: 'text', text: 'Once upon' }])]);
+    t.fake.script(handle.workflowId, [
+      reply.stop('model_context_window_exceeded', [{ type: 'text', text: 'Once upon' }]),
+    ]);
     const state = await t.waitFor(handle, (s) => s.status === 'needs_attention');
     expect(state.attention).toMatchObject({ reason: 'context_window_exceeded' });
     expect(state.attention?.message).toMatch(/context window/);
@@ -133,9 +155,22 @@ describe('stop reasons', () => {
   });
 
   it('pause_turn: continues with the assistant content and no user message', async () => {
-    const search = (n: number) => ({ type: 'server_tool_use' as const, id: `srvtoolu_${n}`, name: 'web_search', input: { query: `q${n}` } });
-    const result = (n: number) => ({ type: 'web_search_tool_result' as const, tool_use_id: `srvtoolu_${n}`, content: [] });
-    const handle = await t.start({ message: 'Research', serverTools: [{ type: 'web_search_20260209', name: 'web_search' }], singleTurn: true });
+    const search = (n: number) => ({
+      type: 'server_tool_use' as const,
+      id: `srvtoolu_${n}`,
+      name: 'web_search',
+      input: { query: `q${n}` },
+    });
+    const result = (n: number) => ({
+      type: 'web_search_tool_result' as const,
+      tool_use_id: `srvtoolu_${n}`,
+      content: [],
+    });
+    const handle = await t.start({
+      message: 'Research',
+      serverTools: [{ type: 'web_search_20260209', name: 'web_search' }],
+      singleTurn: true,
+    });
     t.fake.script(handle.workflowId, [
       reply.stop('pause_turn', [search(1), result(1)]),
       reply.stop('pause_turn', [search(2), result(2)]),
@@ -145,16 +180,30 @@ describe('stop reasons', () => {
     const requests = t.fake.requestsFor(handle.workflowId);
     expect(requests).toHaveLength(3);
     // With no system prompt, the end of the tools is the prefix other conversations share.
-    expect(requests[0].body.tools).toEqual([{ type: 'web_search_20260209', name: 'web_search', cache_control: { type: 'ephemeral' } }]);
+    expect(requests[0].body.tools).toEqual([
+      { type: 'web_search_20260209', name: 'web_search', cache_control: { type: 'ephemeral' } },
+    ]);
     // Each continuation ends with the assistant's paused content, never an extra user message.
     expect(lastMessages(requests[1]).map((m) => m.role)).toEqual(['user', 'assistant']);
     expect(lastMessages(requests[2]).map((m) => m.role)).toEqual(['user', 'assistant']);
-    expect(blocks(lastMessages(requests[2])[1]).map((b) => b.id ?? b.tool_use_id)).toEqual(['srvtoolu_1', 'srvtoolu_1', 'srvtoolu_2', 'srvtoolu_2']);
+    expect(blocks(lastMessages(requests[2])[1]).map((b) => b.id ?? b.tool_use_id)).toEqual([
+      'srvtoolu_1',
+      'srvtoolu_1',
+      'srvtoolu_2',
+      'srvtoolu_2',
+    ]);
   });
 
   it('pause_turn: past the cap the conversation parks visibly', async () => {
-    const handle = await t.start({ message: 'Research forever', serverTools: [{ type: 'web_search_20260209', name: 'web_search' }], limits: { maxPauseTurns: 2 } });
-    const pause = (n: number) => reply.stop('pause_turn', [{ type: 'server_tool_use', id: `srvtoolu_p${n}`, name: 'web_search', input: { query: 'x' } }]);
+    const handle = await t.start({
+      message: 'Research forever',
+      serverTools: [{ type: 'web_search_20260209', name: 'web_search' }],
+      limits: { maxPauseTurns: 2 },
+    });
+    const pause = (n: number) =>
+      reply.stop('pause_turn', [
+        { type: 'server_tool_use', id: `srvtoolu_p${n}`, name: 'web_search', input: { query: 'x' } },
+      ]);
     t.fake.script(handle.workflowId, [pause(1), pause(2), pause(3), reply.text('Finally.')]);
     const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
     expect(parked.attention).toMatchObject({ reason: 'pause_turn_limit' });
@@ -174,15 +223,28 @@ describe('stop reasons', () => {
   });
 
   it('max_tokens cutting a tool input: retried once larger, then never run; the model is told', async () => {
-    const cut = () => reply.toolUse({ name: 'make_file', rawInput: '{"filename": "a.txt", "lines_of_text": ["one", "tw' }, { stop_reason: 'max_tokens' });
-    const handle = await t.start({ message: 'Make a file', tools: ['make_file'], maxTokens: 100, singleTurn: true });
+    const cut = () =>
+      reply.toolUse(
+        { name: 'make_file', rawInput: '{"filename": "a.txt", "lines_of_text": ["one", "tw' },
+        { stop_reason: 'max_tokens' },
+      );
+    const handle = await t.start({
+      message: 'Make a file',
+      tools: ['make_file'],
+      maxTokens: 100,
+      singleTurn: true,
+    });
     t.fake.script(handle.workflowId, [cut(), cut(), reply.text('I will keep it shorter next time.')]);
     await handle.result();
     expect(makeFileCalls).toHaveLength(0);
     const requests = t.fake.requestsFor(handle.workflowId);
     expect(requests.map((r) => r.body.max_tokens)).toEqual([100, 200, 200]);
     const [, assistant, user] = lastMessages(requests[2]);
-    expect(blocks(assistant)[0]).toMatchObject({ type: 'tool_use', name: 'make_file', input: { [INVALID_INPUT_KEY]: '{"filename": "a.txt", "lines_of_text": ["one", "tw' } });
+    expect(blocks(assistant)[0]).toMatchObject({
+      type: 'tool_use',
+      name: 'make_file',
+      input: { [INVALID_INPUT_KEY]: '{"filename": "a.txt", "lines_of_text": ["one", "tw' },
+    });
     expect(blocks(user)[0]).toMatchObject({ type: 'tool_result', is_error: true });
     expect(blocks(user)[0].content).toMatch(/cut off.*max_tokens \(200\).*not run/);
   });
@@ -191,7 +253,11 @@ describe('stop reasons', () => {
 describe('tools', () => {
   it('runs three calls concurrently and answers them in one message, in call order', async () => {
     const handle = await t.start({ message: 'Three echoes', tools: ['slow_echo'], singleTurn: true });
-    const calls = ['a', 'b', 'c'].map((text) => ({ name: 'slow_echo', input: { text, ms: 800 }, id: `toolu_echo_${text}_${handle.workflowId.slice(-6)}` }));
+    const calls = ['a', 'b', 'c'].map((text) => ({
+      name: 'slow_echo',
+      input: { text, ms: 800 },
+      id: `toolu_echo_${text}_${handle.workflowId.slice(-6)}`,
+    }));
     t.fake.script(handle.workflowId, [reply.toolUse(calls), reply.text('All echoed.')]);
     await handle.result();
     const [a, b, c] = calls.map((call) => spans.get(call.id)!);
@@ -205,7 +271,11 @@ describe('tools', () => {
   });
 
   it('an unknown tool, invalid input and a throwing tool become is_error results', async () => {
-    const handle = await t.start({ message: 'Try things', tools: ['get_weather', 'always_fails'], singleTurn: true });
+    const handle = await t.start({
+      message: 'Try things',
+      tools: ['get_weather', 'always_fails'],
+      singleTurn: true,
+    });
     t.fake.script(handle.workflowId, [
       reply.toolUse([
         { name: 'teleport', input: { to: 'Mars' }, id: 'toolu_unknown' },
@@ -232,10 +302,21 @@ describe('tools', () => {
   });
 
   it('a forced tool_choice applies once, then the model answers freely', async () => {
-    const handle = await t.start({ message: 'Weather?', tools: ['get_weather'], toolChoice: { type: 'tool', name: 'get_weather' }, singleTurn: true });
-    t.fake.script(handle.workflowId, [reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' } }), reply.text('Rainy.')]);
+    const handle = await t.start({
+      message: 'Weather?',
+      tools: ['get_weather'],
+      toolChoice: { type: 'tool', name: 'get_weather' },
+      singleTurn: true,
+    });
+    t.fake.script(handle.workflowId, [
+      reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' } }),
+      reply.text('Rainy.'),
+    ]);
     await handle.result();
-    expect(t.fake.requestsFor(handle.workflowId).map((r) => r.body.tool_choice)).toEqual([{ type: 'tool', name: 'get_weather' }, { type: 'auto' }]);
+    expect(t.fake.requestsFor(handle.workflowId).map((r) => r.body.tool_choice)).toEqual([
+      { type: 'tool', name: 'get_weather' },
+      { type: 'auto' },
+    ]);
   });
 
   it('an unknown tool name in the configuration parks the conversation', async () => {
@@ -257,10 +338,18 @@ describe('the shared fixtures through the whole workflow', () => {
 
   itWithFixtures('tool_use_response.sse: the tool runs with the streamed input', async () => {
     const handle = await t.start({ message: 'Weather in Paris?', tools: ['get_weather'], singleTurn: true });
-    t.fake.script(handle.workflowId, [reply.fixture(sharedFixture('tool_use_response.sse')), reply.text('Done.')]);
+    t.fake.script(handle.workflowId, [
+      reply.fixture(sharedFixture('tool_use_response.sse')),
+      reply.text('Done.'),
+    ]);
     await handle.result();
     const [, assistant, user] = lastMessages(t.fake.requestsFor(handle.workflowId)[1]);
-    expect(blocks(assistant)[1]).toEqual({ type: 'tool_use', id: 'toolu_01NRLabsLyVHZPKxbKvkfSMn', name: 'get_weather', input: { location: 'Paris' } });
+    expect(blocks(assistant)[1]).toEqual({
+      type: 'tool_use',
+      id: 'toolu_01NRLabsLyVHZPKxbKvkfSMn',
+      name: 'get_weather',
+      input: { location: 'Paris' },
+    });
     expect(JSON.parse(blocks(user)[0].content as string)).toMatchObject({ location: 'Paris' });
   });
 
@@ -272,19 +361,38 @@ describe('the shared fixtures through the whole workflow', () => {
     await handle.result();
     expect(makeFileCalls.length).toBe(before);
     const [, assistant, user] = lastMessages(t.fake.requestsFor(handle.workflowId)[2]);
-    expect((blocks(assistant)[1].input as Record<string, string>)[INVALID_INPUT_KEY]).toMatch(/"Filing taxes$/);
-    expect(blocks(user)[0]).toMatchObject({ type: 'tool_result', tool_use_id: 'toolu_01EKqbqmZrGRXy18eN7m9kvY', is_error: true });
+    expect((blocks(assistant)[1].input as Record<string, string>)[INVALID_INPUT_KEY]).toMatch(
+      /"Filing taxes$/,
+    );
+    expect(blocks(user)[0]).toMatchObject({
+      type: 'tool_result',
+      tool_use_id: 'toolu_01EKqbqmZrGRXy18eN7m9kvY',
+      is_error: true,
+    });
   });
 
-  itWithFixtures('server_tool_web_search_refusal.sse: server blocks kept verbatim, refusal visible', async () => {
-    const handle = await t.start({ message: 'Eclipses?', serverTools: [{ type: 'web_search_20260209', name: 'web_search' }] });
-    t.fake.script(handle.workflowId, [reply.fixture(sharedFixture('server_tool_web_search_refusal.sse'))]);
-    const state = await t.waitFor(handle, (s) => s.status === 'refused');
-    expect(state.lastStop?.details).toMatchObject({ type: 'refusal' });
-    expect(blocks(state.messages[1]).map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
-    expect(blocks(state.messages[1])[0]).toMatchObject({ id: 'srvtoolu_fixture_a_0001', input: { query: 'solar eclipse viewing safety news 2026' } });
-    await handle.executeUpdate(endUpdate, { args: [{}] });
-  });
+  itWithFixtures(
+    'server_tool_web_search_refusal.sse: server blocks kept verbatim, refusal visible',
+    async () => {
+      const handle = await t.start({
+        message: 'Eclipses?',
+        serverTools: [{ type: 'web_search_20260209', name: 'web_search' }],
+      });
+      t.fake.script(handle.workflowId, [reply.fixture(sharedFixture('server_tool_web_search_refusal.sse'))]);
+      const state = await t.waitFor(handle, (s) => s.status === 'refused');
+      expect(state.lastStop?.details).toMatchObject({ type: 'refusal' });
+      expect(blocks(state.messages[1]).map((b) => b.type)).toEqual([
+        'server_tool_use',
+        'web_search_tool_result',
+        'text',
+      ]);
+      expect(blocks(state.messages[1])[0]).toMatchObject({
+        id: 'srvtoolu_fixture_a_0001',
+        input: { query: 'solar eclipse viewing safety news 2026' },
+      });
+      await handle.executeUpdate(endUpdate, { args: [{}] });
+    },
+  );
 });
 
 describe('conversation lifecycle', () => {
@@ -293,7 +401,9 @@ describe('conversation lifecycle', () => {
     t.fake.script(handle.workflowId, [reply.text('First.'), reply.text('Second.'), reply.text('Third.')]);
     await t.waitFor(handle, (s) => s.status === 'idle');
     const second = await handle.executeUpdate(sendMessageUpdate, { args: [{ content: 'Two' }] });
-    const third = await handle.executeUpdate(sendMessageUpdate, { args: [{ content: [{ type: 'text', text: 'Three' }] }] });
+    const third = await handle.executeUpdate(sendMessageUpdate, {
+      args: [{ content: [{ type: 'text', text: 'Three' }] }],
+    });
     expect([second.turn, third.turn]).toEqual([2, 3]);
     const state = await t.waitFor(handle, (s) => s.status === 'idle' && s.messageCount === 6);
     expect(state.turn).toBe(3);
@@ -304,7 +414,13 @@ describe('conversation lifecycle', () => {
     expect(range.from).toBe(4);
     expect(range.messages.map((m) => m.role)).toEqual(['user', 'assistant']);
     const third3 = t.fake.requestsFor(handle.workflowId)[2];
-    expect(third3.body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(third3.body.messages.map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+    ]);
     await handle.executeUpdate(endUpdate, { args: [{}] });
     expect(await handle.result()).toMatchObject({ turns: 3, lastText: 'Third.' });
   });
@@ -313,10 +429,18 @@ describe('conversation lifecycle', () => {
     const handle = await t.start({ message: 'Hi', limits: { maxMessageBytes: 1000 } });
     t.fake.script(handle.workflowId, [reply.text('Hello.')]);
     await t.waitFor(handle, (s) => s.status === 'idle');
-    await expectRefused(handle.executeUpdate(sendMessageUpdate, { args: [{ content: '' }] }), /must not be empty/);
-    await expectRefused(handle.executeUpdate(sendMessageUpdate, { args: [{ content: 'x'.repeat(2000) }] }), /too large: 2002 bytes/);
     await expectRefused(
-      handle.executeUpdate(sendMessageUpdate, { args: [{ content: [{ type: 'tool_result', tool_use_id: 'x' } as never] }] }),
+      handle.executeUpdate(sendMessageUpdate, { args: [{ content: '' }] }),
+      /must not be empty/,
+    );
+    await expectRefused(
+      handle.executeUpdate(sendMessageUpdate, { args: [{ content: 'x'.repeat(2000) }] }),
+      /too large: 2002 bytes/,
+    );
+    await expectRefused(
+      handle.executeUpdate(sendMessageUpdate, {
+        args: [{ content: [{ type: 'tool_result', tool_use_id: 'x' } as never] }],
+      }),
       /not tool_result/,
     );
     await handle.executeUpdate(endUpdate, { args: [{}] });

@@ -50,44 +50,70 @@ describe('fixture replay into the real SDK', () => {
     const created = await client.messages.create(params);
     for (const m of [streamed, created]) {
       expect(m.stop_reason).toBe('tool_use');
-      expect(m.content[1]).toEqual({ type: 'tool_use', id: 'toolu_01NRLabsLyVHZPKxbKvkfSMn', name: 'get_weather', input: { location: 'Paris' } });
-      expect(m.content[0]).toEqual({ type: 'text', text: "I'll check the current weather in Paris for you." });
+      expect(m.content[1]).toEqual({
+        type: 'tool_use',
+        id: 'toolu_01NRLabsLyVHZPKxbKvkfSMn',
+        name: 'get_weather',
+        input: { location: 'Paris' },
+      });
+      expect(m.content[0]).toEqual({
+        type: 'text',
+        text: "I'll check the current weather in Paris for you.",
+      });
     }
   });
 
-  itWithFixtures('incomplete_partial_json_response.sse: the SDK returns a silently shortened input', async () => {
-    // The hazard our worker must not fall for: on max_tokens the SDK's lenient parser hands back an
-    // object that looks whole; the raw JSON on the wire is cut mid-string.
-    fake.script('*', () => reply.fixture(sharedFixture('incomplete_partial_json_response.sse')));
-    const stream = client.messages.stream(params);
-    let raw = '';
-    stream.on('streamEvent', (event) => {
-      if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta') raw += event.delta.partial_json;
-    });
-    const m = await stream.finalMessage();
-    expect(m.stop_reason).toBe('max_tokens');
-    const tool = m.content[1] as Anthropic.ToolUseBlock;
-    expect(tool.name).toBe('make_file');
-    expect(tool.input).toEqual({
-      filename: 'taxes.txt',
-      lines_of_text: ['# COMPREHENSIVE TAX GUIDE FOR INDIVIDUALS WITH MULTIPLE W-2s', '', '## INTRODUCTION', ''],
-    });
-    expect(raw.endsWith('\n"Filing taxes')).toBe(true);
-    expect(() => JSON.parse(raw)).toThrow();
-    const beta = await client.beta.messages.stream(params).finalMessage();
-    expect(beta.stop_reason).toBe('max_tokens');
-  });
+  itWithFixtures(
+    'incomplete_partial_json_response.sse: the SDK returns a silently shortened input',
+    async () => {
+      // The hazard our worker must not fall for: on max_tokens the SDK's lenient parser hands back an
+      // object that looks whole; the raw JSON on the wire is cut mid-string.
+      fake.script('*', () => reply.fixture(sharedFixture('incomplete_partial_json_response.sse')));
+      const stream = client.messages.stream(params);
+      let raw = '';
+      stream.on('streamEvent', (event) => {
+        if (event.type === 'content_block_delta' && event.delta.type === 'input_json_delta')
+          raw += event.delta.partial_json;
+      });
+      const m = await stream.finalMessage();
+      expect(m.stop_reason).toBe('max_tokens');
+      const tool = m.content[1] as Anthropic.ToolUseBlock;
+      expect(tool.name).toBe('make_file');
+      expect(tool.input).toEqual({
+        filename: 'taxes.txt',
+        lines_of_text: [
+          '# COMPREHENSIVE TAX GUIDE FOR INDIVIDUALS WITH MULTIPLE W-2s',
+          '',
+          '## INTRODUCTION',
+          '',
+        ],
+      });
+      expect(raw.endsWith('\n"Filing taxes')).toBe(true);
+      expect(() => JSON.parse(raw)).toThrow();
+      const beta = await client.beta.messages.stream(params).finalMessage();
+      expect(beta.stop_reason).toBe('max_tokens');
+    },
+  );
 
-  itWithFixtures('server_tool_web_search_refusal.sse: server tool blocks and stop_details come through', async () => {
-    fake.script('*', () => reply.fixture(sharedFixture('server_tool_web_search_refusal.sse')));
-    for (const m of [await client.messages.stream(params).finalMessage(), await client.messages.create(params)]) {
-      expect(m.stop_reason).toBe('refusal');
-      expect(m.stop_details).toMatchObject({ type: 'refusal', category: null, explanation: null });
-      expect(m.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
-      expect(m.content[0]).toMatchObject({ id: 'srvtoolu_fixture_a_0001', input: { query: 'solar eclipse viewing safety news 2026' } });
-      expect((m.content[1] as Anthropic.WebSearchToolResultBlock).content).toHaveLength(2);
-    }
-  });
+  itWithFixtures(
+    'server_tool_web_search_refusal.sse: server tool blocks and stop_details come through',
+    async () => {
+      fake.script('*', () => reply.fixture(sharedFixture('server_tool_web_search_refusal.sse')));
+      for (const m of [
+        await client.messages.stream(params).finalMessage(),
+        await client.messages.create(params),
+      ]) {
+        expect(m.stop_reason).toBe('refusal');
+        expect(m.stop_details).toMatchObject({ type: 'refusal', category: null, explanation: null });
+        expect(m.content.map((b) => b.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
+        expect(m.content[0]).toMatchObject({
+          id: 'srvtoolu_fixture_a_0001',
+          input: { query: 'solar eclipse viewing safety news 2026' },
+        });
+        expect((m.content[1] as Anthropic.WebSearchToolResultBlock).content).toHaveLength(2);
+      }
+    },
+  );
 
   it('serves the beta route with ?beta=true too', async () => {
     fake.script('*', () => reply.text('beta'));
@@ -119,42 +145,66 @@ describe('fixture replay into the real SDK', () => {
     expect(await res.text()).toBe(readFileSync(path, 'utf8'));
   });
 
-  itWithFixtures('tool_runner_exchange.json: every recorded request validates and its response round-trips', async () => {
-    const pairs = JSON.parse(readFileSync(sharedFixture('tool_runner_exchange.json'), 'utf8')) as Array<{
-      path: string;
-      body: Anthropic.Beta.MessageCreateParamsNonStreaming;
-      status: number;
-      response: unknown;
-      rawHeaders: Record<string, string>;
-    }>;
-    expect(pairs).toHaveLength(10);
-    // Real recordings hold consecutive user messages, which the API merges: validate as leniently.
-    const lenient = await FakeClaude.start({ lenientRoles: true });
-    const lenientClient = new Anthropic({ apiKey: 'test-key', baseURL: lenient.url, maxRetries: 0 });
-    try {
-    for (const pair of pairs) {
-      lenient.script('*', [{ kind: 'json', status: pair.status, body: pair.response, headers: { 'request-id': pair.rawHeaders['request-id'] } }]);
-      const response = await lenientClient.beta.messages.create(pair.body).withResponse();
-      expect(response.data).toEqual(pair.response);
-      expect(response.request_id).toBe(pair.rawHeaders['request-id']);
-      const recorded = lenient.requests.at(-1)!;
-      // SDK 1.11 no longer appends ?beta=true (the recording is older); the route is the same.
-      expect(recorded.path.split('?')[0]).toBe(pair.path.split('?')[0]);
-      expect(recorded.body).toEqual(pair.body);
-      expect(recorded.invalid).toBeUndefined();
-    }
-    } finally {
-      await lenient.close();
-    }
-  });
+  itWithFixtures(
+    'tool_runner_exchange.json: every recorded request validates and its response round-trips',
+    async () => {
+      const pairs = JSON.parse(readFileSync(sharedFixture('tool_runner_exchange.json'), 'utf8')) as Array<{
+        path: string;
+        body: Anthropic.Beta.MessageCreateParamsNonStreaming;
+        status: number;
+        response: unknown;
+        rawHeaders: Record<string, string>;
+      }>;
+      expect(pairs).toHaveLength(10);
+      // Real recordings hold consecutive user messages, which the API merges: validate as leniently.
+      const lenient = await FakeClaude.start({ lenientRoles: true });
+      const lenientClient = new Anthropic({ apiKey: 'test-key', baseURL: lenient.url, maxRetries: 0 });
+      try {
+        for (const pair of pairs) {
+          lenient.script('*', [
+            {
+              kind: 'json',
+              status: pair.status,
+              body: pair.response,
+              headers: { 'request-id': pair.rawHeaders['request-id'] },
+            },
+          ]);
+          const response = await lenientClient.beta.messages.create(pair.body).withResponse();
+          expect(response.data).toEqual(pair.response);
+          expect(response.request_id).toBe(pair.rawHeaders['request-id']);
+          const recorded = lenient.requests.at(-1)!;
+          // SDK 1.11 no longer appends ?beta=true (the recording is older); the route is the same.
+          expect(recorded.path.split('?')[0]).toBe(pair.path.split('?')[0]);
+          expect(recorded.body).toEqual(pair.body);
+          expect(recorded.invalid).toBeUndefined();
+        }
+      } finally {
+        await lenient.close();
+      }
+    },
+  );
 });
 
 describe('scripted replies', () => {
   const blocks = [
-    { type: 'thinking' as const, thinking: 'The user wants the weather; call the tool.', signature: 'sig_abc123==' },
+    {
+      type: 'thinking' as const,
+      thinking: 'The user wants the weather; call the tool.',
+      signature: 'sig_abc123==',
+    },
     { type: 'text' as const, text: 'Let me check the weather in Paris and in Rome for you.' },
-    { type: 'tool_use' as const, id: 'toolu_a', name: 'get_weather', input: { location: 'Paris', unit: 'celsius' } },
-    { type: 'tool_use' as const, id: 'toolu_b', name: 'get_weather', input: { location: 'Rome', nested: { list: [1, 2, 3] } } },
+    {
+      type: 'tool_use' as const,
+      id: 'toolu_a',
+      name: 'get_weather',
+      input: { location: 'Paris', unit: 'celsius' },
+    },
+    {
+      type: 'tool_use' as const,
+      id: 'toolu_b',
+      name: 'get_weather',
+      input: { location: 'Rome', nested: { list: [1, 2, 3] } },
+    },
   ];
 
   it('stream and create give the same final message, as the script says', async () => {
@@ -182,10 +232,21 @@ describe('scripted replies', () => {
     expect(names[0]).toBe('message_start');
     expect(names).toContain('ping');
     expect(names.slice(-2)).toEqual(['message_delta', 'message_stop']);
-    const deltaTypes = new Set(events.filter((e) => e.event === 'content_block_delta').map((e) => (e.data.delta as { type: string }).type));
-    expect([...deltaTypes].sort()).toEqual(['input_json_delta', 'signature_delta', 'text_delta', 'thinking_delta']);
+    const deltaTypes = new Set(
+      events
+        .filter((e) => e.event === 'content_block_delta')
+        .map((e) => (e.data.delta as { type: string }).type),
+    );
+    expect([...deltaTypes].sort()).toEqual([
+      'input_json_delta',
+      'signature_delta',
+      'text_delta',
+      'thinking_delta',
+    ]);
     for (const e of events) expect(e.event).toBe(e.data.type);
-    const json = events.filter((e) => e.event === 'content_block_delta' && e.data.index === 2).map((e) => (e.data.delta as { partial_json: string }).partial_json);
+    const json = events
+      .filter((e) => e.event === 'content_block_delta' && e.data.index === 2)
+      .map((e) => (e.data.delta as { partial_json: string }).partial_json);
     expect(json[0]).toBe('');
     expect(json.length).toBeGreaterThan(3);
     expect(json.join('')).toBe(JSON.stringify(blocks[2].input));
@@ -193,14 +254,21 @@ describe('scripted replies', () => {
 
   it('carries stop_details on refusals', async () => {
     const details = { type: 'refusal', category: 'cyber', explanation: 'Not allowed.' };
-    fake.script('*', () => reply.stop('refusal', [{ type: 'text', text: 'I can' }], { stop_details: details }));
+    fake.script('*', () =>
+      reply.stop('refusal', [{ type: 'text', text: 'I can' }], { stop_details: details }),
+    );
     const m = await client.messages.stream(params).finalMessage();
     expect(m.stop_reason).toBe('refusal');
     expect(m.stop_details).toEqual(details);
   });
 
   it('streams raw, invalid tool input verbatim (fine-grained tool streaming)', async () => {
-    fake.script('*', () => reply.toolUse({ name: 'save_article', rawInput: '{"abstract": "Durable agents are' }, { stop_reason: 'max_tokens' }));
+    fake.script('*', () =>
+      reply.toolUse(
+        { name: 'save_article', rawInput: '{"abstract": "Durable agents are' },
+        { stop_reason: 'max_tokens' },
+      ),
+    );
     const stream = client.messages.stream(params);
     let raw = '';
     stream.on('inputJson', (partial) => {
@@ -227,7 +295,10 @@ describe('scripted replies', () => {
   });
 
   it('counts tokens', async () => {
-    const { input_tokens } = await client.messages.countTokens({ model: params.model, messages: params.messages });
+    const { input_tokens } = await client.messages.countTokens({
+      model: params.model,
+      messages: params.messages,
+    });
     expect(input_tokens).toBeGreaterThan(0);
     const beta = await client.beta.messages.countTokens({ model: params.model, messages: params.messages });
     expect(beta.input_tokens).toBe(input_tokens);
@@ -241,10 +312,16 @@ describe('scripted replies', () => {
         {
           name: 'get_weather',
           description: 'Current weather for a city',
-          input_schema: { type: 'object' as const, properties: { location: { type: 'string' } }, required: ['location'] },
+          input_schema: {
+            type: 'object' as const,
+            properties: { location: { type: 'string' } },
+            required: ['location'],
+          },
         },
       ];
-      const first = await c.messages.stream({ ...params, tools, messages: [{ role: 'user', content: 'Weather in Oslo?' }] }).finalMessage();
+      const first = await c.messages
+        .stream({ ...params, tools, messages: [{ role: 'user', content: 'Weather in Oslo?' }] })
+        .finalMessage();
       expect(first.stop_reason).toBe('tool_use');
       const call = first.content.find((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock;
       expect(call.input).toEqual({ location: expect.any(String) });
@@ -270,7 +347,9 @@ describe('message threads (SDK 1.11 tool runner and thread())', () => {
     fake.script('*', (request) => {
       const last = request.body.messages.at(-1)!;
       const answered = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-      return answered ? reply.text('Sunny in Paris.') : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } });
+      return answered
+        ? reply.text('Sunny in Paris.')
+        : reply.toolUse({ name: 'get_weather', input: { location: 'Paris' } });
     });
     const ran: unknown[] = [];
     const weather = betaZodTool({
@@ -282,7 +361,14 @@ describe('message threads (SDK 1.11 tool runner and thread())', () => {
         return '18 degrees';
       },
     });
-    const final = await client.beta.messages.toolRunner({ model: params.model, max_tokens: 256, messages: [{ role: 'user', content: 'Weather?' }], tools: [weather] }).runUntilDone();
+    const final = await client.beta.messages
+      .toolRunner({
+        model: params.model,
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Weather?' }],
+        tools: [weather],
+      })
+      .runUntilDone();
     expect(final.content).toEqual([{ type: 'text', text: 'Sunny in Paris.' }]);
     expect(ran).toEqual([{ location: 'Paris' }]);
     const [first, second] = fake.requests;
@@ -303,10 +389,17 @@ describe('message threads (SDK 1.11 tool runner and thread())', () => {
     const res = await fetch(`${fake.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: params.model, max_tokens: 10, messages: [{ role: 'user', content: 'x' }], thread: { type: 'continue', previous_message_id: 'msg_nope' } }),
+      body: JSON.stringify({
+        model: params.model,
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'x' }],
+        thread: { type: 'continue', previous_message_id: 'msg_nope' },
+      }),
     });
     expect(res.status).toBe(404);
-    expect(await res.json()).toMatchObject({ error: { type: 'not_found_error', details: { error_code: 'thread_not_found' } } });
+    expect(await res.json()).toMatchObject({
+      error: { type: 'not_found_error', details: { error_code: 'thread_not_found' } },
+    });
   });
 });
 
@@ -322,7 +415,10 @@ describe('faults surface as the SDK own errors', () => {
     [529, 'overloaded_error', Anthropic.APIError],
   ])('%i %s', async (status, type, ErrorClass) => {
     fake.script('*', () => reply.httpError(status, { 'retry-after': '7', 'retry-after-ms': '6500' }));
-    const err = (await client.messages.stream(params).finalMessage().catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const err = (await client.messages
+      .stream(params)
+      .finalMessage()
+      .catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
     expect(err).toBeInstanceOf(ErrorClass);
     expect(err.status).toBe(status);
     expect(err.type).toBe(type);
@@ -333,13 +429,17 @@ describe('faults surface as the SDK own errors', () => {
   });
 
   it('an error event mid-stream throws an APIError without status', async () => {
-    fake.script('*', () => reply.streamError(reply.text('Hello there, this is a long answer', { chunkSize: 2 }), 6));
+    fake.script('*', () =>
+      reply.streamError(reply.text('Hello there, this is a long answer', { chunkSize: 2 }), 6),
+    );
     const stream = client.messages.stream(params);
     let text = '';
     stream.on('text', (t) => {
       text += t;
     });
-    const err = (await stream.finalMessage().catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    const err = (await stream.finalMessage().catch((e: unknown) => e)) as InstanceType<
+      typeof Anthropic.APIError
+    >;
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect(err.status).toBeUndefined();
     expect(err.error).toMatchObject({ error: { type: 'overloaded_error', message: 'Overloaded' } });
@@ -347,15 +447,22 @@ describe('faults surface as the SDK own errors', () => {
   });
 
   it('a connection dropped mid-stream makes the stream fail', async () => {
-    fake.script('*', () => reply.dropConnection(reply.text('Hello there, this is a long answer', { chunkSize: 2 }), 6));
+    fake.script('*', () =>
+      reply.dropConnection(reply.text('Hello there, this is a long answer', { chunkSize: 2 }), 6),
+    );
     await expect(client.messages.stream(params).finalMessage()).rejects.toThrow();
   });
 
   it('holds the first byte and spaces events when told to', async () => {
-    fake.script('*', () => ({ ...reply.text('abcd', { chunkSize: 1 }), latency: { firstByteMs: 150, betweenEventsMs: 20 } }));
+    fake.script('*', () => ({
+      ...reply.text('abcd', { chunkSize: 1 }),
+      latency: { firstByteMs: 150, betweenEventsMs: 20 },
+    }));
     const started = Date.now();
     const stream = client.messages.stream(params);
-    const firstEventAt = new Promise<number>((resolve) => stream.once('streamEvent', () => resolve(Date.now())));
+    const firstEventAt = new Promise<number>((resolve) =>
+      stream.once('streamEvent', () => resolve(Date.now())),
+    );
     await stream.finalMessage();
     expect((await firstEventAt) - started).toBeGreaterThanOrEqual(145);
     // 4 text deltas + 5 other events, 20 ms apart.
@@ -367,7 +474,9 @@ describe('faults surface as the SDK own errors', () => {
       .create({ ...params, messages: [{ role: 'assistant', content: 'Hi' }] })
       .catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(err.error).toMatchObject({ error: { message: 'messages: first message must use the "user" role' } });
+    expect(err.error).toMatchObject({
+      error: { message: 'messages: first message must use the "user" role' },
+    });
     expect(fake.requests.at(-1)!.invalid).toMatch(/user/);
   });
 

@@ -43,7 +43,10 @@ const api = (path: string, init: RequestInit & { operator?: string } = {}) =>
 async function awaitingSave(abstract: string, singleTurn = true) {
   const handle = await t.start({ message: 'Save', tools: ['save_article'], singleTurn });
   const id = `toolu_${handle.workflowId.slice(-10).replace(/[^a-zA-Z0-9]/g, '')}`;
-  t.fake.script(handle.workflowId, [reply.toolUse({ name: 'save_article', input: { abstract, meta: { word_count: 10, review: 'ok' } }, id }), reply.text('Done.')]);
+  t.fake.script(handle.workflowId, [
+    reply.toolUse({ name: 'save_article', input: { abstract, meta: { word_count: 10, review: 'ok' } }, id }),
+    reply.text('Done.'),
+  ]);
   await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
   return { handle, id };
 }
@@ -54,9 +57,15 @@ describe('ops API', () => {
       const res = await fetch(`${base}${path}`);
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: 'unauthorized' });
-      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+        401,
+      );
     }
-    const post = await fetch(`${base}/api/conversations/x/decisions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const post = await fetch(`${base}/api/conversations/x/decisions`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(post.status).toBe(401);
     expect((await api('/api/session')).status).toBe(200);
   });
@@ -72,25 +81,62 @@ describe('ops API', () => {
 
   it('lists pending approvals, approves with the operator as decidedBy, validates bodies', async () => {
     const { handle, id } = await awaitingSave('From the ops API');
-    const { approvals } = (await (await api('/api/approvals')).json()) as { approvals: Array<Record<string, unknown>> };
-    expect(approvals).toContainEqual(expect.objectContaining({ workflowId: handle.workflowId, toolUseId: id, name: 'save_article', model: 'claude-sonnet-5-5' }));
+    const { approvals } = (await (await api('/api/approvals')).json()) as {
+      approvals: Array<Record<string, unknown>>;
+    };
+    expect(approvals).toContainEqual(
+      expect.objectContaining({
+        workflowId: handle.workflowId,
+        toolUseId: id,
+        name: 'save_article',
+        model: 'claude-sonnet-5-5',
+      }),
+    );
 
     const path = `/api/conversations/${handle.workflowId}/decisions`;
-    expect((await api(path, { method: 'POST', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) })).status).toBe(400);
-    const bad = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'maybe' }) });
+    expect(
+      (await api(path, { method: 'POST', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) }))
+        .status,
+    ).toBe(400);
+    const bad = await api(path, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: id, decision: 'maybe' }),
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/decision/);
-    const smuggled = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve', decidedBy: 'mallory' }) });
+    const smuggled = await api(path, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: id, decision: 'approve', decidedBy: 'mallory' }),
+    });
     expect(smuggled.status).toBe(400);
-    const schema = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'edit', input: { abstract: '' } }) });
+    const schema = await api(path, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: id, decision: 'edit', input: { abstract: '' } }),
+    });
     expect(schema.status).toBe(422);
-    expect(((await schema.json()) as { message: string }).message).toMatch(/does not match the save_article schema/);
-    const unknown = await api(`/api/conversations/nope-${Date.now()}/decisions`, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) });
+    expect(((await schema.json()) as { message: string }).message).toMatch(
+      /does not match the save_article schema/,
+    );
+    const unknown = await api(`/api/conversations/nope-${Date.now()}/decisions`, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: id, decision: 'approve' }),
+    });
     expect(unknown.status).toBe(404);
 
-    const ok = await api(path, { method: 'POST', operator: 'ivy', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) });
+    const ok = await api(path, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: id, decision: 'approve' }),
+    });
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as { decision: Record<string, unknown> }).decision).toMatchObject({ decidedBy: 'ivy', decision: 'approve' });
+    expect(((await ok.json()) as { decision: Record<string, unknown> }).decision).toMatchObject({
+      decidedBy: 'ivy',
+      decision: 'approve',
+    });
     await handle.result();
     expect((await listArticles(t.dataDir)).filter((a) => a.workflowId === handle.workflowId)).toHaveLength(1);
   });
@@ -102,12 +148,21 @@ describe('ops API', () => {
     // Visibility is eventually consistent: poll briefly.
     let row: Record<string, unknown> | undefined;
     for (let i = 0; i < 40 && !row?.usage; i++) {
-      const { conversations } = (await (await api('/api/conversations?status=idle')).json()) as { conversations: Array<Record<string, unknown>> };
+      const { conversations } = (await (await api('/api/conversations?status=idle')).json()) as {
+        conversations: Array<Record<string, unknown>>;
+      };
       row = conversations.find((c) => c.workflowId === handle.workflowId);
       if (!row) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(row).toMatchObject({ status: 'idle', model: 'claude-sonnet-5-5', usage: expect.objectContaining({ calls: 1 }) });
-    const one = (await (await api(`/api/conversations/${handle.workflowId}`)).json()) as Record<string, unknown>;
+    expect(row).toMatchObject({
+      status: 'idle',
+      model: 'claude-sonnet-5-5',
+      usage: expect.objectContaining({ calls: 1 }),
+    });
+    const one = (await (await api(`/api/conversations/${handle.workflowId}`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(one).toMatchObject({ workflowId: handle.workflowId, status: 'idle', messageCount: 2 });
     expect((await api('/api/conversations?status=bogus')).status).toBe(400);
     expect((await api(`/api/conversations/missing-${Date.now()}`)).status).toBe(404);
@@ -122,7 +177,8 @@ describe('agent CLI', () => {
         join(__dirname, '../../node_modules/.bin/tsx'),
         [join(__dirname, '../../src/cli/agent.ts'), ...args],
         { env: { ...process.env, TEMPORAL_ADDRESS: t.env.address, AGENT_TASK_QUEUE: t.taskQueue } },
-        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
 
@@ -134,18 +190,48 @@ describe('agent CLI', () => {
     const items = JSON.parse(pending.stdout) as Array<{ workflowId: string; toolUseId: string }>;
     expect(items.map((i) => i.toolUseId)).toEqual(expect.arrayContaining([first.id, second.id]));
 
-    const edited = await cli(['approve', first.handle.workflowId, first.id, '--input', JSON.stringify({ abstract: 'CLI edited', meta: { word_count: 2, review: 'ok' } }), '--by', 'jo', '--json']);
+    const edited = await cli([
+      'approve',
+      first.handle.workflowId,
+      first.id,
+      '--input',
+      JSON.stringify({ abstract: 'CLI edited', meta: { word_count: 2, review: 'ok' } }),
+      '--by',
+      'jo',
+      '--json',
+    ]);
     expect(edited.code).toBe(0);
-    expect(JSON.parse(edited.stdout)).toMatchObject({ decision: 'edit', decidedBy: 'jo', input: { abstract: 'CLI edited' } });
+    expect(JSON.parse(edited.stdout)).toMatchObject({
+      decision: 'edit',
+      decidedBy: 'jo',
+      input: { abstract: 'CLI edited' },
+    });
 
     expect((await cli(['reject', second.handle.workflowId, second.id])).code).toBe(2);
-    const rejected = await cli(['reject', second.handle.workflowId, second.id, '--reason', 'duplicate', '--json']);
+    const rejected = await cli([
+      'reject',
+      second.handle.workflowId,
+      second.id,
+      '--reason',
+      'duplicate',
+      '--json',
+    ]);
     expect(rejected.code).toBe(0);
     expect(JSON.parse(rejected.stdout)).toMatchObject({ decision: 'reject', reason: 'duplicate' });
 
-    const again = await cli(['reject', second.handle.workflowId, second.id, '--reason', 'other reason', '--json']);
+    const again = await cli([
+      'reject',
+      second.handle.workflowId,
+      second.id,
+      '--reason',
+      'other reason',
+      '--json',
+    ]);
     expect(again.code).toBe(3);
-    expect(JSON.parse(again.stdout)).toMatchObject({ error: 'refused', message: expect.stringMatching(/already decided/) });
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      error: 'refused',
+      message: expect.stringMatching(/already decided/),
+    });
     expect((await cli(['approve', `missing-${Date.now()}`, 'toolu_x'])).code).toBe(4);
 
     await first.handle.result();
@@ -166,20 +252,32 @@ describe('agent CLI', () => {
       reply.text('First answer.'),
       reply.error(400, 'invalid_request_error', 'something to fix'),
       reply.text('After the resume.'),
-      { ...reply.text('A long answer that will be cancelled.', { chunkSize: 2 }), latency: { betweenEventsMs: 300 } },
+      {
+        ...reply.text('A long answer that will be cancelled.', { chunkSize: 2 }),
+        latency: { betweenEventsMs: 300 },
+      },
     ]);
     const json = async (args: string[], code = 0) => {
       const r = await cli([...args, '--json']);
       expect({ args, code: r.code }).toEqual({ args, code });
       return JSON.parse(r.stdout) as Record<string, unknown>;
     };
-    expect(await json(['start', 'Hello', '--id', id])).toMatchObject({ workflowId: id, runId: expect.any(String) });
+    expect(await json(['start', 'Hello', '--id', id])).toMatchObject({
+      workflowId: id,
+      runId: expect.any(String),
+    });
     await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'idle');
     expect(await json(['send', id, 'More please'])).toEqual({ turn: 2, queuedBehind: 0 });
     await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'needs_attention');
-    expect(await json(['show', id])).toMatchObject({ status: 'needs_attention', attention: { status: 400, message: 'something to fix' } });
+    expect(await json(['show', id])).toMatchObject({
+      status: 'needs_attention',
+      attention: { status: 400, message: 'something to fix' },
+    });
     expect(await json(['resume', id])).toEqual({ status: 'running' });
-    await t.waitFor(t.env.client.workflow.getHandle(id), (st) => st.status === 'idle' && st.messageCount === 4);
+    await t.waitFor(
+      t.env.client.workflow.getHandle(id),
+      (st) => st.status === 'idle' && st.messageCount === 4,
+    );
     let listed: Array<{ workflowId: string }> = [];
     for (let i = 0; i < 40 && !listed.some((r) => r.workflowId === id); i++) {
       listed = (await json(['list', '--status', 'idle'])) as unknown as Array<{ workflowId: string }>;
@@ -194,7 +292,9 @@ describe('agent CLI', () => {
     // Bad usage is exit code 2, with the usage on stderr.
     expect((await cli(['start'])).code).toBe(2);
     expect((await cli(['frobnicate'])).code).toBe(2);
-    expect((await cli(['start', 'x', '--max-turns', 'lots'])).stderr).toMatch(/--max-turns must be a positive integer/);
+    expect((await cli(['start', 'x', '--max-turns', 'lots'])).stderr).toMatch(
+      /--max-turns must be a positive integer/,
+    );
   });
 
   it('says what to start when Temporal is not reachable', async () => {

@@ -30,12 +30,21 @@ const weatherTurns = (workflowId: string) =>
   });
 
 describe('prompt caching', () => {
-  it('reads at least 80% of a 20-turn conversation\'s input from the cache, and the state adds up tokens and cost across continue-as-new', async () => {
+  it("reads at least 80% of a 20-turn conversation's input from the cache, and the state adds up tokens and cost across continue-as-new", async () => {
     const turns = 20;
-    const handle = await t.start({ model: 'claude-sonnet-4-5', system: SYSTEM, tools: ['get_weather'], message: 'Weather in Paris, turn 1?', limits: { maxTurns: 30, continueAsNewAfterEvents: 200 } });
+    const handle = await t.start({
+      model: 'claude-sonnet-4-5',
+      system: SYSTEM,
+      tools: ['get_weather'],
+      message: 'Weather in Paris, turn 1?',
+      limits: { maxTurns: 30, continueAsNewAfterEvents: 200 },
+    });
     weatherTurns(handle.workflowId);
     for (let turn = 1; turn <= turns; turn++) {
-      if (turn > 1) await handle.executeUpdate(sendMessageUpdate, { args: [{ content: `Weather in Paris, turn ${turn}?` }] });
+      if (turn > 1)
+        await handle.executeUpdate(sendMessageUpdate, {
+          args: [{ content: `Weather in Paris, turn ${turn}?` }],
+        });
       await t.waitFor(handle, (s) => s.status === 'idle' && s.turn === turn);
     }
     const state = await handle.query(stateQuery, {});
@@ -54,15 +63,30 @@ describe('prompt caching', () => {
       cacheReadInputTokens: sum((u) => u.cache_read_input_tokens),
       unpricedCalls: 0,
     });
-    const prompt = state.usage.inputTokens + state.usage.cacheCreationInputTokens + state.usage.cacheReadInputTokens;
+    const prompt =
+      state.usage.inputTokens + state.usage.cacheCreationInputTokens + state.usage.cacheReadInputTokens;
     const share = state.usage.cacheReadInputTokens / prompt;
-    console.log(`20 turns, 40 calls: ${prompt} prompt tokens, ${(share * 100).toFixed(1)}% read from the cache, $${state.usage.costUsd}`);
+    console.log(
+      `20 turns, 40 calls: ${prompt} prompt tokens, ${(share * 100).toFixed(1)}% read from the cache, $${state.usage.costUsd}`,
+    );
     expect(share).toBeGreaterThanOrEqual(0.8);
     // Every call after the first read the previous call's prompt.
     expect(billed.slice(1).every((u) => u.cache_read_input_tokens > 0)).toBe(true);
     // Cost: each call's input priced from its usage (reads 0.1x, writes 1.25x), plus the output.
     const input = billed.reduce(
-      (dollars, u) => dollars + costOf('claude-sonnet-4-5', { inputTokens: u.input_tokens, outputTokens: 0, cacheRead: u.cache_read_input_tokens, cacheWrite5m: u.cache_creation_input_tokens, cacheWrite1h: 0 }, DEFAULT_PRICES)!,
+      (dollars, u) =>
+        dollars +
+        costOf(
+          'claude-sonnet-4-5',
+          {
+            inputTokens: u.input_tokens,
+            outputTokens: 0,
+            cacheRead: u.cache_read_input_tokens,
+            cacheWrite5m: u.cache_creation_input_tokens,
+            cacheWrite1h: 0,
+          },
+          DEFAULT_PRICES,
+        )!,
       0,
     );
     expect(state.usage.costUsd).toBeCloseTo(input + (state.usage.outputTokens * 15) / 1e6, 4);
@@ -76,14 +100,24 @@ describe('prompt caching', () => {
     t.fake.script(off.workflowId, [reply.text('Hi')]);
     const offResult = await off.result();
     expect(JSON.stringify(t.requests(off.workflowId)[0].body)).not.toContain('cache_control');
-    expect(offResult.usage).toMatchObject({ calls: 1, cacheCreationInputTokens: 0, cacheReadInputTokens: 0, costUsd: 0, unpricedCalls: 1 });
+    expect(offResult.usage).toMatchObject({
+      calls: 1,
+      cacheCreationInputTokens: 0,
+      cacheReadInputTokens: 0,
+      costUsd: 0,
+      unpricedCalls: 1,
+    });
 
     const hour = await t.start({ system: SYSTEM, message: 'Hello', singleTurn: true, promptCaching: '1h' });
     t.fake.script(hour.workflowId, [reply.text('Hi')]);
     const hourResult = await hour.result();
     const body = t.requests(hour.workflowId)[0].body;
-    expect(body.system).toEqual([{ type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral', ttl: '1h' } }]);
-    expect(body.messages[0].content).toEqual([{ type: 'text', text: 'Hello', cache_control: { type: 'ephemeral', ttl: '1h' } }]);
+    expect(body.system).toEqual([
+      { type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral', ttl: '1h' } },
+    ]);
+    expect(body.messages[0].content).toEqual([
+      { type: 'text', text: 'Hello', cache_control: { type: 'ephemeral', ttl: '1h' } },
+    ]);
     // The system prompt was cached by the first test's conversations (5 minutes) under another
     // model; this model writes its own entry.
     expect(hourResult.usage.cacheCreationInputTokens).toBeGreaterThan(0);

@@ -22,7 +22,6 @@ import { builtinTools } from '../../src/tools/builtin';
 import { anthropicClient, createAgentWorker } from '../../src/worker';
 import { workflowBundle } from '../helpers/agent-env';
 
-
 /** The workflow bundle with src/workflows/patches.ts replaced by `replacement`. */
 function bundleWith(replacement: string): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({
@@ -30,7 +29,10 @@ function bundleWith(replacement: string): Promise<WorkflowBundleWithSourceMap> {
     logger: quietBundlerLogger,
     webpackConfigHook: (config) => ({
       ...config,
-      plugins: [...(config.plugins ?? []), new webpack.NormalModuleReplacementPlugin(/^\.\/patches$/, replacement)],
+      plugins: [
+        ...(config.plugins ?? []),
+        new webpack.NormalModuleReplacementPlugin(/^\.\/patches$/, replacement),
+      ],
     }),
   });
 }
@@ -47,7 +49,10 @@ beforeAll(async () => {
   env = await startDevServer();
   fake = await FakeClaude.start();
   dataDir = mkdtempSync(join(tmpdir(), 'rollout-'));
-  [before, unguarded] = await Promise.all([bundleWith(require.resolve('../workflows/rollout/before')), bundleWith(require.resolve('../workflows/rollout/unguarded'))]);
+  [before, unguarded] = await Promise.all([
+    bundleWith(require.resolve('../workflows/rollout/before')),
+    bundleWith(require.resolve('../workflows/rollout/unguarded')),
+  ]);
 });
 afterAll(async () => {
   await fake?.close();
@@ -66,8 +71,19 @@ async function worker(bundle: WorkflowBundleWithSourceMap) {
 }
 
 async function startSaving(workflowId: string) {
-  fake.script(workflowId, [reply.toolUse({ name: 'save_article', id: 'toolu_1', input: { abstract: 'A', meta: { word_count: 1, review: 'r' } } }), reply.text('Saved.')]);
-  const handle = await env.client.workflow.start(CONVERSATION_WORKFLOW, { taskQueue, workflowId, args: [{ model: 'claude-sonnet-5-5', message: 'Save', tools: ['save_article'], singleTurn: true }] });
+  fake.script(workflowId, [
+    reply.toolUse({
+      name: 'save_article',
+      id: 'toolu_1',
+      input: { abstract: 'A', meta: { word_count: 1, review: 'r' } },
+    }),
+    reply.text('Saved.'),
+  ]);
+  const handle = await env.client.workflow.start(CONVERSATION_WORKFLOW, {
+    taskQueue,
+    workflowId,
+    args: [{ model: 'claude-sonnet-5-5', message: 'Save', tools: ['save_article'], singleTurn: true }],
+  });
   for (let i = 0; i < 200; i++) {
     const state = await handle.query(stateQuery, {}).catch(() => undefined);
     if (state?.status === 'awaiting_approval') return handle;
@@ -98,15 +114,27 @@ describe('rolling out a change with patched()', () => {
       expect(state.decisions[0]).toMatchObject({ decision: 'approve', decidedBy: 'ops' });
     });
     const waitingHistory = await waiting.fetchHistory();
-    const markers = (waitingHistory.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    const markers = (waitingHistory.events ?? []).filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+    );
     expect(markers).toHaveLength(1); // The new code path ran, from the decision on.
 
     // Both histories replay on the new code.
     const decidedHistory = await decidedBefore.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, decidedHistory, decidedBefore.workflowId);
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, waitingHistory, waiting.workflowId);
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      decidedHistory,
+      decidedBefore.workflowId,
+    );
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle() },
+      waitingHistory,
+      waiting.workflowId,
+    );
 
     // Shipped without the guard, the change breaks the replay of the conversation decided before it.
-    await expect(Worker.runReplayHistory({ workflowBundle: unguarded }, decidedHistory, decidedBefore.workflowId)).rejects.toThrow(/[Nn]ondetermin/);
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: unguarded }, decidedHistory, decidedBefore.workflowId),
+    ).rejects.toThrow(/[Nn]ondetermin/);
   });
 });

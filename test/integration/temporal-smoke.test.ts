@@ -7,7 +7,10 @@ import { quietBundlerLogger, startDevServer, startTimeSkippingServer } from '../
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows/smoke'), logger: quietBundlerLogger });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows/smoke'),
+    logger: quietBundlerLogger,
+  });
 });
 
 describe('Temporal CLI dev server', () => {
@@ -28,7 +31,11 @@ describe('Temporal CLI dev server', () => {
       activities: { greet: async (name: string) => `hello, ${name}` },
     });
     const result = await worker.runUntil(
-      env.client.workflow.execute('greetWorkflow', { taskQueue, workflowId: `greet-${taskQueue}`, args: ['temporal'] }),
+      env.client.workflow.execute('greetWorkflow', {
+        taskQueue,
+        workflowId: `greet-${taskQueue}`,
+        args: ['temporal'],
+      }),
     );
     expect(result).toBe('hello, temporal');
     const description = await env.client.workflow.getHandle(`greet-${taskQueue}`).describe();
@@ -47,7 +54,11 @@ describe('time-skipping test server', () => {
 
   it('skips a day of workflow time and finishes at once', async () => {
     const taskQueue = `skip-${Date.now()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+    });
     const wallStart = Date.now();
     const { startedAt, endedAt } = await worker.runUntil(
       env.client.workflow.execute('sleepDayWorkflow', { taskQueue, workflowId: `sleep-${taskQueue}` }),

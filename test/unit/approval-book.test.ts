@@ -4,7 +4,10 @@ import type { DecideToolCallInput } from '../../src/api/approvals';
 import { ApprovalBook } from '../../src/workflows/approvals';
 
 const schema = z.toJSONSchema(
-  z.object({ abstract: z.string().min(1), meta: z.object({ word_count: z.number().int().nonnegative(), review: z.string() }) }),
+  z.object({
+    abstract: z.string().min(1),
+    meta: z.object({ word_count: z.number().int().nonnegative(), review: z.string() }),
+  }),
 ) as Record<string, unknown>;
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -58,19 +61,27 @@ describe('ApprovalBook: requests', () => {
 
 describe('ApprovalBook.check refuses', () => {
   it('an unknown id', () => {
-    expect(() => book('tu_1').check({ toolUseId: 'tu_nope', decision: 'approve', decidedBy: 'alice' })).toThrow(/unknown tool_use_id tu_nope/);
+    expect(() =>
+      book('tu_1').check({ toolUseId: 'tu_nope', decision: 'approve', decidedBy: 'alice' }),
+    ).toThrow(/unknown tool_use_id tu_nope/);
   });
 
   it('an empty or blank decidedBy', () => {
     const b = book('tu_1');
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: '' })).toThrow(/invalid decision: decidedBy: decidedBy is required/);
+    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: '' })).toThrow(
+      /invalid decision: decidedBy: decidedBy is required/,
+    );
     expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: '   ' })).toThrow(/decidedBy/);
   });
 
   it('an unknown decision kind', () => {
-    expect(() => book('tu_1').check({ toolUseId: 'tu_1', decision: 'maybe', decidedBy: 'alice' } as unknown as DecideToolCallInput)).toThrow(
-      /invalid decision/,
-    );
+    expect(() =>
+      book('tu_1').check({
+        toolUseId: 'tu_1',
+        decision: 'maybe',
+        decidedBy: 'alice',
+      } as unknown as DecideToolCallInput),
+    ).toThrow(/invalid decision/);
   });
 
   it('the same id twice in one request', () => {
@@ -86,15 +97,19 @@ describe('ApprovalBook.check refuses', () => {
   });
 
   it('an edit without an input', () => {
-    expect(() => book('tu_1').check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice' })).toThrow('an edit of tu_1 needs the input to run');
+    expect(() => book('tu_1').check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice' })).toThrow(
+      'an edit of tu_1 needs the input to run',
+    );
   });
 
   it('an input with an approve (or a reject)', () => {
     const b = book('tu_1');
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'alice', input: validInput })).toThrow(
-      'only an edit carries an input (tu_1 is a approve)',
-    );
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'alice', input: validInput })).toThrow(/only an edit carries an input/);
+    expect(() =>
+      b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'alice', input: validInput }),
+    ).toThrow('only an edit carries an input (tu_1 is a approve)');
+    expect(() =>
+      b.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'alice', input: validInput }),
+    ).toThrow(/only an edit carries an input/);
   });
 
   it('an edit whose input fails the tool schema, naming the field', () => {
@@ -103,10 +118,22 @@ describe('ApprovalBook.check refuses', () => {
     expect(() => b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: bad })).toThrow(
       /the edited input of tu_1 does not match the save_article schema: meta\.word_count: /,
     );
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: { meta: { word_count: 1, review: 'x' } } })).toThrow(
-      /abstract: /,
-    );
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: { ...validInput, abstract: '' } })).toThrow(/abstract: /);
+    expect(() =>
+      b.check({
+        toolUseId: 'tu_1',
+        decision: 'edit',
+        decidedBy: 'alice',
+        input: { meta: { word_count: 1, review: 'x' } },
+      }),
+    ).toThrow(/abstract: /);
+    expect(() =>
+      b.check({
+        toolUseId: 'tu_1',
+        decision: 'edit',
+        decidedBy: 'alice',
+        input: { ...validInput, abstract: '' },
+      }),
+    ).toThrow(/abstract: /);
     // Nothing was recorded by the refused checks.
     expect(b.decisions).toEqual([]);
     expect(b.pending).toHaveLength(1);
@@ -129,22 +156,37 @@ describe('ApprovalBook.check refuses', () => {
   it('a conflicting repeat after a decision, saying who decided what and when', () => {
     const b = book('tu_1');
     decide(b, { toolUseId: 'tu_1', decision: 'approve', decidedBy: 'X' }, T1);
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'X' })).toThrow(`tool call tu_1 is already decided: approve by X at ${T1}`);
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'Y' })).toThrow(/already decided: approve by X at/);
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'X', reason: 'different' })).toThrow(/already decided/);
+    expect(() => b.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'X' })).toThrow(
+      `tool call tu_1 is already decided: approve by X at ${T1}`,
+    );
+    expect(() => b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'Y' })).toThrow(
+      /already decided: approve by X at/,
+    );
+    expect(() =>
+      b.check({ toolUseId: 'tu_1', decision: 'approve', decidedBy: 'X', reason: 'different' }),
+    ).toThrow(/already decided/);
   });
 });
 
 describe('ApprovalBook.check accepts', () => {
   it('a valid edit', () => {
-    const requests = book('tu_1').check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: validInput });
-    expect(requests).toEqual([{ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: validInput }]);
+    const requests = book('tu_1').check({
+      toolUseId: 'tu_1',
+      decision: 'edit',
+      decidedBy: 'alice',
+      input: validInput,
+    });
+    expect(requests).toEqual([
+      { toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: validInput },
+    ]);
   });
 
   it('any edit when the call has no schema', () => {
     const b = new ApprovalBook();
     b.request(pending('tu_1', false));
-    expect(() => b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: { anything: true } })).not.toThrow();
+    expect(() =>
+      b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: { anything: true } }),
+    ).not.toThrow();
   });
 });
 
@@ -169,7 +211,11 @@ describe('ApprovalBook.apply', () => {
 
   it('records the edited input next to the original one', () => {
     const b = book('tu_1');
-    const [d] = b.apply(b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: validInput }), 'signal', T1);
+    const [d] = b.apply(
+      b.check({ toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', input: validInput }),
+      'signal',
+      T1,
+    );
     expect(d.decision).toBe('edit');
     expect(d.input).toEqual(validInput);
     expect(d.originalInput).toEqual({ abstract: 'draft', meta: { word_count: 1, review: 'none' } });
@@ -195,8 +241,18 @@ describe('ApprovalBook.apply', () => {
 
   it('answers an identical repeat with the originally recorded decision, without adding one', () => {
     const b = book('tu_1');
-    const [first] = decide(b, { toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', reason: 'fix', input: validInput }, T1);
-    const repeat = { toolUseId: 'tu_1', decision: 'edit' as const, decidedBy: 'alice', reason: 'fix', input: { ...validInput } };
+    const [first] = decide(
+      b,
+      { toolUseId: 'tu_1', decision: 'edit', decidedBy: 'alice', reason: 'fix', input: validInput },
+      T1,
+    );
+    const repeat = {
+      toolUseId: 'tu_1',
+      decision: 'edit' as const,
+      decidedBy: 'alice',
+      reason: 'fix',
+      input: { ...validInput },
+    };
     const checked = b.check(repeat);
     const [again] = b.apply(checked, 'signal', T2);
     expect(again).toEqual(first);
@@ -217,14 +273,26 @@ describe('ApprovalBook.expire', () => {
   it('rejects at the deadline as system:deadline', () => {
     const b = book('tu_1', 'tu_2');
     const d = b.expire('tu_1', 'deadline', 'no decision within 1h', T2);
-    expect(d).toMatchObject({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'system:deadline', reason: 'no decision within 1h', decidedAt: T2, via: 'deadline' });
+    expect(d).toMatchObject({
+      toolUseId: 'tu_1',
+      decision: 'reject',
+      decidedBy: 'system:deadline',
+      reason: 'no decision within 1h',
+      decidedAt: T2,
+      via: 'deadline',
+    });
     expect(b.pending.map((p) => p.toolUseId)).toEqual(['tu_2']);
   });
 
   it('rejects at the end as system:end', () => {
     const b = book('tu_1');
     const d = b.expire('tu_1', 'end', 'conversation ended', T2);
-    expect(d).toMatchObject({ decision: 'reject', decidedBy: 'system:end', via: 'end', reason: 'conversation ended' });
+    expect(d).toMatchObject({
+      decision: 'reject',
+      decidedBy: 'system:end',
+      via: 'end',
+      reason: 'conversation ended',
+    });
     expect(b.pending).toEqual([]);
     expect(b.decisionFor('tu_1')).toEqual(d);
   });
@@ -247,10 +315,17 @@ describe('ApprovalBook.snapshot', () => {
     expect(restored.decisionFor('tu_1')).toEqual(d1);
     // The schema survived: a bad edit is still refused.
     expect(() =>
-      restored.check({ toolUseId: 'tu_2', decision: 'edit', decidedBy: 'bob', input: { abstract: 'a', meta: { word_count: 1.5, review: 'r' } } }),
+      restored.check({
+        toolUseId: 'tu_2',
+        decision: 'edit',
+        decidedBy: 'bob',
+        input: { abstract: 'a', meta: { word_count: 1.5, review: 'r' } },
+      }),
     ).toThrow(/meta\.word_count/);
     // A decided call stays decided.
-    expect(() => restored.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'bob' })).toThrow(/already decided: approve by alice/);
+    expect(() => restored.check({ toolUseId: 'tu_1', decision: 'reject', decidedBy: 'bob' })).toThrow(
+      /already decided: approve by alice/,
+    );
     // And the restored book works on.
     decide(restored, { toolUseId: 'tu_2', decision: 'reject', decidedBy: 'bob' }, T2);
     expect(restored.pending.map((p) => p.toolUseId)).toEqual(['tu_3']);

@@ -49,7 +49,12 @@ const ERROR_TYPES: Record<number, string> = {
   529: 'overloaded_error',
 };
 
-function apiError(status: number, headers: Record<string, string> = {}, errorType = ERROR_TYPES[status] ?? 'api_error', message = 'something happened') {
+function apiError(
+  status: number,
+  headers: Record<string, string> = {},
+  errorType = ERROR_TYPES[status] ?? 'api_error',
+  message = 'something happened',
+) {
   return Anthropic.APIError.generate(
     status,
     { type: 'error', error: { type: errorType, message }, request_id: 'req_1' },
@@ -70,20 +75,35 @@ describe('toFailure: HTTP status', () => {
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure.type).toBe(MODEL_API_ERROR);
     expect(failure.nonRetryable).toBe(false);
-    expect(detailsOf(failure)).toEqual({ status, errorType: ERROR_TYPES[status], requestId: 'req_1', message: 'slow down' });
+    expect(detailsOf(failure)).toEqual({
+      status,
+      errorType: ERROR_TYPES[status],
+      requestId: 'req_1',
+      message: 'slow down',
+    });
     expect(failure.message).toBe(`Anthropic API ${status} ${ERROR_TYPES[status]}: slow down`);
     expect(failure.cause).toBe(err);
     expect(failure.nextRetryDelay).toBeUndefined();
     const warning = lastLogger.entries.find((e) => e.message === 'model call failed');
     expect(warning?.level).toBe('WARN');
-    expect(warning?.meta).toMatchObject({ status, errorType: ERROR_TYPES[status], requestId: 'req_1', retryable: true });
+    expect(warning?.meta).toMatchObject({
+      status,
+      errorType: ERROR_TYPES[status],
+      requestId: 'req_1',
+      retryable: true,
+    });
   });
 
   it.each([400, 401, 403, 404, 413])('%i is not retryable', async (status) => {
     const failure = await failureOf(apiError(status, {}, ERROR_TYPES[status], 'bad'));
     expect(failure.type).toBe(MODEL_API_ERROR);
     expect(failure.nonRetryable).toBe(true);
-    expect(detailsOf(failure)).toMatchObject({ status, errorType: ERROR_TYPES[status], requestId: 'req_1', message: 'bad' });
+    expect(detailsOf(failure)).toMatchObject({
+      status,
+      errorType: ERROR_TYPES[status],
+      requestId: 'req_1',
+      message: 'bad',
+    });
   });
 
   it('another 4xx (422) is not retryable; another 5xx (503) is', async () => {
@@ -92,7 +112,12 @@ describe('toFailure: HTTP status', () => {
   });
 
   it('has no requestId when the response had no request-id header', async () => {
-    const err = Anthropic.APIError.generate(500, { type: 'error', error: { type: 'api_error', message: 'oops' } }, 'oops', new Headers());
+    const err = Anthropic.APIError.generate(
+      500,
+      { type: 'error', error: { type: 'api_error', message: 'oops' } },
+      'oops',
+      new Headers(),
+    );
     expect(detailsOf(await failureOf(err)).requestId).toBeUndefined();
   });
 });
@@ -103,7 +128,9 @@ describe('toFailure: retry delay', () => {
   });
 
   it('prefers retry-after-ms over retry-after', async () => {
-    expect((await failureOf(apiError(429, { 'retry-after-ms': '150', 'retry-after': '3' }))).nextRetryDelay).toBe(150);
+    expect(
+      (await failureOf(apiError(429, { 'retry-after-ms': '150', 'retry-after': '3' }))).nextRetryDelay,
+    ).toBe(150);
   });
 
   it('reads retry-after as an HTTP date', async () => {
@@ -116,7 +143,10 @@ describe('toFailure: retry delay', () => {
   });
 
   it('clamps a date in the past to 0 and caps a long delay at 10 minutes', async () => {
-    expect((await failureOf(apiError(503, { 'retry-after': new Date(Date.now() - 60_000).toUTCString() }))).nextRetryDelay).toBe(0);
+    expect(
+      (await failureOf(apiError(503, { 'retry-after': new Date(Date.now() - 60_000).toUTCString() })))
+        .nextRetryDelay,
+    ).toBe(0);
     expect((await failureOf(apiError(429, { 'retry-after': '3600' }))).nextRetryDelay).toBe(600_000);
     expect((await failureOf(apiError(429, { 'retry-after-ms': '99999999' }))).nextRetryDelay).toBe(600_000);
   });
@@ -148,11 +178,21 @@ describe('toFailure: x-should-retry', () => {
 
 describe('toFailure: errors without a status', () => {
   it('a mid-stream error event is retryable, with its error type', async () => {
-    const err = new Anthropic.APIError(undefined, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, 'Overloaded', undefined);
+    const err = new Anthropic.APIError(
+      undefined,
+      { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+      'Overloaded',
+      undefined,
+    );
     const failure = await failureOf(err);
     expect(failure.type).toBe(MODEL_API_ERROR);
     expect(failure.nonRetryable).toBe(false);
-    expect(detailsOf(failure)).toEqual({ status: undefined, errorType: 'overloaded_error', requestId: undefined, message: 'Overloaded' });
+    expect(detailsOf(failure)).toEqual({
+      status: undefined,
+      errorType: 'overloaded_error',
+      requestId: undefined,
+      message: 'Overloaded',
+    });
     expect(failure.message).toBe('Anthropic API overloaded_error: Overloaded');
   });
 

@@ -22,26 +22,48 @@ interface Service {
   ports?: string[];
   volumes?: string[];
 }
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const { services } = compose;
 const composeBin = ['/usr/bin/docker-compose'].find((p) => existsSync(p));
 
 describe('docker-compose.yml', () => {
-  (composeBin ? it : it.skip)('is valid for docker-compose config, and demands the API key and the ops token', () => {
-    const env = { ...process.env, ANTHROPIC_API_KEY: 'sk-test', OPS_TOKEN: '0123456789abcdef0123' };
-    const ok = spawnSync(composeBin!, ['config', '-q'], { cwd: ROOT, env, encoding: 'utf8' });
-    expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
-    const noKey = spawnSync(composeBin!, ['config', '-q'], { cwd: ROOT, env: { ...env, ANTHROPIC_API_KEY: '' }, encoding: 'utf8' });
-    expect(noKey.status).not.toBe(0);
-    expect(noKey.stderr).toMatch(/set ANTHROPIC_API_KEY/);
-  });
+  (composeBin ? it : it.skip)(
+    'is valid for docker-compose config, and demands the API key and the ops token',
+    () => {
+      const env = { ...process.env, ANTHROPIC_API_KEY: 'sk-test', OPS_TOKEN: '0123456789abcdef0123' };
+      const ok = spawnSync(composeBin!, ['config', '-q'], { cwd: ROOT, env, encoding: 'utf8' });
+      expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
+      const noKey = spawnSync(composeBin!, ['config', '-q'], {
+        cwd: ROOT,
+        env: { ...env, ANTHROPIC_API_KEY: '' },
+        encoding: 'utf8',
+      });
+      expect(noKey.status).not.toBe(0);
+      expect(noKey.stderr).toMatch(/set ANTHROPIC_API_KEY/);
+    },
+  );
 
   it('has the whole stack, started in order', () => {
-    expect(Object.keys(services).sort()).toEqual(['ops', 'postgresql', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'ops',
+      'postgresql',
+      'temporal',
+      'temporal-namespace',
+      'temporal-schema',
+      'temporal-ui',
+      'worker',
+    ]);
     expect(services['temporal-schema'].depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
-    expect(services.temporal.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(services.temporal.depends_on).toEqual({
+      'temporal-schema': { condition: 'service_completed_successfully' },
+    });
     expect(services['temporal-namespace'].depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
-    expect(services.worker.depends_on).toEqual({ 'temporal-namespace': { condition: 'service_completed_successfully' } });
+    expect(services.worker.depends_on).toEqual({
+      'temporal-namespace': { condition: 'service_completed_successfully' },
+    });
   });
 
   it('pins every image version and builds ours from the Dockerfile', () => {
@@ -90,6 +112,8 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(existsSync(join(ROOT, 'deploy/dynamicconfig/production.yaml'))).toBe(true);
-    expect(services.temporal.environment?.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/production.yaml');
+    expect(services.temporal.environment?.DYNAMIC_CONFIG_FILE_PATH).toBe(
+      'config/dynamicconfig/production.yaml',
+    );
   });
 });

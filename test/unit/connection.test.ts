@@ -11,12 +11,23 @@ const options = (env: NodeJS.ProcessEnv) => temporalConnectOptions(loadConfig(en
 
 describe('temporalConnectOptions', () => {
   it('defaults to a local server', () => {
-    expect(options({ HOME: home })).toEqual({ connectionOptions: { address: 'localhost:7233' }, namespace: 'default' });
+    expect(options({ HOME: home })).toEqual({
+      connectionOptions: { address: 'localhost:7233' },
+      namespace: 'default',
+    });
   });
 
   it('connects to Temporal Cloud with an API key (TLS on)', () => {
-    const o = options({ HOME: home, TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'ns.acct', TEMPORAL_API_KEY: 'secret-key' });
-    expect(o).toEqual({ connectionOptions: { address: 'ns.acct.tmprl.cloud:7233', apiKey: 'secret-key', tls: true }, namespace: 'ns.acct' });
+    const o = options({
+      HOME: home,
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+      TEMPORAL_NAMESPACE: 'ns.acct',
+      TEMPORAL_API_KEY: 'secret-key',
+    });
+    expect(o).toEqual({
+      connectionOptions: { address: 'ns.acct.tmprl.cloud:7233', apiKey: 'secret-key', tls: true },
+      namespace: 'ns.acct',
+    });
   });
 
   it('reads a profile with mTLS from the TOML config file', () => {
@@ -25,12 +36,23 @@ describe('temporalConnectOptions', () => {
     const file = join(home, 'temporal.toml');
     writeFileSync(
       file,
-      ['[profile.prod]', 'address = "prod.example:7233"', 'namespace = "agents-prod"', '[profile.prod.tls]', 'server_name = "prod.example"', `client_cert_path = "${join(home, 'cert.pem')}"`, `client_key_path = "${join(home, 'key.pem')}"`].join('\n'),
+      [
+        '[profile.prod]',
+        'address = "prod.example:7233"',
+        'namespace = "agents-prod"',
+        '[profile.prod.tls]',
+        'server_name = "prod.example"',
+        `client_cert_path = "${join(home, 'cert.pem')}"`,
+        `client_key_path = "${join(home, 'key.pem')}"`,
+      ].join('\n'),
     );
     const o = options({ HOME: home, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' });
     expect(o.namespace).toBe('agents-prod');
     expect(o.connectionOptions.address).toBe('prod.example:7233');
-    const tls = o.connectionOptions.tls as { serverNameOverride: string; clientCertPair: { crt: Uint8Array; key: Uint8Array } };
+    const tls = o.connectionOptions.tls as {
+      serverNameOverride: string;
+      clientCertPair: { crt: Uint8Array; key: Uint8Array };
+    };
     expect(tls.serverNameOverride).toBe('prod.example');
     expect(Buffer.from(tls.clientCertPair.crt).toString()).toBe('CERT');
     expect(Buffer.from(tls.clientCertPair.key).toString()).toBe('KEY');
@@ -38,6 +60,8 @@ describe('temporalConnectOptions', () => {
 
   it('fails clearly on a profile that does not exist', () => {
     const file = join(home, 'temporal.toml');
-    expect(() => options({ HOME: home, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' })).toThrow(/nope/);
+    expect(() => options({ HOME: home, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'nope' })).toThrow(
+      /nope/,
+    );
   });
 });

@@ -18,7 +18,10 @@ const tools: Tool[] = [
   tool('save_article', 'Store the finished article', saveArticle),
 ];
 
-function request(messages: MessageCreateParams['messages'], extra: Partial<MessageCreateParams> = {}): MessageCreateParams {
+function request(
+  messages: MessageCreateParams['messages'],
+  extra: Partial<MessageCreateParams> = {},
+): MessageCreateParams {
   return { model: 'claude-demo', max_tokens: 1024, messages, ...extra };
 }
 
@@ -36,7 +39,10 @@ describe('valueFromSchema', () => {
   it('fills the product save_article schema so that zod accepts it', () => {
     const value = valueFromSchema(z.toJSONSchema(saveArticle));
     expect(saveArticle.parse(value)).toEqual(value);
-    expect(value).toEqual({ abstract: 'example abstract', meta: { word_count: 42, review: 'example review' } });
+    expect(value).toEqual({
+      abstract: 'example abstract',
+      meta: { word_count: 42, review: 'example review' },
+    });
   });
 
   it('honours enums, literals, formats, lengths, bounds, arrays, nullables and defaults', () => {
@@ -120,7 +126,9 @@ describe('valueFromSchema', () => {
 
 describe('demoReply', () => {
   it('calls the tool whose name or description best matches the user text', () => {
-    const reply = demoReply(request([{ role: 'user', content: 'Please save this article about otters' }], { tools }));
+    const reply = demoReply(
+      request([{ role: 'user', content: 'Please save this article about otters' }], { tools }),
+    );
     expect(reply.stop_reason).toBe('tool_use');
     expect(reply.content[0]).toEqual({ type: 'text', text: "I'll use save_article for that." });
     const use = toolUse(reply);
@@ -145,13 +153,18 @@ describe('demoReply', () => {
 
   it('uses the tool forced by tool_choice', () => {
     const reply = demoReply(
-      request([{ role: 'user', content: 'search the web' }], { tools, tool_choice: { type: 'tool', name: 'save_article' } }),
+      request([{ role: 'user', content: 'search the web' }], {
+        tools,
+        tool_choice: { type: 'tool', name: 'save_article' },
+      }),
     );
     expect(toolUse(reply).name).toBe('save_article');
   });
 
   it('ignores server tools and answers in text with tool_choice none', () => {
-    const none = demoReply(request([{ role: 'user', content: 'save it' }], { tools, tool_choice: { type: 'none' } }));
+    const none = demoReply(
+      request([{ role: 'user', content: 'save it' }], { tools, tool_choice: { type: 'none' } }),
+    );
     expect(none.stop_reason).toBe('end_turn');
     expect(none.content.every((b) => b.type === 'text')).toBe(true);
 
@@ -200,15 +213,23 @@ describe('demoReply', () => {
     const reply = demoReply(
       request([
         { role: 'user', content: 'save' },
-        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_9', name: 'save_article', input: {} }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_9', content: '{"saved":true}' }] },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'toolu_9', name: 'save_article', input: {} }],
+        },
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 'toolu_9', content: '{"saved":true}' }],
+        },
       ]),
     );
     expect(text(reply)).toBe('Done. save_article returned: {"saved":true}');
   });
 
   it('answers as the demo model without tools, echoing the user', () => {
-    const reply = demoReply(request([{ role: 'user', content: `Tell me about otters. ${'More. '.repeat(100)}` }]));
+    const reply = demoReply(
+      request([{ role: 'user', content: `Tell me about otters. ${'More. '.repeat(100)}` }]),
+    );
     expect(reply.stop_reason).toBe('end_turn');
     const answer = text(reply);
     expect(answer).toMatch(/demo model/);
@@ -234,6 +255,10 @@ describe('demoReply', () => {
         { role: 'assistant', content: 'Hello' },
       ]),
     );
-    expect(reply).toEqual({ kind: 'message', content: [{ type: 'text', text: '(continuing)' }], stop_reason: 'end_turn' });
+    expect(reply).toEqual({
+      kind: 'message',
+      content: [{ type: 'text', text: '(continuing)' }],
+      stop_reason: 'end_turn',
+    });
   });
 });

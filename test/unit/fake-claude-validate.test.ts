@@ -14,7 +14,11 @@ const toolUse = (id: string, name = 'get_weather', input: unknown = { city: 'Par
   name,
   input,
 });
-const toolResult = (id: string, content: unknown = 'sunny') => ({ type: 'tool_result', tool_use_id: id, content });
+const toolResult = (id: string, content: unknown = 'sunny') => ({
+  type: 'tool_result',
+  tool_use_id: id,
+  content,
+});
 
 const weatherTool = {
   name: 'get_weather',
@@ -108,7 +112,8 @@ describe('validateRequest: valid requests', () => {
   });
 
   it('accepts consecutive messages of one role when lenient, as the API merges them', () => {
-    const lenient = (body: unknown) => expect(validateRequest(body, 'messages', { lenientRoles: true })).toEqual({ ok: true });
+    const lenient = (body: unknown) =>
+      expect(validateRequest(body, 'messages', { lenientRoles: true })).toEqual({ ok: true });
     lenient(request({ messages: [user('Hi'), user([text('again')])] }));
     lenient(request({ messages: [...toolRound([toolResult('toolu_1')]), user([text('Now summarize.')])] }));
   });
@@ -152,16 +157,22 @@ describe('validateRequest: valid requests', () => {
       }),
     );
     expectOk(request({ thinking: { type: 'adaptive' }, system: 'Be nice.' }));
-    expectOk(request({ thinking: { type: 'disabled' }, tool_choice: { type: 'none' }, tools: [weatherTool] }));
+    expectOk(
+      request({ thinking: { type: 'disabled' }, tool_choice: { type: 'none' }, tools: [weatherTool] }),
+    );
   });
 
   it('accepts count_tokens requests without max_tokens', () => {
     expectOk(request({ max_tokens: undefined }), 'count_tokens');
-    expectOk(request({ max_tokens: undefined, thinking: { type: 'enabled', budget_tokens: 2048 } }), 'count_tokens');
+    expectOk(
+      request({ max_tokens: undefined, thinking: { type: 'enabled', budget_tokens: 2048 } }),
+      'count_tokens',
+    );
   });
 
   const fixtures = join(__dirname, '../../../shared/fixtures/anthropic-api/tool_runner_exchange.json');
-  if (!existsSync(fixtures)) console.warn(`shared fixtures are missing (${fixtures}): skipping the recorded bodies`);
+  if (!existsSync(fixtures))
+    console.warn(`shared fixtures are missing (${fixtures}): skipping the recorded bodies`);
   const maybeIt = existsSync(fixtures) ? it : it.skip;
   maybeIt('accepts every request body recorded from the real API', () => {
     const exchanges = JSON.parse(readFileSync(fixtures, 'utf8')) as { path: string; body: unknown }[];
@@ -169,7 +180,10 @@ describe('validateRequest: valid requests', () => {
     for (const { path, body } of exchanges) {
       const route: Route = path.includes('count_tokens') ? 'count_tokens' : 'messages';
       // Real recordings hold consecutive user messages, which the API merges.
-      expect({ path, result: validateRequest(body, route, { lenientRoles: true }) }).toEqual({ path, result: { ok: true } });
+      expect({ path, result: validateRequest(body, route, { lenientRoles: true }) }).toEqual({
+        path,
+        result: { ok: true },
+      });
     }
   });
 });
@@ -184,7 +198,11 @@ describe('validateRequest: rule 1, required fields', () => {
     expectError(request({ model: undefined }), 'model: Field required');
     expectError(request({ model: 42 }), 'model: Input should be a valid string');
     expectError(request({ model: '' }), 'model: String should have at least 1 character');
-    expectError(request({ model: undefined, max_tokens: undefined }), 'model: Field required', 'count_tokens');
+    expectError(
+      request({ model: undefined, max_tokens: undefined }),
+      'model: Field required',
+      'count_tokens',
+    );
   });
 
   it('checks max_tokens on /v1/messages only', () => {
@@ -192,7 +210,11 @@ describe('validateRequest: rule 1, required fields', () => {
     expectError(request({ max_tokens: 1.5 }), 'max_tokens: Input should be a valid integer');
     expectError(request({ max_tokens: '100' }), 'max_tokens: Input should be a valid integer');
     expectError(request({ max_tokens: 0 }), 'max_tokens: Input should be greater than or equal to 1');
-    expectError(request({ max_tokens: 0 }), 'max_tokens: Input should be greater than or equal to 1', 'count_tokens');
+    expectError(
+      request({ max_tokens: 0 }),
+      'max_tokens: Input should be greater than or equal to 1',
+      'count_tokens',
+    );
   });
 
   it('checks messages', () => {
@@ -206,7 +228,11 @@ describe('validateRequest: rule 2, unknown keys', () => {
   it('rejects unknown top-level keys, on both routes', () => {
     expectError(request({ temprature: 0.5 }), 'temprature: Extra inputs are not permitted');
     expectError(request({ betas: ['x'] }), 'betas: Extra inputs are not permitted');
-    expectError(request({ max_tokens: undefined, foo: 1 }), 'foo: Extra inputs are not permitted', 'count_tokens');
+    expectError(
+      request({ max_tokens: undefined, foo: 1 }),
+      'foo: Extra inputs are not permitted',
+      'count_tokens',
+    );
   });
 
   it('accepts the known optional keys', () => {
@@ -243,7 +269,10 @@ describe('validateRequest: rule 3, message and block shapes', () => {
   });
 
   it('checks each block has a type', () => {
-    expectError(request({ messages: [user(['Hi'])] }), 'messages.0.content.0: Input should be a valid dictionary');
+    expectError(
+      request({ messages: [user(['Hi'])] }),
+      'messages.0.content.0: Input should be a valid dictionary',
+    );
     expectError(
       request({ messages: [user([{ text: 'Hi' }])] }),
       "messages.0.content.0: Unable to extract tag using discriminator 'type'",
@@ -263,7 +292,10 @@ describe('validateRequest: rule 3, message and block shapes', () => {
       request({ messages: [user([text('Hi'), text(' \n')])] }),
       'messages.0.content.1.text: text content blocks must contain non-whitespace text',
     );
-    expectError(request({ messages: [user([{ type: 'text' }])] }), 'messages.0.content.0.text.text: Field required');
+    expectError(
+      request({ messages: [user([{ type: 'text' }])] }),
+      'messages.0.content.0.text.text: Field required',
+    );
     expectError(
       request({ messages: [user('Hi'), assistant([text('')])] }),
       'messages.1.content.0.text: text content blocks must be non-empty',
@@ -271,7 +303,8 @@ describe('validateRequest: rule 3, message and block shapes', () => {
   });
 
   it('checks tool_use blocks', () => {
-    const withUse = (block: unknown) => request({ messages: [user('Hi'), assistant([text('On it.'), block])] });
+    const withUse = (block: unknown) =>
+      request({ messages: [user('Hi'), assistant([text('On it.'), block])] });
     expectError(
       withUse({ ...toolUse('toolu_1'), input: '{"city":"Paris"}' }),
       'messages.1.content.1.tool_use.input: Input should be a valid dictionary',
@@ -343,7 +376,10 @@ describe('validateRequest: rule 4, other parameters', () => {
   it('checks system', () => {
     expectError(request({ system: 42 }), 'system: Input should be a valid string or a valid list');
     expectError(request({ system: ['Be nice.'] }), 'system.0: Input should be a valid dictionary');
-    expectError(request({ system: [{ type: 'image', source: {} }] }), "system.0.type: Input should be 'text'");
+    expectError(
+      request({ system: [{ type: 'image', source: {} }] }),
+      "system.0.type: Input should be 'text'",
+    );
     expectError(
       request({ system: [{ type: 'text', text: '' }] }),
       'system.0.text: text content blocks must be non-empty',
@@ -393,16 +429,25 @@ describe('validateRequest: rule 4, other parameters', () => {
       'tools: Tool names must be unique.',
     );
     expectError(
-      request({ tools: [{ ...weatherTool, name: 'web_search' }, { type: 'web_search_20260209', name: 'web_search' }] }),
+      request({
+        tools: [
+          { ...weatherTool, name: 'web_search' },
+          { type: 'web_search_20260209', name: 'web_search' },
+        ],
+      }),
       'tools: Tool names must be unique.',
     );
   });
 
   it('checks tool_choice', () => {
-    const withChoice = (tool_choice: unknown, tools: unknown = [weatherTool]) => request({ tool_choice, tools });
+    const withChoice = (tool_choice: unknown, tools: unknown = [weatherTool]) =>
+      request({ tool_choice, tools });
     expectOk(withChoice({ type: 'any', disable_parallel_tool_use: true }));
     expectError(withChoice('auto'), 'tool_choice: Input should be a valid dictionary');
-    expectError(withChoice({ name: 'get_weather' }), "tool_choice: Unable to extract tag using discriminator 'type'");
+    expectError(
+      withChoice({ name: 'get_weather' }),
+      "tool_choice: Unable to extract tag using discriminator 'type'",
+    );
     expectError(
       withChoice({ type: 'required' }),
       "tool_choice: Input tag 'required' found using 'type' does not match any of the expected tags: " +
@@ -478,7 +523,8 @@ describe('validateRequest: rule 5, the conversation', () => {
   });
 
   it('rejects empty content except in a final assistant message', () => {
-    const message = 'all messages must have non-empty content except for the optional final assistant message';
+    const message =
+      'all messages must have non-empty content except for the optional final assistant message';
     expectError(request({ messages: [user('')] }), `messages.0: ${message}`);
     expectError(request({ messages: [user([])] }), `messages.0: ${message}`);
     expectError(request({ messages: [user('Hi'), assistant(''), user('Hello?')] }), `messages.1: ${message}`);
@@ -539,9 +585,13 @@ describe('validateRequest: rule 5, the conversation', () => {
         'following `tool_use` blocks, but found `text` at messages.2.content.0 before it',
     );
     expect(
-      validateRequest(request({ messages: [...toolRound([text('Here you go:')]), user([toolResult('toolu_1')])] }), 'messages', {
-        lenientRoles: true,
-      }),
+      validateRequest(
+        request({ messages: [...toolRound([text('Here you go:')]), user([toolResult('toolu_1')])] }),
+        'messages',
+        {
+          lenientRoles: true,
+        },
+      ),
     ).toEqual({
       ok: false,
       message:
@@ -558,7 +608,10 @@ describe('validateRequest: rule 5, the conversation', () => {
       request({ messages: toolRound([toolResult('toolu_1'), toolResult('toolu_x'), toolResult('toolu_y')]) }),
       unexpected('messages.2.content.1', 'toolu_x, toolu_y'),
     );
-    expectError(request({ messages: [user([toolResult('toolu_1')])] }), unexpected('messages.0.content.0', 'toolu_1'));
+    expectError(
+      request({ messages: [user([toolResult('toolu_1')])] }),
+      unexpected('messages.0.content.0', 'toolu_1'),
+    );
     expectError(
       request({ messages: [user('Hi'), assistant('Hello.'), user([toolResult('toolu_1'), text('?')])] }),
       unexpected('messages.2.content.0', 'toolu_1'),

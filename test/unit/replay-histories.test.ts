@@ -24,6 +24,10 @@ describe('recorded histories', () => {
   it.each(files)('%s replays against the current workflow code', async (file) => {
     installQuietRuntime('ERROR');
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: file }, history, file);
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle(), replayName: file },
+      history,
+      file,
+    );
   });
 });

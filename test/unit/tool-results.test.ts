@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ToolCallInfo } from '../../src/api/activity-contract';
 import type { RecordedDecision } from '../../src/api/approvals';
-import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from '../../src/workflows/tool-results';
+import {
+  editedResult,
+  failedResult,
+  notRunResult,
+  rejectedResult,
+  toolResult,
+} from '../../src/workflows/tool-results';
 
 function call(overrides: Partial<ToolCallInfo> = {}): ToolCallInfo {
   return { index: 1, id: 'toolu_1', name: 'make_file', runnable: false, needsApproval: false, ...overrides };
@@ -29,7 +35,12 @@ describe('toolResult', () => {
 
   it('sets is_error when true and keeps block content as is', () => {
     const content = [{ type: 'text' as const, text: 'bad' }];
-    expect(toolResult('toolu_2', content, true)).toEqual({ type: 'tool_result', tool_use_id: 'toolu_2', content, is_error: true });
+    expect(toolResult('toolu_2', content, true)).toEqual({
+      type: 'tool_result',
+      tool_use_id: 'toolu_2',
+      content,
+      is_error: true,
+    });
   });
 });
 
@@ -47,7 +58,9 @@ describe('notRunResult', () => {
   it('says an invalid_json input was not valid JSON', () => {
     const r = notRunResult(call({ problem: 'invalid_json' }), 1024);
     expect(r.is_error).toBe(true);
-    expect(r.content).toBe('Your tool input was not valid JSON, so the tool was not run. Call it again with a valid JSON object.');
+    expect(r.content).toBe(
+      'Your tool input was not valid JSON, so the tool was not run. Call it again with a valid JSON object.',
+    );
   });
 });
 
@@ -65,24 +78,39 @@ describe('failedResult', () => {
 describe('rejectedResult', () => {
   it('via update without a reason', () => {
     const r = rejectedResult(decision());
-    expect(r).toEqual({ type: 'tool_result', tool_use_id: 'toolu_1', content: 'An operator (alice) rejected this call. It was not run.', is_error: true });
+    expect(r).toEqual({
+      type: 'tool_result',
+      tool_use_id: 'toolu_1',
+      content: 'An operator (alice) rejected this call. It was not run.',
+      is_error: true,
+    });
   });
 
   it('via update with a reason adds a full stop', () => {
-    expect(rejectedResult(decision({ reason: 'too risky' })).content).toBe('An operator (alice) rejected this call: too risky. It was not run.');
+    expect(rejectedResult(decision({ reason: 'too risky' })).content).toBe(
+      'An operator (alice) rejected this call: too risky. It was not run.',
+    );
   });
 
   it('via update with a reason already ending in punctuation adds no second one', () => {
-    expect(rejectedResult(decision({ reason: 'too risky.' })).content).toBe('An operator (alice) rejected this call: too risky. It was not run.');
-    expect(rejectedResult(decision({ reason: '  why?  ' })).content).toBe('An operator (alice) rejected this call: why? It was not run.');
+    expect(rejectedResult(decision({ reason: 'too risky.' })).content).toBe(
+      'An operator (alice) rejected this call: too risky. It was not run.',
+    );
+    expect(rejectedResult(decision({ reason: '  why?  ' })).content).toBe(
+      'An operator (alice) rejected this call: why? It was not run.',
+    );
   });
 
   it('via signal reads like via update', () => {
-    expect(rejectedResult(decision({ via: 'signal', decidedBy: 'bob' })).content).toBe('An operator (bob) rejected this call. It was not run.');
+    expect(rejectedResult(decision({ via: 'signal', decidedBy: 'bob' })).content).toBe(
+      'An operator (bob) rejected this call. It was not run.',
+    );
   });
 
   it('via deadline quotes the reason', () => {
-    const r = rejectedResult(decision({ via: 'deadline', decidedBy: 'system:deadline', reason: 'no decision within 1h' }));
+    const r = rejectedResult(
+      decision({ via: 'deadline', decidedBy: 'system:deadline', reason: 'no decision within 1h' }),
+    );
     expect(r.content).toBe('This call was not approved in time (no decision within 1h); it was not run.');
     expect(r.is_error).toBe(true);
   });
@@ -107,7 +135,10 @@ describe('editedResult', () => {
   });
 
   it('includes the reason when there is one', () => {
-    const r = editedResult({ ...edited, reason: 'typo' }, { content: 'saved', isError: false, durationMs: 3 });
+    const r = editedResult(
+      { ...edited, reason: 'typo' },
+      { content: 'saved', isError: false, durationMs: 3 },
+    );
     expect(r.content).toContain('edited the input before the call ran (typo). ');
   });
 

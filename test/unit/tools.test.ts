@@ -65,7 +65,11 @@ describe('IdempotentStore', () => {
       await gate;
       return 'done';
     };
-    const calls = [store.once('k', effect), store.once('k', effect), new IdempotentStore({ dir: store.dir }).once('k', effect)];
+    const calls = [
+      store.once('k', effect),
+      store.once('k', effect),
+      new IdempotentStore({ dir: store.dir }).once('k', effect),
+    ];
     release();
     const results = await Promise.all(calls);
     expect(runs).toBe(1);
@@ -112,7 +116,10 @@ describe('IdempotentStore', () => {
 });
 
 describe('save_article', () => {
-  const input = { abstract: 'Durable agents survive crashes.', meta: { word_count: 1200, review: 'Clear and useful.' } };
+  const input = {
+    abstract: 'Durable agents survive crashes.',
+    meta: { word_count: 1200, review: 'Clear and useful.' },
+  };
 
   it('sends a JSON schema with the required fields', () => {
     const schema = createSaveArticleTool({ dir: tempDir() }).toApiTool().input_schema as {
@@ -120,7 +127,11 @@ describe('save_article', () => {
       properties: Record<string, { required?: string[]; properties?: Record<string, unknown> }>;
     };
     expect(schema.required).toEqual(expect.arrayContaining(['abstract', 'meta']));
-    expect(schema.properties.abstract).toMatchObject({ type: 'string', minLength: 1, description: 'The abstract of the article' });
+    expect(schema.properties.abstract).toMatchObject({
+      type: 'string',
+      minLength: 1,
+      description: 'The abstract of the article',
+    });
     expect(schema.properties.meta.required).toEqual(expect.arrayContaining(['word_count', 'review']));
     expect(schema.properties.meta.properties?.word_count).toMatchObject({ type: 'integer', minimum: 0 });
   });
@@ -165,8 +176,12 @@ describe('save_article', () => {
   it('rejects invalid input', () => {
     const tool = createSaveArticleTool({ dir: tempDir() });
     expect(tool.input.safeParse({ abstract: '', meta: { word_count: 1, review: 'x' } }).success).toBe(false);
-    expect(tool.input.safeParse({ abstract: 'a', meta: { word_count: -1, review: 'x' } }).success).toBe(false);
-    expect(tool.input.safeParse({ abstract: 'a', meta: { word_count: 1.5, review: 'x' } }).success).toBe(false);
+    expect(tool.input.safeParse({ abstract: 'a', meta: { word_count: -1, review: 'x' } }).success).toBe(
+      false,
+    );
+    expect(tool.input.safeParse({ abstract: 'a', meta: { word_count: 1.5, review: 'x' } }).success).toBe(
+      false,
+    );
   });
 });
 
@@ -177,12 +192,21 @@ describe('get_weather', () => {
     const a = await getWeather.run(parsed, context());
     const b = await getWeather.run(parsed, context('toolu_2'));
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ location: 'Paris', unit: 'celsius', temperature: expect.any(Number), conditions: expect.any(String) });
+    expect(a).toMatchObject({
+      location: 'Paris',
+      unit: 'celsius',
+      temperature: expect.any(Number),
+      conditions: expect.any(String),
+    });
   });
 
   it('converts to fahrenheit', async () => {
-    const c = (await getWeather.run({ location: 'Oslo', unit: 'celsius' }, context())) as { temperature: number };
-    const f = (await getWeather.run({ location: 'Oslo', unit: 'fahrenheit' }, context())) as { temperature: number };
+    const c = (await getWeather.run({ location: 'Oslo', unit: 'celsius' }, context())) as {
+      temperature: number;
+    };
+    const f = (await getWeather.run({ location: 'Oslo', unit: 'fahrenheit' }, context())) as {
+      temperature: number;
+    };
     expect(f.temperature).toBeCloseTo((c.temperature * 9) / 5 + 32, 0);
   });
 
@@ -196,7 +220,9 @@ describe('get_weather', () => {
   it('throws when the call is aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(getWeather.run({ location: 'Paris', unit: 'celsius' }, { ...context(), signal: controller.signal })).rejects.toThrow();
+    await expect(
+      getWeather.run({ location: 'Paris', unit: 'celsius' }, { ...context(), signal: controller.signal }),
+    ).rejects.toThrow();
   });
 });
 

@@ -61,10 +61,19 @@ describe('TranscriptCache without reads: answers it recorded, tails the workflow
       const got = await cache.messages('wf1', wf.count, wf.digest, tailOf(wf));
       expect(got).toEqual(wf.messages);
       // The model answers; the worker records it, the workflow appends it; then a tool result or a new question.
-      const answer = [{ type: 'tool_use', id: `toolu_${round}`, name: 'get_weather', input: { location: 'Paris' } }];
+      const answer = [
+        { type: 'tool_use', id: `toolu_${round}`, name: 'get_weather', input: { location: 'Paris' } },
+      ];
       cache.recordAnswer('wf1', wf.count, answer);
       wf.append({ role: 'assistant', content: answer } as MessageParam);
-      wf.append(round % 2 ? user(`question ${round + 1}`) : ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `toolu_${round}`, content: '18' }] } as MessageParam));
+      wf.append(
+        round % 2
+          ? user(`question ${round + 1}`)
+          : ({
+              role: 'user',
+              content: [{ type: 'tool_result', tool_use_id: `toolu_${round}`, content: '18' }],
+            } as MessageParam),
+      );
     }
     expect(calls).toEqual([]);
     expect(cache.stats).toMatchObject({ tailHits: 5, partialReads: 0, fullReads: 0 });
@@ -218,7 +227,12 @@ describe('TranscriptCache reads', () => {
     await cache.messages('wf1', wf.count, wf.digest);
     // Replace the history under the cache: message 0 differs, so the digest chain from the cache's
     // prefix cannot match.
-    const replaced = new FakeWorkflow().append(user('other start')).append(assistant('answer 0')).append(user('question 1')).append(assistant('answer 1')).append(user('q'));
+    const replaced = new FakeWorkflow()
+      .append(user('other start'))
+      .append(assistant('answer 0'))
+      .append(user('question 1'))
+      .append(assistant('answer 1'))
+      .append(user('q'));
     wf.messages.splice(0, wf.messages.length, ...replaced.messages);
     wf.digests.splice(0, wf.digests.length, ...replaced.digests);
     calls.length = 0;
@@ -242,7 +256,9 @@ describe('TranscriptCache reads', () => {
     // Also when something is cached already (partial, then full read, both fail).
     await cache.messages('wf1', wf.count, wf.digest);
     wf.append(user('q'));
-    await expect(cache.messages('wf1', wf.count, 'ffffffffffffffff')).rejects.toThrow(/does not match its digest \(3 messages\)/);
+    await expect(cache.messages('wf1', wf.count, 'ffffffffffffffff')).rejects.toThrow(
+      /does not match its digest \(3 messages\)/,
+    );
     // A failed read leaves the cached copy usable.
     expect(await cache.messages('wf1', 2, wf.digests[1])).toEqual(wf.messages.slice(0, 2));
   });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { appendMessage, blocksOf, chainDigest, digestsOf, EMPTY_DIGEST, mergeMessages } from '../../src/api/transcript';
+import {
+  appendMessage,
+  blocksOf,
+  chainDigest,
+  digestsOf,
+  EMPTY_DIGEST,
+  mergeMessages,
+} from '../../src/api/transcript';
 
 const user = (text: string): MessageParam => ({ role: 'user', content: text });
 const assistant = (text: string): MessageParam => ({ role: 'assistant', content: [{ type: 'text', text }] });
@@ -34,7 +41,9 @@ describe('chainDigest', () => {
     const base = [user('one'), assistant('two'), user('three'), assistant('four')];
     const reference = digestsOf(base).at(-1);
     for (let i = 0; i < base.length; i++) {
-      const changed = base.map((m, j) => (j === i ? { ...m, content: [{ type: 'text' as const, text: `changed ${j}` }] } : m));
+      const changed = base.map((m, j) =>
+        j === i ? { ...m, content: [{ type: 'text' as const, text: `changed ${j}` }] } : m,
+      );
       expect(digestsOf(changed).at(-1)).not.toBe(reference);
     }
     // ...but not when nothing changed.
@@ -84,8 +93,20 @@ describe('mergeMessages', () => {
   });
 
   it('puts tool_result blocks first in a merged user message, keeping the order within each group', () => {
-    const a: MessageParam = { role: 'user', content: [{ type: 'text', text: 'note' }, { type: 'tool_result', tool_use_id: 't1', content: 'r1' }] };
-    const b: MessageParam = { role: 'user', content: [{ type: 'text', text: 'later' }, { type: 'tool_result', tool_use_id: 't2', content: 'r2' }] };
+    const a: MessageParam = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'note' },
+        { type: 'tool_result', tool_use_id: 't1', content: 'r1' },
+      ],
+    };
+    const b: MessageParam = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'later' },
+        { type: 'tool_result', tool_use_id: 't2', content: 'r2' },
+      ],
+    };
     expect(mergeMessages(a, b).content).toEqual([
       { type: 'tool_result', tool_use_id: 't1', content: 'r1' },
       { type: 'tool_result', tool_use_id: 't2', content: 'r2' },
@@ -96,7 +117,10 @@ describe('mergeMessages', () => {
 
   it('does not reorder assistant blocks', () => {
     const a: MessageParam = { role: 'assistant', content: [{ type: 'text', text: 'x' }] };
-    const b: MessageParam = { role: 'assistant', content: [{ type: 'tool_use', id: 'tu', name: 'n', input: {} }] };
+    const b: MessageParam = {
+      role: 'assistant',
+      content: [{ type: 'tool_use', id: 'tu', name: 'n', input: {} }],
+    };
     expect(blocksOf(mergeMessages(a, b)).map((x) => x.type)).toEqual(['text', 'tool_use']);
   });
 
@@ -126,10 +150,22 @@ describe('appendMessage', () => {
     const messages: MessageParam[] = [];
     const digests: string[] = [];
     appendMessage(messages, digests, user('q1'));
-    appendMessage(messages, digests, { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'get', input: {} }] });
-    appendMessage(messages, digests, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1', content: 'ok' }] });
+    appendMessage(messages, digests, {
+      role: 'assistant',
+      content: [{ type: 'tool_use', id: 'tu1', name: 'get', input: {} }],
+    });
+    appendMessage(messages, digests, {
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: 'tu1', content: 'ok' }],
+    });
     const before = digests[2];
-    const index = appendMessage(messages, digests, { role: 'user', content: [{ type: 'text', text: 'also this' }, { type: 'tool_result', tool_use_id: 'tu9', content: 'late' }] });
+    const index = appendMessage(messages, digests, {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'also this' },
+        { type: 'tool_result', tool_use_id: 'tu9', content: 'late' },
+      ],
+    });
     expect(index).toBe(2);
     expect(messages).toHaveLength(3);
     expect(blocksOf(messages[2]).map((b) => b.type)).toEqual(['tool_result', 'tool_result', 'text']);
@@ -175,7 +211,17 @@ describe('appendMessage', () => {
   it('keeps digests consistent with digestsOf over a long mixed sequence', () => {
     const messages: MessageParam[] = [];
     const digests: string[] = [];
-    const roles: Array<'user' | 'assistant'> = ['user', 'user', 'assistant', 'assistant', 'assistant', 'user', 'assistant', 'user', 'user'];
+    const roles: Array<'user' | 'assistant'> = [
+      'user',
+      'user',
+      'assistant',
+      'assistant',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'user',
+    ];
     roles.forEach((role, i) => {
       appendMessage(messages, digests, role === 'user' ? user(`u${i}`) : assistant(`a${i}`));
       expect(digests).toEqual(digestsOf(messages));

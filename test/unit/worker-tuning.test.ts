@@ -9,8 +9,14 @@ describe('workerTuning', () => {
     expect(t).toMatchObject({
       maxConcurrentActivityTaskExecutions: WORKER_TUNING_DEFAULTS.maxConcurrentActivityTaskExecutions,
       maxConcurrentWorkflowTaskExecutions: WORKER_TUNING_DEFAULTS.maxConcurrentWorkflowTaskExecutions,
-      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: WORKER_TUNING_DEFAULTS.workflowTaskPollers },
-      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: WORKER_TUNING_DEFAULTS.activityTaskPollers },
+      workflowTaskPollerBehavior: {
+        type: 'simple-maximum',
+        maximum: WORKER_TUNING_DEFAULTS.workflowTaskPollers,
+      },
+      activityTaskPollerBehavior: {
+        type: 'simple-maximum',
+        maximum: WORKER_TUNING_DEFAULTS.activityTaskPollers,
+      },
       nonStickyToStickyPollRatio: WORKER_TUNING_DEFAULTS.nonStickyToStickyPollRatio,
       maxEagerActivityReservationsPerWorkflowTask: WORKER_TUNING_DEFAULTS.maxEagerActivities,
     });
@@ -19,7 +25,12 @@ describe('workerTuning', () => {
   });
 
   it('keeps poller counts within the slots (polls without a slot are pointless)', () => {
-    const t = workerTuning({ maxConcurrentActivityTaskExecutions: 4, activityTaskPollers: 20, maxConcurrentWorkflowTaskExecutions: 3, workflowTaskPollers: 50 });
+    const t = workerTuning({
+      maxConcurrentActivityTaskExecutions: 4,
+      activityTaskPollers: 20,
+      maxConcurrentWorkflowTaskExecutions: 3,
+      workflowTaskPollers: 50,
+    });
     expect(t.activityTaskPollerBehavior).toEqual({ type: 'simple-maximum', maximum: 4 });
     expect(t.workflowTaskPollerBehavior).toEqual({ type: 'simple-maximum', maximum: 3 });
   });

@@ -15,16 +15,27 @@ async function violations(code: string): Promise<string[]> {
     { cwd: root, input: code, encoding: 'utf8' },
   );
   if (run.status === 2 || !run.stdout) throw new Error(`eslint failed: ${run.stderr}`);
-  const [result] = JSON.parse(run.stdout) as Array<{ messages: Array<{ ruleId: string | null; message: string }> }>;
+  const [result] = JSON.parse(run.stdout) as Array<{
+    messages: Array<{ ruleId: string | null; message: string }>;
+  }>;
   return result.messages.map((m) => m.ruleId ?? m.message);
 }
 
 describe('the workflow sandbox fence (eslint)', () => {
   it.each([
-    ["import { readFileSync } from 'node:fs'; readFileSync('x');", '@typescript-eslint/no-restricted-imports'],
+    [
+      "import { readFileSync } from 'node:fs'; readFileSync('x');",
+      '@typescript-eslint/no-restricted-imports',
+    ],
     ["import * as path from 'path'; path.join('a');", '@typescript-eslint/no-restricted-imports'],
-    ["import Anthropic from '@anthropic-ai/sdk'; new Anthropic();", '@typescript-eslint/no-restricted-imports'],
-    ["import { APIError } from '@anthropic-ai/sdk/error'; console.log(APIError);", '@typescript-eslint/no-restricted-imports'],
+    [
+      "import Anthropic from '@anthropic-ai/sdk'; new Anthropic();",
+      '@typescript-eslint/no-restricted-imports',
+    ],
+    [
+      "import { APIError } from '@anthropic-ai/sdk/error'; console.log(APIError);",
+      '@typescript-eslint/no-restricted-imports',
+    ],
     ['export const key = process.env.ANTHROPIC_API_KEY;', 'no-restricted-globals'],
     ['export const t = Date.now();', 'no-restricted-properties'],
     ['export const r = Math.random();', 'no-restricted-properties'],

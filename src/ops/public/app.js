@@ -51,7 +51,11 @@
   /** ` · $0.0123` (plus calls the worker had no price for), or nothing before any priced call. */
   const costText = (u) => {
     const unpriced = u.unpricedCalls ? ` (${num(u.unpricedCalls)} calls unpriced)` : '';
-    return typeof u.costUsd === 'number' && u.calls > (u.unpricedCalls || 0) ? ` · $${u.costUsd.toFixed(4)}${unpriced}` : unpriced ? ` ·${unpriced}` : '';
+    return typeof u.costUsd === 'number' && u.calls > (u.unpricedCalls || 0)
+      ? ` · $${u.costUsd.toFixed(4)}${unpriced}`
+      : unpriced
+        ? ` ·${unpriced}`
+        : '';
   };
   const convHref = (id) => '#/conversations/' + encodeURIComponent(id);
   const keyOf = (a) => JSON.stringify([a.workflowId, a.toolUseId]);
@@ -90,14 +94,20 @@
   }
   function updateTime(el) {
     el.textContent = timeText(el.dataset.timeKind, el.dataset.time);
-    if (el.dataset.timeKind === 'due') el.classList.toggle('overdue', Date.parse(el.dataset.time) <= Date.now());
+    if (el.dataset.timeKind === 'due')
+      el.classList.toggle('overdue', Date.parse(el.dataset.time) <= Date.now());
   }
   setInterval(() => document.querySelectorAll('time[data-time]').forEach(updateTime), 1000);
 
   // ---------- Session & API ----------
 
   function loadSession() {
-    try { const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null'); return s && s.name && s.token ? s : null; } catch { return null; }
+    try {
+      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+      return s && s.name && s.token ? s : null;
+    } catch {
+      return null;
+    }
   }
 
   class ApiError extends Error {
@@ -119,7 +129,12 @@
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
     try {
-      res = await fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(path, {
+        method,
+        headers,
+        cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
       throw new ApiError(0, 'network', 'Cannot reach the server (' + e.message + ').');
     }
@@ -164,7 +179,8 @@
     try {
       const res = await fetch('/api/session', { headers: authHeaders({ name, token }), cache: 'no-store' });
       const data = await res.json().catch(() => null);
-      if (res.status === 401) return loginError('The token was rejected' + (data && data.message ? `: ${data.message}` : '.'));
+      if (res.status === 401)
+        return loginError('The token was rejected' + (data && data.message ? `: ${data.message}` : '.'));
       if (!res.ok) return loginError((data && data.message) || `The server answered ${res.status}.`);
       session = { name, token };
       sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
@@ -205,7 +221,11 @@
   // ---------- Router & polling ----------
 
   function safeDecode(s) {
-    try { return decodeURIComponent(s); } catch { return s; }
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
   }
   function parseRoute() {
     const parts = location.hash.replace(/^#\/?/, '').split('/');
@@ -230,8 +250,14 @@
     restartPolling();
   }
 
-  function stopPolling() { clearTimeout(pollTimer); pollGen++; }
-  function restartPolling() { stopPolling(); poll(pollGen); }
+  function stopPolling() {
+    clearTimeout(pollTimer);
+    pollGen++;
+  }
+  function restartPolling() {
+    stopPolling();
+    poll(pollGen);
+  }
   async function poll(gen) {
     try {
       await refresh(gen);
@@ -292,7 +318,11 @@
   function renderQueue(approvals) {
     const all = new Set(approvals.map(keyOf));
     for (const k of decided) if (!all.has(k)) decided.delete(k);
-    const n = reconcileCards($('queue'), approvals, { link: true, flash: $('queue-flash'), after: updateQueueCount });
+    const n = reconcileCards($('queue'), approvals, {
+      link: true,
+      flash: $('queue-flash'),
+      after: updateQueueCount,
+    });
     updateQueueCount(n);
   }
   function updateQueueCount(n = $('queue').children.length) {
@@ -312,24 +342,76 @@
     });
     const rejectId = uid('reject');
     const editId = uid('edit');
-    const reason = h('textarea', { id: rejectId, testid: 'reject-reason', rows: 3, placeholder: 'Why? The model will see this.' });
-    const editor = h('textarea', { id: editId, testid: 'edit-input', class: 'code', rows: 10, spellcheck: 'false' });
+    const reason = h('textarea', {
+      id: rejectId,
+      testid: 'reject-reason',
+      rows: 3,
+      placeholder: 'Why? The model will see this.',
+    });
+    const editor = h('textarea', {
+      id: editId,
+      testid: 'edit-input',
+      class: 'code',
+      rows: 10,
+      spellcheck: 'false',
+    });
     editor.value = pretty(a.input || {});
-    const rejectBtn = h('button', { type: 'button', class: 'btn', testid: 'reject', 'aria-expanded': 'false', text: 'Reject' });
-    const editBtn = h('button', { type: 'button', class: 'btn', testid: 'edit', 'aria-expanded': 'false', text: 'Edit' });
-    const rejectPanel = h('div', { class: 'panel', hidden: true },
-      h('label', { for: rejectId, text: 'Reason for rejecting (required)' }), reason,
-      h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'btn danger', testid: 'reject-confirm', text: 'Confirm reject', onclick: () => onReject() }),
-        h('button', { type: 'button', class: 'btn ghost', text: 'Cancel', onclick: () => toggle(null) })));
-    const editPanel = h('div', { class: 'panel', hidden: true },
-      h('label', { for: editId, text: 'Edited input (JSON)' }), editor,
-      h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'btn primary', testid: 'edit-confirm', text: 'Approve edited', onclick: () => onEdit() }),
-        h('button', { type: 'button', class: 'btn ghost', text: 'Cancel', onclick: () => toggle(null) })));
+    const rejectBtn = h('button', {
+      type: 'button',
+      class: 'btn',
+      testid: 'reject',
+      'aria-expanded': 'false',
+      text: 'Reject',
+    });
+    const editBtn = h('button', {
+      type: 'button',
+      class: 'btn',
+      testid: 'edit',
+      'aria-expanded': 'false',
+      text: 'Edit',
+    });
+    const rejectPanel = h(
+      'div',
+      { class: 'panel', hidden: true },
+      h('label', { for: rejectId, text: 'Reason for rejecting (required)' }),
+      reason,
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', {
+          type: 'button',
+          class: 'btn danger',
+          testid: 'reject-confirm',
+          text: 'Confirm reject',
+          onclick: () => onReject(),
+        }),
+        h('button', { type: 'button', class: 'btn ghost', text: 'Cancel', onclick: () => toggle(null) }),
+      ),
+    );
+    const editPanel = h(
+      'div',
+      { class: 'panel', hidden: true },
+      h('label', { for: editId, text: 'Edited input (JSON)' }),
+      editor,
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', {
+          type: 'button',
+          class: 'btn primary',
+          testid: 'edit-confirm',
+          text: 'Approve edited',
+          onclick: () => onEdit(),
+        }),
+        h('button', { type: 'button', class: 'btn ghost', text: 'Cancel', onclick: () => toggle(null) }),
+      ),
+    );
 
     function toggle(panel) {
-      for (const [p, b] of [[rejectPanel, rejectBtn], [editPanel, editBtn]]) {
+      for (const [p, b] of [
+        [rejectPanel, rejectBtn],
+        [editPanel, editBtn],
+      ]) {
         const open = p === panel && p.hidden;
         p.hidden = !open;
         b.setAttribute('aria-expanded', String(open));
@@ -353,43 +435,80 @@
       } catch (e) {
         return cardError(card, 'Invalid JSON: ' + e.message);
       }
-      if (!input || typeof input !== 'object' || Array.isArray(input)) return cardError(card, 'The input must be a JSON object.');
+      if (!input || typeof input !== 'object' || Array.isArray(input))
+        return cardError(card, 'The input must be a JSON object.');
       decide(card, a, { decision: 'edit', input }, opts);
     }
 
-    card.append(...[
-      h('div', { class: 'card-head' },
-        h('div', { class: 'card-title' },
-          h('strong', { class: 'tool-name', text: a.name }),
-          a.effect ? h('span', { class: `badge effect-${a.effect}`, text: a.effect }) : null,
-          typeof a.turn === 'number' ? h('span', { class: 'muted', text: `turn ${a.turn}` }) : null),
-        h('div', { class: 'card-times' }, timeEl(a.requestedAt, 'requested'), ' · ', timeEl(a.deadline, 'due'))),
-      opts.link
-        ? h('div', { class: 'card-conv muted' }, 'Conversation ',
-          h('a', { href: convHref(a.workflowId), text: a.workflowId }), a.model ? ` · ${a.model}` : '')
-        : null,
-      h('div', { class: 'muted small', text: a.toolUseId }),
-      h('pre', { class: 'json', text: pretty(a.input) }),
-      h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'btn primary', testid: 'approve', text: 'Approve', onclick: () => decide(card, a, { decision: 'approve' }, opts) }),
-        editBtn, rejectBtn),
-      rejectPanel, editPanel,
-      h('div', { class: 'card-error-slot' }),
-    ].filter(Boolean));
+    card.append(
+      ...[
+        h(
+          'div',
+          { class: 'card-head' },
+          h(
+            'div',
+            { class: 'card-title' },
+            h('strong', { class: 'tool-name', text: a.name }),
+            a.effect ? h('span', { class: `badge effect-${a.effect}`, text: a.effect }) : null,
+            typeof a.turn === 'number' ? h('span', { class: 'muted', text: `turn ${a.turn}` }) : null,
+          ),
+          h(
+            'div',
+            { class: 'card-times' },
+            timeEl(a.requestedAt, 'requested'),
+            ' · ',
+            timeEl(a.deadline, 'due'),
+          ),
+        ),
+        opts.link
+          ? h(
+              'div',
+              { class: 'card-conv muted' },
+              'Conversation ',
+              h('a', { href: convHref(a.workflowId), text: a.workflowId }),
+              a.model ? ` · ${a.model}` : '',
+            )
+          : null,
+        h('div', { class: 'muted small', text: a.toolUseId }),
+        h('pre', { class: 'json', text: pretty(a.input) }),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', {
+            type: 'button',
+            class: 'btn primary',
+            testid: 'approve',
+            text: 'Approve',
+            onclick: () => decide(card, a, { decision: 'approve' }, opts),
+          }),
+          editBtn,
+          rejectBtn,
+        ),
+        rejectPanel,
+        editPanel,
+        h('div', { class: 'card-error-slot' }),
+      ].filter(Boolean),
+    );
     return card;
   }
 
   function cardError(card, msg) {
     const slot = card.querySelector('.card-error-slot');
-    slot.replaceChildren(msg ? h('p', { class: 'error', role: 'alert', testid: 'card-error', text: msg }) : '');
+    slot.replaceChildren(
+      msg ? h('p', { class: 'error', role: 'alert', testid: 'card-error', text: msg }) : '',
+    );
   }
 
   function setBusy(card, busy) {
     card.dataset.busy = busy ? '1' : '';
     card.classList.toggle('busy', busy);
     card.setAttribute('aria-busy', String(busy));
-    card.querySelectorAll('button').forEach((b) => { b.disabled = busy; });
-    card.querySelectorAll('textarea').forEach((t) => { t.readOnly = busy; });
+    card.querySelectorAll('button').forEach((b) => {
+      b.disabled = busy;
+    });
+    card.querySelectorAll('textarea').forEach((t) => {
+      t.readOnly = busy;
+    });
   }
 
   async function decide(card, a, body, opts) {
@@ -417,7 +536,9 @@
     el.textContent = text;
     el.hidden = false;
     clearTimeout(el.flashTimer);
-    el.flashTimer = setTimeout(() => { el.hidden = true; }, 8000);
+    el.flashTimer = setTimeout(() => {
+      el.hidden = true;
+    }, 8000);
   }
 
   // ---------- Conversation list ----------
@@ -433,27 +554,43 @@
   function renderRow(c) {
     const href = convHref(c.workflowId);
     const u = c.usage;
-    return h('tr', {
-      class: 'row-link',
-      tabindex: '0',
-      testid: 'conversation-row',
-      data: { workflowId: c.workflowId },
-      onclick: (ev) => { if (!ev.target.closest('a')) location.hash = href; },
-      onkeydown: (ev) => { if (ev.key === 'Enter') location.hash = href; },
-    },
-    h('td', { class: 'id-cell' }, h('a', { href, text: c.workflowId })),
-    h('td', null, statusBadge(c.status)),
-    h('td', { text: c.model || '—' }),
-    h('td', null, c.lastActivity ? timeEl(c.lastActivity) : '—'),
-    h('td', { class: 'num', text: u ? `${num(u.inputTokens)} / ${num(u.outputTokens)}` : '—' }),
-    h('td', { class: 'num' }, c.pendingApprovals ? h('span', { class: 'badge status-awaiting_approval', text: c.pendingApprovals }) : '0'));
+    return h(
+      'tr',
+      {
+        class: 'row-link',
+        tabindex: '0',
+        testid: 'conversation-row',
+        data: { workflowId: c.workflowId },
+        onclick: (ev) => {
+          if (!ev.target.closest('a')) location.hash = href;
+        },
+        onkeydown: (ev) => {
+          if (ev.key === 'Enter') location.hash = href;
+        },
+      },
+      h('td', { class: 'id-cell' }, h('a', { href, text: c.workflowId })),
+      h('td', null, statusBadge(c.status)),
+      h('td', { text: c.model || '—' }),
+      h('td', null, c.lastActivity ? timeEl(c.lastActivity) : '—'),
+      h('td', { class: 'num', text: u ? `${num(u.inputTokens)} / ${num(u.outputTokens)}` : '—' }),
+      h(
+        'td',
+        { class: 'num' },
+        c.pendingApprovals
+          ? h('span', { class: 'badge status-awaiting_approval', text: c.pendingApprovals })
+          : '0',
+      ),
+    );
   }
 
   // ---------- Conversation view ----------
 
   function openConversation(id) {
     conv = { id, sigs: [], toolNames: new Map(), decisionKeys: new Set(), headerSig: null };
-    $('conv-header').replaceChildren(h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })), h('p', { class: 'muted', text: 'Loading…' }));
+    $('conv-header').replaceChildren(
+      h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
+      h('p', { class: 'muted', text: 'Loading…' }),
+    );
     $('conv-cards').replaceChildren();
     $('conv-pending').hidden = true;
     $('conv-flash').hidden = true;
@@ -467,23 +604,29 @@
 
   function renderNotFound(id) {
     conv.headerSig = null;
-    $('conv-header').replaceChildren(h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
-      h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }));
+    $('conv-header').replaceChildren(
+      h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
+      h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }),
+    );
   }
 
   function renderConversation(s) {
     conv.status = s.status;
     renderConvHeader(s);
     const pending = (s.pendingApprovals || []).map((p) => ({ ...p, workflowId: conv.id }));
-    const after = () => { $('conv-pending').hidden = $('conv-cards').children.length === 0; };
+    const after = () => {
+      $('conv-pending').hidden = $('conv-cards').children.length === 0;
+    };
     reconcileCards($('conv-cards'), pending, { link: false, flash: $('conv-flash'), after });
     after();
     renderTranscript(s.messages || [], s.meta || []);
     renderDecisions(s.decisions || []);
     const ids = new Set(pending.map((p) => p.toolUseId));
-    $('transcript').querySelectorAll('.tool-call').forEach((box) => {
-      box.querySelector('.pending-flag').hidden = !ids.has(box.dataset.toolUseId);
-    });
+    $('transcript')
+      .querySelectorAll('.tool-call')
+      .forEach((box) => {
+        box.querySelector('.pending-flag').hidden = !ids.has(box.dataset.toolUseId);
+      });
     syncLive();
   }
 
@@ -494,25 +637,49 @@
     conv.headerSig = sig;
     const u = s.usage;
     const a = s.attention;
-    $('conv-header').replaceChildren(...[
-      h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: conv.id })),
-      h('div', { class: 'conv-meta' },
-        statusBadge(s.status, 'conversation-status'),
-        h('span', { text: s.model || '' }),
-        h('span', { text: `turn ${s.turn ?? '—'}` }),
-        h('span', { text: `${num(s.messageCount)} messages` }),
-        s.startedAt ? h('span', null, 'started ', timeEl(s.startedAt)) : null,
-        s.updatedAt ? h('span', null, 'updated ', timeEl(s.updatedAt)) : null),
-      a ? h('div', { class: 'attention', role: 'alert' },
-        h('strong', { text: `Needs attention (${a.reason})` }),
-        h('div', { text: a.message }),
-        a.errorType || a.status ? h('div', { class: 'muted', text: [a.errorType, a.status].filter(Boolean).join(' · ') }) : null) : null,
-      s.endReason ? h('div', { class: 'note' }, h('strong', { text: 'Ended: ' }), s.endReason) : null,
-      s.lastStop ? h('div', { class: 'muted' }, `Last stop: ${s.lastStop.reason}`,
-        s.lastStop.details ? ` — ${compact(s.lastStop.details)}` : '', s.lastStop.at ? ' · ' : '', s.lastStop.at ? timeEl(s.lastStop.at) : '') : null,
-      u ? h('div', { class: 'usage muted', text:
-        `Usage: ${num(u.calls)} calls · ${num(u.inputTokens)} in · ${num(u.outputTokens)} out · cache ${num(u.cacheCreationInputTokens)} write / ${num(u.cacheReadInputTokens)} read${costText(u)}` }) : null,
-    ].filter(Boolean));
+    $('conv-header').replaceChildren(
+      ...[
+        h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: conv.id })),
+        h(
+          'div',
+          { class: 'conv-meta' },
+          statusBadge(s.status, 'conversation-status'),
+          h('span', { text: s.model || '' }),
+          h('span', { text: `turn ${s.turn ?? '—'}` }),
+          h('span', { text: `${num(s.messageCount)} messages` }),
+          s.startedAt ? h('span', null, 'started ', timeEl(s.startedAt)) : null,
+          s.updatedAt ? h('span', null, 'updated ', timeEl(s.updatedAt)) : null,
+        ),
+        a
+          ? h(
+              'div',
+              { class: 'attention', role: 'alert' },
+              h('strong', { text: `Needs attention (${a.reason})` }),
+              h('div', { text: a.message }),
+              a.errorType || a.status
+                ? h('div', { class: 'muted', text: [a.errorType, a.status].filter(Boolean).join(' · ') })
+                : null,
+            )
+          : null,
+        s.endReason ? h('div', { class: 'note' }, h('strong', { text: 'Ended: ' }), s.endReason) : null,
+        s.lastStop
+          ? h(
+              'div',
+              { class: 'muted' },
+              `Last stop: ${s.lastStop.reason}`,
+              s.lastStop.details ? ` — ${compact(s.lastStop.details)}` : '',
+              s.lastStop.at ? ' · ' : '',
+              s.lastStop.at ? timeEl(s.lastStop.at) : '',
+            )
+          : null,
+        u
+          ? h('div', {
+              class: 'usage muted',
+              text: `Usage: ${num(u.calls)} calls · ${num(u.inputTokens)} in · ${num(u.outputTokens)} out · cache ${num(u.cacheCreationInputTokens)} write / ${num(u.cacheReadInputTokens)} read${costText(u)}`,
+            })
+          : null,
+      ].filter(Boolean),
+    );
   }
 
   /** Appends new messages; re-renders from scratch only if earlier messages changed. */
@@ -539,11 +706,21 @@
     const blocks = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content || [];
     const onlyResults = blocks.length > 0 && blocks.every((b) => b.type === 'tool_result');
     const label = role === 'assistant' ? 'Assistant' : onlyResults ? 'Tool results' : 'User';
-    return h('div', { class: `msg msg-${role}${onlyResults ? ' msg-results' : ''}`, testid: `msg-${role}`, data: { index: String(index) } },
-      h('div', { class: 'msg-head' },
+    return h(
+      'div',
+      {
+        class: `msg msg-${role}${onlyResults ? ' msg-results' : ''}`,
+        testid: `msg-${role}`,
+        data: { index: String(index) },
+      },
+      h(
+        'div',
+        { class: 'msg-head' },
         h('span', { class: 'role', text: label }),
-        meta ? h('span', { class: 'muted' }, `turn ${meta.turn} · `, timeEl(meta.at)) : null),
-      blocks.map(renderBlock));
+        meta ? h('span', { class: 'muted' }, `turn ${meta.turn} · `, timeEl(meta.at)) : null,
+      ),
+      blocks.map(renderBlock),
+    );
   }
 
   function renderBlock(b) {
@@ -551,7 +728,12 @@
       case 'text':
         return h('div', { class: 'text', text: b.text });
       case 'thinking':
-        return h('details', { class: 'thinking' }, h('summary', { text: 'Thinking' }), h('div', { class: 'text', text: b.thinking }));
+        return h(
+          'details',
+          { class: 'thinking' },
+          h('summary', { text: 'Thinking' }),
+          h('div', { class: 'text', text: b.thinking }),
+        );
       case 'redacted_thinking':
         return h('div', { class: 'compact muted', text: 'Redacted thinking' });
       case 'tool_use':
@@ -560,43 +742,87 @@
         return renderToolResult(b);
       case 'image':
       case 'document':
-        return h('div', { class: 'compact muted', text: `[${b.type}${b.source && b.source.media_type ? ' ' + b.source.media_type : ''}]` });
+        return h('div', {
+          class: 'compact muted',
+          text: `[${b.type}${b.source && b.source.media_type ? ' ' + b.source.media_type : ''}]`,
+        });
       case 'server_tool_use':
       case 'mcp_tool_use':
-        return h('div', { class: 'compact server-tool', data: { toolUseId: b.id } },
+        return h(
+          'div',
+          { class: 'compact server-tool', data: { toolUseId: b.id } },
           h('span', { class: 'tag', text: b.type === 'mcp_tool_use' ? 'mcp tool' : 'server tool' }),
-          h('strong', { text: b.name }), h('code', { text: compact(b.input) }));
+          h('strong', { text: b.name }),
+          h('code', { text: compact(b.input) }),
+        );
       default:
         if (b && /_tool_result$/.test(b.type)) return renderServerResult(b);
-        return h('details', { class: 'compact' }, h('summary', { text: `[${(b && b.type) || 'unknown'} block]` }), h('pre', { class: 'json', text: pretty(b) }));
+        return h(
+          'details',
+          { class: 'compact' },
+          h('summary', { text: `[${(b && b.type) || 'unknown'} block]` }),
+          h('pre', { class: 'json', text: pretty(b) }),
+        );
     }
   }
 
   function renderToolCall(b) {
     conv.toolNames.set(b.id, b.name);
-    return h('div', { class: 'tool-call', testid: 'tool-call', data: { toolUseId: b.id } },
-      h('div', { class: 'tool-head' },
+    return h(
+      'div',
+      { class: 'tool-call', testid: 'tool-call', data: { toolUseId: b.id } },
+      h(
+        'div',
+        { class: 'tool-head' },
         h('span', { class: 'tag', text: 'tool call' }),
         h('strong', { text: b.name }),
         h('code', { class: 'muted small', text: b.id }),
-        h('span', { class: 'badge status-awaiting_approval pending-flag', text: 'awaiting approval', hidden: true })),
+        h('span', {
+          class: 'badge status-awaiting_approval pending-flag',
+          text: 'awaiting approval',
+          hidden: true,
+        }),
+      ),
       h('pre', { class: 'json', text: pretty(b.input) }),
-      h('div', { class: 'decisions' }));
+      h('div', { class: 'decisions' }),
+    );
   }
 
   function renderToolResult(b) {
     const name = conv.toolNames.get(b.tool_use_id);
     const content = b.content;
-    const parts = content === undefined || content === '' ? [h('div', { class: 'muted', text: '(empty)' })]
-      : typeof content === 'string' ? [h('pre', { class: 'result', text: content })]
-        : (Array.isArray(content) ? content : [content]).map((c) => (c && c.type === 'text' ? h('pre', { class: 'result', text: c.text }) : renderBlock(c)));
-    return h('div', { class: `tool-result${b.is_error ? ' is-error' : ''}`, testid: 'tool-result', data: { toolUseId: b.tool_use_id } },
-      h('div', { class: 'tool-head' },
+    const parts =
+      content === undefined || content === ''
+        ? [h('div', { class: 'muted', text: '(empty)' })]
+        : typeof content === 'string'
+          ? [h('pre', { class: 'result', text: content })]
+          : (Array.isArray(content) ? content : [content]).map((c) =>
+              c && c.type === 'text' ? h('pre', { class: 'result', text: c.text }) : renderBlock(c),
+            );
+    return h(
+      'div',
+      {
+        class: `tool-result${b.is_error ? ' is-error' : ''}`,
+        testid: 'tool-result',
+        data: { toolUseId: b.tool_use_id },
+      },
+      h(
+        'div',
+        { class: 'tool-head' },
         h('span', { class: 'tag', text: b.is_error ? 'tool error' : 'tool result' }),
         name ? h('strong', { text: name }) : null,
         h('code', { class: 'muted small', text: b.tool_use_id }),
-        name ? h('button', { type: 'button', class: 'link small', text: '↑ call', onclick: () => scrollToCall(b.tool_use_id) }) : null),
-      parts);
+        name
+          ? h('button', {
+              type: 'button',
+              class: 'link small',
+              text: '↑ call',
+              onclick: () => scrollToCall(b.tool_use_id),
+            })
+          : null,
+      ),
+      parts,
+    );
   }
 
   function scrollToCall(id) {
@@ -611,16 +837,33 @@
     const c = b.content;
     let body;
     if (Array.isArray(c)) {
-      body = h('ul', { class: 'server-results' }, c.slice(0, 10).map((r) =>
-        h('li', null, (r && (r.title || r.url)) || compact(r), r && r.title && r.url ? h('span', { class: 'muted', text: ` — ${r.url}` }) : null)),
-      c.length > 10 ? h('li', { class: 'muted', text: `… ${c.length - 10} more` }) : null);
+      body = h(
+        'ul',
+        { class: 'server-results' },
+        c
+          .slice(0, 10)
+          .map((r) =>
+            h(
+              'li',
+              null,
+              (r && (r.title || r.url)) || compact(r),
+              r && r.title && r.url ? h('span', { class: 'muted', text: ` — ${r.url}` }) : null,
+            ),
+          ),
+        c.length > 10 ? h('li', { class: 'muted', text: `… ${c.length - 10} more` }) : null,
+      );
     } else if (c && c.error_code) {
       body = h('span', { class: 'error-text', text: `error: ${c.error_code}` });
     } else {
       body = h('code', { text: compact(c) });
     }
-    return h('div', { class: 'compact server-tool', data: { toolUseId: b.tool_use_id } },
-      h('span', { class: 'tag', text: b.type.replace(/_/g, ' ') }), h('code', { class: 'muted small', text: b.tool_use_id }), body);
+    return h(
+      'div',
+      { class: 'compact server-tool', data: { toolUseId: b.tool_use_id } },
+      h('span', { class: 'tag', text: b.type.replace(/_/g, ' ') }),
+      h('code', { class: 'muted small', text: b.tool_use_id }),
+      body,
+    );
   }
 
   function renderDecisions(decisions) {
@@ -636,17 +879,42 @@
   }
 
   function renderDecision(d, orphan) {
-    return h('div', { class: `decision decision-${d.decision}`, testid: 'decision', data: { toolUseId: d.toolUseId } },
-      h('div', { class: 'decision-head' },
+    return h(
+      'div',
+      { class: `decision decision-${d.decision}`, testid: 'decision', data: { toolUseId: d.toolUseId } },
+      h(
+        'div',
+        { class: 'decision-head' },
         h('strong', { text: VERBS[d.decision] || d.decision }),
         orphan ? h('span', { text: ` ${d.name} (${d.toolUseId})` }) : null,
-        ' by ', h('span', { class: 'who', text: d.decidedBy || 'unknown' }),
-        ' · ', timeEl(d.decidedAt),
-        d.via && d.via !== 'update' ? h('span', { class: 'muted', text: ` · via ${d.via}` }) : null),
-      d.reason ? h('div', { class: 'reason' }, h('span', { class: 'muted', text: 'Reason: ' }), d.reason) : null,
-      d.decision === 'edit' ? h('div', { class: 'diff' },
-        h('div', null, h('div', { class: 'label', text: 'Original input' }), h('pre', { class: 'json', text: pretty(d.originalInput) })),
-        h('div', null, h('div', { class: 'label', text: 'Edited input (ran)' }), h('pre', { class: 'json', text: pretty(d.input) }))) : null);
+        ' by ',
+        h('span', { class: 'who', text: d.decidedBy || 'unknown' }),
+        ' · ',
+        timeEl(d.decidedAt),
+        d.via && d.via !== 'update' ? h('span', { class: 'muted', text: ` · via ${d.via}` }) : null,
+      ),
+      d.reason
+        ? h('div', { class: 'reason' }, h('span', { class: 'muted', text: 'Reason: ' }), d.reason)
+        : null,
+      d.decision === 'edit'
+        ? h(
+            'div',
+            { class: 'diff' },
+            h(
+              'div',
+              null,
+              h('div', { class: 'label', text: 'Original input' }),
+              h('pre', { class: 'json', text: pretty(d.originalInput) }),
+            ),
+            h(
+              'div',
+              null,
+              h('div', { class: 'label', text: 'Edited input (ran)' }),
+              h('pre', { class: 'json', text: pretty(d.input) }),
+            ),
+          )
+        : null,
+    );
   }
 
   // ---------- Live model stream ----------
@@ -669,8 +937,14 @@
   const lv = { blocks: new Map(), dirty: new Set(), frame: 0, status: 'idle' };
 
   function liveWanted(id) {
-    return !!session && current.view === 'conversation' && !!conv && conv.id === id &&
-      conv.status !== undefined && !TERMINAL.has(conv.status);
+    return (
+      !!session &&
+      current.view === 'conversation' &&
+      !!conv &&
+      conv.id === id &&
+      conv.status !== undefined &&
+      !TERMINAL.has(conv.status)
+    );
   }
 
   /** Opens, keeps or closes the stream to match the view and the conversation's status. */
@@ -723,7 +997,9 @@
         return;
       }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      await readSse(res.body, (msg) => { if (gen === liveGen) onLive(msg); });
+      await readSse(res.body, (msg) => {
+        if (gen === liveGen) onLive(msg);
+      });
     } catch {
       // Aborted, network error or an error status: handled below like any drop.
     }
@@ -752,7 +1028,11 @@
       if (l === '') {
         if (data.length) {
           let msg = null;
-          try { msg = JSON.parse(data.join('\n')); } catch { msg = null; }
+          try {
+            msg = JSON.parse(data.join('\n'));
+          } catch {
+            msg = null;
+          }
           if (msg && typeof msg === 'object') {
             if (!msg.type) msg.type = event || 'message';
             onMessage(msg);
@@ -787,7 +1067,11 @@
         buf = buf.slice(pos);
       }
     } finally {
-      try { reader.releaseLock(); } catch { /* still reading: the abort ends it */ }
+      try {
+        reader.releaseLock();
+      } catch {
+        /* still reading: the abort ends it */
+      }
     }
   }
 
@@ -821,8 +1105,11 @@
         liveFlush();
         $('live-empty').hidden = true;
         $('live-text').hidden = lv.blocks.size === 0;
-        liveNote(m.ok === false ? `call failed${m.error ? ': ' + m.error : ''}` : 'answer complete',
-          m.stopReason ? `stop reason: ${m.stopReason}` : undefined, m.ok === false);
+        liveNote(
+          m.ok === false ? `call failed${m.error ? ': ' + m.error : ''}` : 'answer complete',
+          m.stopReason ? `stop reason: ${m.stopReason}` : undefined,
+          m.ok === false,
+        );
         setLiveStatus('complete');
         return syncLive();
       default:
@@ -877,11 +1164,20 @@
       el = body = h('div', { class: 'live-block live-block-text' });
     } else if (/tool_use$/.test(type || '')) {
       body = h('pre', { class: 'live-json' });
-      el = h('div', { class: 'live-block live-tool' },
-        h('div', { class: 'live-tool-head', text: `>>> Tool Call: "${name || '?'}"` }), body);
+      el = h(
+        'div',
+        { class: 'live-block live-tool' },
+        h('div', { class: 'live-tool-head', text: `>>> Tool Call: "${name || '?'}"` }),
+        body,
+      );
     } else {
       body = h('span');
-      el = h('div', { class: 'live-block live-other' }, h('span', { class: 'tag', text: `[${type || 'block'}]` }), body);
+      el = h(
+        'div',
+        { class: 'live-block live-other' },
+        h('span', { class: 'tag', text: `[${type || 'block'}]` }),
+        body,
+      );
     }
     el.dataset.index = String(index);
     b = { el, body, pending: [] };
@@ -955,11 +1251,18 @@
   function start() {
     $('login-form').addEventListener('submit', onLogin);
     $('sign-out').addEventListener('click', () => signOut());
-    $('status-filter').addEventListener('change', () => { lastListSig = null; restartPolling(); });
+    $('status-filter').addEventListener('change', () => {
+      lastListSig = null;
+      restartPolling();
+    });
     window.addEventListener('hashchange', route);
     if (!session) return showLogin();
     enterApp({});
-    api('/api/session').then((info) => { if (session) showWho(info); }).catch(() => {});
+    api('/api/session')
+      .then((info) => {
+        if (session) showWho(info);
+      })
+      .catch(() => {});
   }
 
   start();
