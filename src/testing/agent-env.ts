@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
@@ -67,6 +68,8 @@ export interface AgentEnv {
   /**
    * Replays the history of every conversation this env started (every run, continue-as-new included)
    * against the current workflow code; resolves to the number replayed, throws on non-determinism.
+   * With `RECORD_HISTORIES_DIR` set, it also writes each history there as JSON, to replay against a
+   * later version of the workflow (a change that moves a command fails that replay).
    */
   replayHistories(): Promise<number>;
   teardown(): Promise<void>;
@@ -172,6 +175,15 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
         for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
           const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
           histories.push({ workflowId: `${workflowId}/${execution.runId}`, history });
+        }
+      }
+      // RECORD_HISTORIES_DIR keeps them, to replay against later workflow code (test/replay/histories).
+      const keep = process.env.RECORD_HISTORIES_DIR;
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        for (const { workflowId, history } of histories) {
+          const name = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_');
+          writeFileSync(join(keep, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
         }
       }
       let replayed = 0;

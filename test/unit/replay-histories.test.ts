@@ -3,7 +3,8 @@
  * while waiting for approval, in a pause_turn chain, a server restart, a graceful shutdown) against the
  * current workflow code. A change that breaks determinism for conversations already running fails
  * here: guard it with patched() (see src/workflows/patches.ts). Re-record with
- * `RECORD_HISTORIES=1 npx jest test/e2e/crash.test.ts`.
+ * `RECORD_HISTORIES=1 npx jest test/e2e/crash.test.ts`; record the integration suites' conversations with
+ * `RECORD_HISTORIES_DIR=test/replay/histories/integration/<suite> npx jest test/integration/<suite>.test.ts`.
  */
 import { describe, expect, it } from '@jest/globals';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -14,11 +15,13 @@ import { workflowBundle } from '../helpers/agent-env';
 import { installQuietRuntime } from '../../src/testing';
 
 const dir = join(__dirname, '..', 'replay', 'histories');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+// Top level: the crash runs. integration/<suite>/: every conversation the integration suites ran, as
+// recorded before the loop redesign (RECORD_HISTORIES_DIR, see src/testing/agent-env.ts).
+const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json')).sort();
 
 describe('recorded histories', () => {
   it('are there to replay', () => {
-    expect(files.length).toBeGreaterThanOrEqual(6);
+    expect(files.length).toBeGreaterThanOrEqual(60);
   });
 
   it.each(files)('%s replays against the current workflow code', async (file) => {
