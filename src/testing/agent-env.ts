@@ -183,7 +183,10 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
         mkdirSync(keep, { recursive: true });
         for (const { workflowId, history } of histories) {
           const name = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_');
-          writeFileSync(join(keep, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+          writeFileSync(
+            join(keep, `${name}.json`),
+            `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`,
+          );
         }
       }
       let replayed = 0;
