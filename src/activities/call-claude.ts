@@ -78,9 +78,7 @@ export function createCallClaude(deps: CallClaudeDeps) {
       ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
       ...(request.temperature !== undefined && { temperature: request.temperature }),
       ...(request.stopSequences?.length && { stop_sequences: request.stopSequences }),
-      ...(request.thinking && {
-        thinking: request.thinking as unknown as MessageCreateParamsStreaming['thinking'],
-      }),
+      ...(request.thinking && { thinking: request.thinking }),
     };
     const signal = cancellationSignal();
     const options = { signal, headers: { [CONVERSATION_ID_HEADER]: workflowId } };
@@ -98,9 +96,7 @@ export function createCallClaude(deps: CallClaudeDeps) {
       // The raw event stream, accumulated by our own strict accumulator: the SDK's stream helpers parse
       // tool input leniently (and the beta one throws on invalid JSON), and neither may decide what runs.
       const { data: stream, request_id } = request.betas?.length
-        ? await deps.anthropic.beta.messages
-            .create({ ...body, betas: request.betas } as never, options)
-            .withResponse()
+        ? await deps.anthropic.beta.messages.create({ ...body, betas: request.betas }, options).withResponse()
         : await deps.anthropic.messages.create(body, options).withResponse();
       for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
         events++;
@@ -126,11 +122,7 @@ export function createCallClaude(deps: CallClaudeDeps) {
 }
 
 /** The API tool list: our tools from the registry (JSON Schema), then server tools untouched. */
-function apiTools(
-  registry: ToolRegistry,
-  names: string[],
-  serverTools: Array<Record<string, unknown>>,
-): ToolUnion[] {
+function apiTools(registry: ToolRegistry, names: string[], serverTools: ToolUnion[]): ToolUnion[] {
   let ours: Tool[];
   try {
     ours = registry.resolve(names).map((t) => t.toApiTool());
@@ -141,7 +133,7 @@ function apiTools(
       nonRetryable: true,
     });
   }
-  return [...ours, ...(serverTools as unknown as ToolUnion[])];
+  return [...ours, ...serverTools];
 }
 
 /**

@@ -8,8 +8,12 @@ import type {
   MessageParam,
   StopReason,
   TextBlockParam,
+  ThinkingConfigParam,
   ToolChoice,
+  ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
+
+import type { ToolEffect } from './tools';
 
 /** Everything of a model call but the transcript, which the activity rebuilds from its cache. */
 export interface ModelRequest {
@@ -18,12 +22,12 @@ export interface ModelRequest {
   /** Our tools, by registry name. */
   tools: string[];
   /** Server tool definitions, passed through untouched. */
-  serverTools: Array<Record<string, unknown>>;
+  serverTools: ToolUnion[];
   toolChoice?: ToolChoice;
   maxTokens: number;
   temperature?: number;
   stopSequences?: string[];
-  thinking?: Record<string, unknown>;
+  thinking?: ThinkingConfigParam;
   betas?: string[];
   /** Prompt caching: the lifetime of the breakpoints the worker places; absent = no breakpoints. */
   cacheTtl?: PromptCacheTtl;
@@ -65,7 +69,7 @@ export interface ToolCallInfo {
   needsApproval: boolean;
   /** With `needsApproval`: the tool's input JSON Schema, so the workflow can check an operator's edit. */
   inputSchema?: Record<string, unknown>;
-  effect?: 'read' | 'write';
+  effect?: ToolEffect;
 }
 
 /** Token counts of one call. */

@@ -8,29 +8,39 @@ import type {
   ContentBlockParam,
   MessageParam,
   StopReason,
+  TextBlockParam,
+  ThinkingConfigParam,
   ToolChoice,
+  ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import type { PendingApproval, RecordedDecision, RefusedDecision } from './approvals';
+import { TOOL_NAME_PATTERN } from './tools';
 
 /** The workflow type name, for clients that start conversations by name. */
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
 
-/** Where a conversation stands. */
-export type ConversationStatus =
-  /** A model call or tool calls are in flight. */
-  | 'running'
-  /** Tool calls wait for an operator's decision. */
-  | 'awaiting_approval'
-  /** The turn is over; waiting for the next user message. */
-  | 'idle'
-  /** The model refused; waiting for the next user message (see `lastStop.details`). */
-  | 'refused'
-  /** Parked: an error or a limit needs a person (`attention` says which); `resume` or `end` it. */
-  | 'needs_attention'
-  /** Over: single-turn run done, idle timeout, or ended. */
-  | 'completed'
-  | 'cancelled';
+/**
+ * Where a conversation stands; the one list every other place (search attribute, ops API filter, ops
+ * page) is built from.
+ * - `running`: a model call or tool calls are in flight.
+ * - `awaiting_approval`: tool calls wait for an operator's decision.
+ * - `idle`: the turn is over; waiting for the next user message.
+ * - `refused`: the model refused; waiting for the next user message (see `lastStop.details`).
+ * - `needs_attention`: parked: an error or a limit needs a person (`attention` says which); `resume` or `end` it.
+ * - `completed`: over: single-turn run done, idle timeout, turn limit, or ended.
+ * - `cancelled`: the workflow was cancelled.
+ */
+export const CONVERSATION_STATUSES = [
+  'running',
+  'awaiting_approval',
+  'idle',
+  'refused',
+  'needs_attention',
+  'completed',
+  'cancelled',
+] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 /** Why a conversation is parked in `needs_attention`. */
 export type AttentionReason =
@@ -77,8 +87,11 @@ export const LimitsSchema = z.object({
 });
 export type Limits = z.infer<typeof LimitsSchema>;
 
-export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> &
-  Pick<Limits, 'continueAsNewAfterEvents'> = {
+/** Limits with every default filled in (`continueAsNewAfterEvents` stays optional). */
+export type ResolvedLimits = Required<Omit<Limits, 'continueAsNewAfterEvents'>> &
+  Pick<Limits, 'continueAsNewAfterEvents'>;
+
+export const DEFAULT_LIMITS: ResolvedLimits = {
   maxTurns: 100,
   maxPauseTurns: 5,
   maxModelCallsPerTurn: 50,
@@ -89,24 +102,48 @@ export const DEFAULT_LIMITS: Required<Omit<Limits, 'continueAsNewAfterEvents'>> 
   approvalTimeoutMs: 24 * 60 * 60 * 1000,
 };
 
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+/** A conversation's limits: its own over the defaults. */
+export function resolveLimits(limits: Limits | undefined): ResolvedLimits {
+  return { ...DEFAULT_LIMITS, ...limits };
+}
+
+/**
+ * A value the API defines: we check what the conversation relies on (an object with its `type`, ...)
+ * and type the result as the SDK's request type, so the workflow passes it on without a cast. The API
+ * checks the rest; its 400 parks the conversation with the API's own message.
+ */
+function sdkShaped<T>(check: z.ZodType): z.ZodType<T, T> {
+  return z.custom<T>().superRefine((value, ctx) => {
+    const result = check.safeParse(value);
+    if (result.success) return;
+    for (const { message, path } of result.error.issues) ctx.addIssue({ code: 'custom', message, path });
+  });
+}
 
 /** User content: a non-empty string or non-empty array of content blocks. */
 const UserContentSchema = z.union([
   z.string().min(1, 'a message must not be empty'),
-  z.array(z.looseObject({ type: z.string() })).min(1, 'a message must have at least one block'),
+  z
+    .array(sdkShaped<ContentBlockParam>(z.looseObject({ type: z.string() })))
+    .min(1, 'a message must have at least one block'),
 ]);
+export type UserContent = z.output<typeof UserContentSchema>;
 
 /** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
 export const ConversationInputSchema = z.object({
   model: z.string().min(1),
   system: z
-    .union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))])
+    .union([
+      z.string(),
+      z.array(sdkShaped<TextBlockParam>(z.looseObject({ type: z.literal('text'), text: z.string() }))),
+    ])
     .optional(),
   /** Names of our tools (the worker's registry). */
-  tools: z.array(z.string().regex(TOOL_NAME)).default([]),
+  tools: z.array(z.string().regex(TOOL_NAME_PATTERN)).default([]),
   /** Server tool definitions, passed through to the API untouched (web search, web fetch, code execution). */
-  serverTools: z.array(z.looseObject({ type: z.string(), name: z.string() })).default([]),
+  serverTools: z
+    .array(sdkShaped<ToolUnion>(z.looseObject({ type: z.string(), name: z.string() })))
+    .default([]),
   toolChoice: z
     .union([
       z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
@@ -126,7 +163,7 @@ export const ConversationInputSchema = z.object({
   temperature: z.number().min(0).max(1).optional(),
   stopSequences: z.array(z.string()).optional(),
   /** Extended thinking, passed through (`{type: 'enabled', budget_tokens}`). */
-  thinking: z.looseObject({ type: z.string() }).optional(),
+  thinking: sdkShaped<ThinkingConfigParam>(z.looseObject({ type: z.string() })).optional(),
   /**
    * Prompt caching: the worker marks cache breakpoints so each model call reads the prompt it shares
    * with the previous one from the cache. `5m` (default) keeps entries 5 minutes from their last use,

@@ -1,0 +1,322 @@
+/**
+ * The state of one conversation and the few ways it changes: the transcript grows, the status moves
+ * (and with it the search attributes), the conversation parks for an operator or waits for a message,
+ * and it ends. The workflow (conversation.ts) drives it; the handlers (handlers.ts) read and queue.
+ */
+import { condition, log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { CallClaudeResult } from '../api/activity-contract';
+import type { RefusedDecision } from '../api/approvals';
+import {
+  EMPTY_USAGE,
+  resolveLimits,
+  type Attention,
+  type ConversationConfig,
+  type ConversationResult,
+  type ConversationState,
+  type ConversationStatus,
+  type EndRequest,
+  type LastStop,
+  type MessageMeta,
+  type ResolvedLimits,
+  type StateQueryOptions,
+  type ToolCallInFlight,
+  type UsageTotals,
+  type UserContent,
+} from '../api/conversation';
+import {
+  AGENT_LAST_ACTIVITY,
+  AGENT_MODEL,
+  AGENT_PENDING_APPROVALS,
+  AGENT_STATUS,
+} from '../api/search-attributes';
+import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { EMPTY_DIGEST, answerMessage, appendMessage, blocksOf } from '../api/transcript';
+import { ApprovalBook } from './approvals';
+import { now, nowIso } from './clock';
+import type { ParkReason } from './next-step';
+
+/** A user message accepted by `sendMessage` (or the start input), waiting for its turn. */
+export interface QueuedMessage {
+  content: UserContent;
+  turn: number;
+}
+
+/** What a conversation carries across continue-as-new. */
+export interface CarriedState {
+  messages: MessageParam[];
+  meta: MessageMeta[];
+  digests: string[];
+  turn: number;
+  queue: QueuedMessage[];
+  usage: UsageTotals;
+  lastStop?: LastStop;
+  generation: number;
+  startedAt: string;
+  approvals: ReturnType<ApprovalBook['snapshot']>;
+  refusedDecisions: RefusedDecision[];
+}
+
+/**
+ * Thrown to end the conversation from wherever the end is noticed (an idle wait, a park, the approval
+ * gate, a limit); the workflow catches it once and completes with `reason`.
+ */
+export class ConversationEnded extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'ConversationEnded';
+  }
+
+  /** The end an operator or client asked for (`end` update or signal). */
+  static requested(request: EndRequest): ConversationEnded {
+    return new ConversationEnded(request.reason ?? `ended${request.by ? ` by ${request.by}` : ''}`);
+  }
+}
+
+/** Statuses in which `end` is accepted. */
+const ENDABLE: readonly ConversationStatus[] = ['idle', 'refused', 'needs_attention', 'awaiting_approval'];
+
+export class Conversation {
+  readonly workflowId = workflowInfo().workflowId;
+  readonly limits: ResolvedLimits;
+  readonly messages: MessageParam[];
+  readonly meta: MessageMeta[];
+  readonly digests: string[];
+  readonly queue: QueuedMessage[];
+  readonly usage: UsageTotals;
+  readonly approvals: ApprovalBook;
+  /** Signal-borne decisions that could not apply (the newest 50). */
+  readonly refusedDecisions: RefusedDecision[];
+  readonly toolCallsInFlight = new Map<string, ToolCallInFlight>();
+  readonly generation: number;
+  readonly startedAt: string;
+  turn: number;
+  lastStop: LastStop | undefined;
+  modelCallInFlight = false;
+  /** Set by `end`: the conversation ends at the next point that waits (idle, parked, approval). */
+  endRequest: EndRequest | undefined;
+  /** Set by `resume`: a parked conversation goes on. */
+  resumeRequested = false;
+  /** Why it is parked, while it is. */
+  attention: Attention | undefined;
+  private shownStatus: ConversationStatus | 'starting' = 'starting';
+  private endReason: string | undefined;
+  private pendingCount = 0;
+  private updatedAt = nowIso();
+
+  constructor(
+    readonly config: ConversationConfig,
+    carried?: CarriedState,
+  ) {
+    this.limits = resolveLimits(config.limits);
+    this.messages = carried?.messages ?? [];
+    this.meta = carried?.meta ?? [];
+    this.digests = carried?.digests ?? [];
+    this.queue = carried?.queue ?? [];
+    // Spread over the defaults: a run continued from an older version carries fewer fields.
+    this.usage = { ...EMPTY_USAGE, ...carried?.usage };
+    this.turn = carried?.turn ?? 0;
+    this.lastStop = carried?.lastStop;
+    this.approvals = new ApprovalBook(carried?.approvals);
+    this.refusedDecisions = carried?.refusedDecisions ?? [];
+    this.generation = carried?.generation ?? 0;
+    this.startedAt = carried?.startedAt ?? nowIso();
+  }
+
+  /** The first run of a conversation: its model for search, its first message in the queue. */
+  begin(): void {
+    upsertSearchAttributes([{ key: AGENT_MODEL, value: this.config.model }]);
+    if (this.config.message) this.queue.push({ content: this.config.message, turn: 1 });
+  }
+
+  get status(): ConversationStatus | 'starting' {
+    return this.shownStatus;
+  }
+
+  /** Moves the status; the search attributes follow (each upsert is a history event, so only on change). */
+  setStatus(next: ConversationStatus): void {
+    this.updatedAt = nowIso();
+    if (next === this.shownStatus) return;
+    this.shownStatus = next;
+    upsertSearchAttributes([
+      { key: AGENT_STATUS, value: next },
+      { key: AGENT_LAST_ACTIVITY, value: now() },
+    ]);
+  }
+
+  get endable(): boolean {
+    return this.shownStatus !== 'starting' && ENDABLE.includes(this.shownStatus);
+  }
+
+  // ── The transcript ───────────────────────────────────────────────────────────────────────────────
+  append(message: MessageParam): void {
+    const index = appendMessage(this.messages, this.digests, message);
+    this.meta[index] = { turn: this.turn, at: nowIso() };
+    this.updatedAt = nowIso();
+  }
+
+  /** The digest of the transcript as it stands. */
+  get digest(): string {
+    return this.digests[this.digests.length - 1] ?? EMPTY_DIGEST;
+  }
+
+  /** A model answer enters the transcript: its message, its usage, how it stopped. */
+  recordAnswer(answer: CallClaudeResult): void {
+    this.append(answerMessage(answer.message.content));
+    this.countUsage(answer);
+    this.lastStop = {
+      reason: answer.stopReason,
+      at: nowIso(),
+      ...(answer.stopDetails != null && { details: answer.stopDetails }),
+      ...(answer.stopSequence != null && { stopSequence: answer.stopSequence }),
+      ...(answer.stopReason === 'max_tokens' && { truncated: true }),
+    };
+  }
+
+  /** Adds a call's tokens and cost to the totals (also for an answer that is dropped and retried). */
+  countUsage({ usage }: CallClaudeResult): void {
+    this.usage.calls++;
+    this.usage.inputTokens += usage.inputTokens;
+    this.usage.outputTokens += usage.outputTokens;
+    this.usage.cacheCreationInputTokens += usage.cacheCreationInputTokens;
+    this.usage.cacheReadInputTokens += usage.cacheReadInputTokens;
+    if (usage.costUsd === undefined) this.usage.unpricedCalls++;
+    // Rounded to micro-dollars so the sum of many calls does not drift into float noise.
+    else this.usage.costUsd = Math.round((this.usage.costUsd + usage.costUsd) * 1e6) / 1e6;
+  }
+
+  // ── Waiting ──────────────────────────────────────────────────────────────────────────────────────
+  /**
+   * Starts the next user turn with the next queued message, waiting for one while idle. Ends the
+   * conversation (throws {@link ConversationEnded}) after a single-turn run, at the turn limit, on
+   * `end`, or when no message comes within the idle timeout.
+   */
+  async nextUserMessage(): Promise<void> {
+    if (this.queue.length === 0) {
+      if (this.config.singleTurn && this.turn > 0) throw new ConversationEnded('single turn done');
+      if (this.turn >= this.limits.maxTurns)
+        throw new ConversationEnded(`reached ${this.limits.maxTurns} turns`);
+      this.setStatus(this.lastStop?.reason === 'refusal' ? 'refused' : 'idle');
+      const woke = await condition(
+        () => this.queue.length > 0 || this.endRequest !== undefined,
+        this.limits.idleTimeoutMs,
+      );
+      this.throwIfEnding();
+      if (!woke) throw new ConversationEnded('idle timeout');
+    }
+    const next = this.queue.shift()!;
+    this.turn = next.turn;
+    this.append({ role: 'user', content: next.content });
+  }
+
+  /** Parks the conversation until an operator resumes it; throws {@link ConversationEnded} if they end it. */
+  async park(why: ParkReason | Omit<Attention, 'at'>): Promise<void> {
+    this.attention = { ...why, at: nowIso() };
+    log.warn('conversation needs attention', { reason: why.reason, message: why.message });
+    this.setStatus('needs_attention');
+    await condition(() => this.resumeRequested || this.endRequest !== undefined);
+    this.resumeRequested = false;
+    this.attention = undefined;
+    this.throwIfEnding();
+  }
+
+  /** Ends the conversation here if `end` was accepted. */
+  throwIfEnding(): void {
+    if (this.endRequest) throw ConversationEnded.requested(this.endRequest);
+  }
+
+  // ── Approvals ────────────────────────────────────────────────────────────────────────────────────
+  /** After the approval queue changed: the pending count (a search attribute) and the status. */
+  refreshApprovals(): void {
+    const count = this.approvals.pending.length;
+    if (count !== this.pendingCount) {
+      this.pendingCount = count;
+      upsertSearchAttributes([{ key: AGENT_PENDING_APPROVALS, value: count }]);
+    }
+    if (count > 0) this.setStatus('awaiting_approval');
+    else if (this.shownStatus === 'awaiting_approval') this.setStatus('running');
+  }
+
+  /** Keeps a signal-borne decision that could not apply, so operators see why (the newest 50). */
+  refuseDecision(refused: RefusedDecision): void {
+    this.refusedDecisions.push(refused);
+    if (this.refusedDecisions.length > 50) this.refusedDecisions.shift();
+  }
+
+  // ── Views ────────────────────────────────────────────────────────────────────────────────────────
+  /** The answer of the state query: everything but the transcript outside `[from, to)`. */
+  state(options: StateQueryOptions = {}): ConversationState {
+    const length = this.messages.length;
+    const from = clampIndex(options.from ?? 0, length);
+    const to = Math.max(from, clampIndex(options.to ?? length, length));
+    return {
+      // 'starting' lasts only until the first workflow task sets a status, before any query is answered.
+      status: this.shownStatus === 'starting' ? 'running' : this.shownStatus,
+      attention: this.attention,
+      model: this.config.model,
+      turn: this.turn,
+      messageCount: length,
+      messages: this.messages.slice(from, to),
+      meta: this.meta.slice(from, to),
+      from,
+      modelCallInFlight: this.modelCallInFlight,
+      toolCallsInFlight: [...this.toolCallsInFlight.values()],
+      queuedMessages: this.queue.length,
+      pendingApprovals: this.approvals.pending,
+      decisions: this.approvals.decisions,
+      refusedDecisions: this.refusedDecisions,
+      usage: this.usage,
+      lastStop: this.lastStop,
+      endReason: this.endReason,
+      generation: this.generation,
+      startedAt: this.startedAt,
+      updatedAt: this.updatedAt,
+    };
+  }
+
+  /** What the next run gets from continue-as-new. */
+  carry(): CarriedState {
+    return {
+      messages: this.messages,
+      meta: this.meta,
+      digests: this.digests,
+      turn: this.turn,
+      queue: this.queue,
+      usage: this.usage,
+      lastStop: this.lastStop,
+      generation: this.generation + 1,
+      startedAt: this.startedAt,
+      approvals: this.approvals.snapshot(),
+      refusedDecisions: this.refusedDecisions,
+    };
+  }
+
+  /** Ends it: the final status and reason, recorded where operators look, and the workflow's result. */
+  finish(final: ConversationResult['status'], reason: string): ConversationResult {
+    this.endReason = reason;
+    this.setStatus(final);
+    return {
+      status: final,
+      endReason: reason,
+      turns: this.turn,
+      messageCount: this.messages.length,
+      lastText: lastAssistantText(this.messages),
+      usage: this.usage,
+    };
+  }
+}
+
+/** The text of the last assistant message, or '' before the first answer. */
+function lastAssistantText(messages: readonly MessageParam[]): string {
+  const last = [...messages].reverse().find((m) => m.role === 'assistant');
+  if (!last) return '';
+  return blocksOf(last)
+    .filter((b): b is Extract<ContentBlockParam, { type: 'text' }> => b.type === 'text')
+    .map((b) => b.text)
+    .join('');
+}
+
+/** An index into a list of `length`, negative from the end, clamped to [0, length]. */
+function clampIndex(index: number, length: number): number {
+  const i = index < 0 ? length + index : index;
+  return Math.min(Math.max(0, Math.trunc(i)), length);
+}

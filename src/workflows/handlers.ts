@@ -1,0 +1,159 @@
+/**
+ * How the outside world reaches a conversation: queries read its state, updates and signals queue a
+ * message, resume or end it, and decide tool calls. Handlers only record; the loop in conversation.ts
+ * acts on what they recorded. Updates refuse bad input in their validator (nothing reaches history);
+ * a signal cannot be refused to its sender, so one that cannot apply is logged and kept, never fatal.
+ */
+import { log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
+import {
+  SendMessageSchema,
+  endSignal,
+  endUpdate,
+  messagesQuery,
+  resumeUpdate,
+  sendMessageUpdate,
+  stateQuery,
+  type ConversationStatus,
+  type EndRequest,
+  type ResumeRequest,
+} from '../api/conversation';
+import { formatIssues } from '../api/issues';
+import { AGENT_LAST_ACTIVITY } from '../api/search-attributes';
+import { now, nowIso } from './clock';
+import type { Conversation } from './conversation-state';
+import { PATCHES, rolledOut } from './patches';
+
+export function registerHandlers(conversation: Conversation): void {
+  const { limits } = conversation;
+
+  setHandler(stateQuery, (options) => conversation.state(options));
+  setHandler(messagesQuery, ({ from, to }) => ({ messages: conversation.messages.slice(from, to) }));
+
+  setHandler(
+    sendMessageUpdate,
+    ({ content }) => {
+      const turn = conversation.turn + conversation.queue.length + 1;
+      conversation.queue.push({ content, turn });
+      return { turn, queuedBehind: conversation.queue.length - 1 };
+    },
+    {
+      validator: (message) => {
+        const result = SendMessageSchema.safeParse(message);
+        if (!result.success) throw new Error(`invalid message: ${formatIssues(result.error)}`);
+        const { content } = result.data;
+        const bytes = JSON.stringify(content).length;
+        if (bytes > limits.maxMessageBytes) {
+          throw new Error(
+            `message too large: ${bytes} bytes of JSON, the limit is ${limits.maxMessageBytes}`,
+          );
+        }
+        const bad = typeof content === 'string' ? undefined : content.find((b) => !USER_BLOCKS.has(b.type));
+        if (bad) throw new Error(`a user message may hold text, image and document blocks, not ${bad.type}`);
+        const { status, endRequest } = conversation;
+        if (status === 'completed' || status === 'cancelled' || endRequest) {
+          throw new Error(`the conversation is ${endRequest ? 'ending' : status}`);
+        }
+        if (conversation.turn + conversation.queue.length >= limits.maxTurns) {
+          throw new Error(`the conversation reached its limit of ${limits.maxTurns} turns`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    resumeUpdate,
+    (request): ConversationStatus => {
+      log.info('resume requested', {
+        by: request?.by,
+        note: request?.note,
+        reason: conversation.attention?.reason,
+      });
+      conversation.resumeRequested = true;
+      return 'running';
+    },
+    {
+      validator: (_request: ResumeRequest) => {
+        if (conversation.status !== 'needs_attention') {
+          throw new Error(
+            `only a conversation in needs_attention can be resumed; this one is ${conversation.status}`,
+          );
+        }
+      },
+    },
+  );
+
+  setHandler(
+    endUpdate,
+    (request): ConversationStatus => {
+      conversation.endRequest = request ?? {};
+      return 'completed';
+    },
+    {
+      validator: (_request: EndRequest) => {
+        if (!conversation.endable) {
+          throw new Error(`a ${conversation.status} conversation cannot be ended now (cancel it instead)`);
+        }
+      },
+    },
+  );
+  setHandler(endSignal, (request) => {
+    if (conversation.endable) conversation.endRequest = request ?? {};
+    else log.warn('end signal ignored', { status: conversation.status });
+  });
+
+  // Approval: an update, so the operator learns at once whether the decision was taken (the validator
+  // refuses unknown ids, conflicting repeats and edits that fail the tool's schema, and nothing is
+  // written to history for a refused one); and a signal twin for systems that can only signal.
+  const { approvals } = conversation;
+  setHandler(
+    decideToolCallUpdate,
+    (input): RecordedDecision[] => {
+      const recorded = approvals.apply(approvals.check(input), 'update', nowIso());
+      decided();
+      return recorded;
+    },
+    { validator: (input) => void approvals.check(input) },
+  );
+  setHandler(decideToolCallSignal, (input) => {
+    try {
+      approvals.apply(approvals.check(input), 'signal', nowIso());
+      decided();
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      const first = firstDecision(input);
+      conversation.refuseDecision({
+        at: nowIso(),
+        toolUseId: first?.toolUseId,
+        decidedBy: first?.decidedBy,
+        error,
+      });
+      log.warn('decision signal refused', { error });
+    }
+  });
+
+  /** After decisions are recorded: the time of the decision, the pending count and the status. */
+  function decided(): void {
+    // Patched: a decision that leaves the status unchanged (one of two parallel calls) still shows as
+    // activity. Conversations that waited for approval across the deploy replay without it.
+    if (rolledOut(PATCHES.decisionActivityTime)) {
+      upsertSearchAttributes([{ key: AGENT_LAST_ACTIVITY, value: now() }]);
+    }
+    conversation.refreshApprovals();
+  }
+}
+
+/** Block types a user message may hold. */
+const USER_BLOCKS = new Set(['text', 'image', 'document']);
+
+/** Who and what a refused signal was about, as far as its (possibly malformed) input says. */
+function firstDecision(input: unknown): { toolUseId?: string; decidedBy?: string } | undefined {
+  if (!input || typeof input !== 'object') return undefined;
+  const first: unknown = 'decisions' in input && Array.isArray(input.decisions) ? input.decisions[0] : input;
+  if (!first || typeof first !== 'object') return undefined;
+  const field = (key: string) => {
+    const value: unknown = Reflect.get(first, key);
+    return typeof value === 'string' ? value : undefined;
+  };
+  return { toolUseId: field('toolUseId'), decidedBy: field('decidedBy') };
+}

@@ -1,0 +1,132 @@
+/**
+ * The model call as the workflow sees it: one `callClaude` activity on the transcript as it stands,
+ * retried by Temporal; an error a person must fix (or retries running out) parks the conversation
+ * until an operator resumes it, then the call is made again.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  CONFIGURATION_ERROR,
+  MAX_TAIL_BYTES,
+  MODEL_API_ERROR,
+  type CallClaudeInput,
+  type CallClaudeResult,
+  type ModelErrorDetails,
+} from '../api/activity-contract';
+import type { Attention } from '../api/conversation';
+import { tailStart } from '../api/transcript';
+import type { Conversation } from './conversation-state';
+import type { TurnState } from './next-step';
+
+const { callClaude } = proxyActivities<Activities>({
+  // A long answer can stream for minutes; a dead worker is noticed through the heartbeat instead.
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  // Cancelling waits for the activity to abort its HTTP stream, so nothing streams after we stop.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    // Then the conversation parks for an operator instead of failing (nothing is lost).
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [CONFIGURATION_ERROR],
+  },
+});
+
+/** Calls Claude on the transcript; parks on failure and calls again once resumed (or ends). */
+export async function callModel(conversation: Conversation, turn: TurnState): Promise<CallClaudeResult> {
+  for (;;) {
+    conversation.setStatus('running');
+    conversation.modelCallInFlight = true;
+    try {
+      return await callClaude(modelCallInput(conversation, turn));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      await conversation.park(attentionFrom(err));
+    } finally {
+      conversation.modelCallInFlight = false;
+    }
+  }
+}
+
+/** The activity's input: where the transcript stands (the worker rebuilds it) and the request's options. */
+function modelCallInput(conversation: Conversation, turn: TurnState): CallClaudeInput {
+  const { config, messages } = conversation;
+  return {
+    workflowId: conversation.workflowId,
+    messageCount: messages.length,
+    digest: conversation.digest,
+    ...smallTail(conversation),
+    turn: conversation.turn,
+    request: {
+      model: config.model,
+      system: config.system,
+      tools: config.tools,
+      serverTools: config.serverTools,
+      toolChoice: turn.toolChoice,
+      maxTokens: turn.maxTokens,
+      temperature: config.temperature,
+      stopSequences: config.stopSequences,
+      thinking: config.thinking,
+      betas: config.betas,
+      ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
+    },
+  };
+}
+
+/** The messages since the last model answer, for the worker's cache, unless they are big. */
+function smallTail({ messages }: Conversation): Pick<CallClaudeInput, 'tail'> {
+  const from = tailStart(messages);
+  const tail = messages.slice(from);
+  return JSON.stringify(tail).length <= MAX_TAIL_BYTES ? { tail: { from, messages: tail } } : {};
+}
+
+/** Why a failed model call parks the conversation, from the activity's failure. */
+function attentionFrom(err: unknown): Omit<Attention, 'at'> {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const details = modelErrorDetails(cause.details?.[0]);
+    return {
+      reason: cause.type === CONFIGURATION_ERROR ? 'configuration' : 'api_error',
+      message: details.message ?? cause.message,
+      errorType: details.errorType ?? cause.type ?? undefined,
+      ...(details.status !== undefined && { status: details.status }),
+      ...(details.requestId && { requestId: details.requestId }),
+    };
+  }
+  return {
+    reason: 'api_error',
+    message: failureMessage(err),
+    errorType: cause instanceof Error ? cause.name : MODEL_API_ERROR,
+  };
+}
+
+/** The {@link ModelErrorDetails} a model-call failure carries, field by field as far as they are there. */
+function modelErrorDetails(details: unknown): Partial<ModelErrorDetails> {
+  if (!details || typeof details !== 'object') return {};
+  const field = (key: keyof ModelErrorDetails): unknown => Reflect.get(details, key);
+  const text = (key: keyof ModelErrorDetails) => {
+    const value = field(key);
+    return typeof value === 'string' ? value : undefined;
+  };
+  const status = field('status');
+  return {
+    message: text('message'),
+    errorType: text('errorType'),
+    requestId: text('requestId'),
+    ...(typeof status === 'number' && { status }),
+  };
+}
+
+/** The message of an activity's failure (its cause), or of any error. */
+export function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
