@@ -1,5 +1,7 @@
 // @ts-check
 import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -83,6 +85,7 @@ export default tseslint.config(
       'coverage/',
       'test-artifacts/',
       '**/*.js',
+      '!src/ops/public/**/*.js',
       '**/*.mjs',
     ],
   },
@@ -106,5 +109,18 @@ export default tseslint.config(
     files: ['test/workflows/smoke.ts'],
     // The smoke workflow reads Date.now() on purpose: it proves time skipped.
     rules: { 'no-restricted-properties': 'off' },
+  },
+  {
+    // The ops page: ES modules for the browser, type-checked by tsc (checkJs, src/ops/public/tsconfig.json)
+    // rather than by type-aware lint. ESLint's and typescript-eslint's recommended rules, browser globals.
+    files: ['src/ops/public/**/*.js'],
+    // typescript-eslint's first: extended here, its TypeScript-only part (core rules such as no-undef off)
+    // would apply to these files too, and ESLint's own recommended set turns them back on.
+    extends: [tseslint.configs.recommended, js.configs.recommended, tseslint.configs.disableTypeChecked],
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: globals.browser },
+    rules: {
+      // typescript-eslint's version (configured above) covers it.
+      'no-unused-vars': 'off',
+    },
   },
 );

@@ -1,12 +1,12 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { DecisionRequestSchema } from '../api/approvals';
-import type { ConversationStatus } from '../api/conversation';
-import { AgentError, type AgentClient } from '../client';
+import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
+import { CONVERSATION_STATUSES, type ConversationState, type ConversationStatus } from '../api/conversation';
+import { AgentError, type AgentClient, type ConversationSummary, type PendingApprovalItem } from '../client';
 import { StreamHub } from '../streaming/hub';
 import type { LiveMessage, Published } from '../streaming/protocol';
 
@@ -25,29 +25,69 @@ export interface OpsServerOptions {
   codecCorsOrigin?: string;
 }
 
-const STATUSES = [
-  'running',
-  'awaiting_approval',
-  'idle',
-  'refused',
-  'needs_attention',
-  'completed',
-  'cancelled',
-] as const;
-
 const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true }).strict();
 const ListQuerySchema = z.object({
-  status: z.enum(STATUSES).optional(),
+  status: z.enum(CONVERSATION_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 const WorkflowIdSchema = z.object({ id: z.string().min(1).max(1000) });
 
+// What the API routes answer: the ops page (src/ops/public, type-checked with checkJs) reads these types.
+
+/** `GET /api/session`: where the server works, and the statuses the conversation list can filter by. */
+export interface SessionInfo {
+  ok: true;
+  namespace: string;
+  taskQueue: string;
+  statuses: readonly ConversationStatus[];
+}
+/** `GET /api/approvals`: every pending tool call, oldest first. */
+export interface ApprovalsResponse {
+  approvals: PendingApprovalItem[];
+}
+/** `GET /api/conversations[?status=&limit=]`: newest first. */
+export interface ConversationsResponse {
+  conversations: ConversationSummary[];
+}
+/** `GET /api/conversations/:id`: the conversation's state. */
+export type ConversationResponse = ConversationState & { workflowId: string };
+/** `POST /api/conversations/:id/decisions` takes this (the operator comes from `x-ops-operator`). */
+export type DecisionBody = z.infer<typeof DecisionBodySchema>;
+/** `POST /api/conversations/:id/decisions`: the decision as the conversation recorded it. */
+export interface DecisionResponse {
+  decision: RecordedDecision;
+}
+/** Any error: `{error, message}` with a 4xx or 5xx status. */
+export interface ErrorResponse {
+  error: string;
+  message: string;
+}
+
 const PUBLIC_DIR = join(__dirname, 'public');
-const ASSETS: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
 };
+
+/**
+ * The page's files by URL path: `/` for index.html, and every .html, .js and .css file under the public
+ * directory at its own path (the page's ES modules import each other by relative URL). Listed once at
+ * startup, so no request path ever reaches the file system.
+ */
+function pageAssets(dir = PUBLIC_DIR, path = ''): Map<string, { file: string; type: string }> {
+  const assets = new Map<string, { file: string; type: string }>();
+  if (!path) assets.set('/', { file: join(dir, 'index.html'), type: CONTENT_TYPES['.html'] });
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      for (const [sub, asset] of pageAssets(file, `${path}/${entry.name}`)) assets.set(sub, asset);
+    } else if (entry.isFile() && CONTENT_TYPES[extname(entry.name)]) {
+      assets.set(`${path}/${entry.name}`, { file, type: CONTENT_TYPES[extname(entry.name)] });
+    }
+  }
+  return assets;
+}
 
 /** HTTP statuses for the client's error codes. */
 const STATUS_OF: Record<AgentError['code'], number> = {
@@ -131,37 +171,48 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     }
   };
 
-  for (const [path, asset] of Object.entries(ASSETS)) {
-    const body = readFileSync(join(PUBLIC_DIR, asset.file));
+  for (const [path, asset] of pageAssets()) {
+    const body = readFileSync(asset.file);
     app.get(path, async (_request, reply) => reply.type(asset.type).send(body));
   }
 
   app.register(async (api) => {
     api.addHook('onRequest', authenticate);
 
-    api.get('/api/session', async () => ({
-      ok: true,
-      namespace: options.namespace,
-      taskQueue: options.agent.taskQueue,
-    }));
+    api.get(
+      '/api/session',
+      async () =>
+        ({
+          ok: true,
+          namespace: options.namespace,
+          taskQueue: options.agent.taskQueue,
+          statuses: CONVERSATION_STATUSES,
+        }) satisfies SessionInfo,
+    );
 
-    api.get('/api/approvals', async () => ({ approvals: await options.agent.listPendingApprovals() }));
+    api.get(
+      '/api/approvals',
+      async () => ({ approvals: await options.agent.listPendingApprovals() }) satisfies ApprovalsResponse,
+    );
 
     api.get('/api/conversations', async (request, reply) => {
       const query = ListQuerySchema.safeParse(request.query);
       if (!query.success) return badRequest(reply, query.error);
       const conversations = await options.agent.listConversations({
-        status: query.data.status as ConversationStatus | undefined,
+        status: query.data.status,
         limit: query.data.limit,
         withUsage: true,
       });
-      return { conversations };
+      return { conversations } satisfies ConversationsResponse;
     });
 
     api.get('/api/conversations/:id', async (request, reply) => {
       const params = WorkflowIdSchema.safeParse(request.params);
       if (!params.success) return badRequest(reply, params.error);
-      return { workflowId: params.data.id, ...(await options.agent.getState(params.data.id)) };
+      return {
+        workflowId: params.data.id,
+        ...(await options.agent.getState(params.data.id)),
+      } satisfies ConversationResponse;
     });
 
     // Workers (anywhere) publish model streams here; the hub keeps the partial state and fans it out.
@@ -242,7 +293,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const body = DecisionBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
       const [decision] = await options.agent.decide(params.data.id, { ...body.data, decidedBy: operator });
-      return { decision };
+      return { decision } satisfies DecisionResponse;
     });
   });
 

@@ -1,0 +1,114 @@
+// @ts-check
+/** The ops server's JSON API, typed by the routes' answers in src/ops/server.ts. */
+import { errorMessage } from './format.js';
+import { app } from './state.js';
+
+/** @typedef {import('./state.js').Session} Session */
+/** @typedef {import('../server').SessionInfo} SessionInfo */
+/** @typedef {import('../server').ApprovalsResponse} ApprovalsResponse */
+/** @typedef {import('../server').ConversationsResponse} ConversationsResponse */
+/** @typedef {import('../server').ConversationResponse} ConversationResponse */
+/** @typedef {import('../server').DecisionBody} DecisionBody */
+/** @typedef {import('../server').DecisionResponse} DecisionResponse */
+
+/** An API call that failed: the HTTP status (0 when the server cannot be reached) and the error code. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * @param {Session} s
+ * @returns {Record<string, string>}
+ */
+export function authHeaders(s) {
+  return { Authorization: 'Bearer ' + s.token, 'x-ops-operator': s.name, Accept: 'application/json' };
+}
+
+/** @type {(message: string) => void} */
+let onExpired = () => {};
+
+/**
+ * Who hears that the server refused the token (the page signs out).
+ * @param {(message: string) => void} handler
+ */
+export function onSessionExpired(handler) {
+  onExpired = handler;
+}
+
+/** The server refused the token: sign out. */
+export function sessionExpired() {
+  onExpired('Your session is no longer valid. Sign in again.');
+}
+
+/**
+ * Calls the JSON API; throws ApiError; a 401 anywhere signs out.
+ * @template T
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown }} [init]
+ * @returns {Promise<T>}
+ */
+async function api(path, { method = 'GET', body } = {}) {
+  if (!app.session) throw new ApiError(401, 'unauthorized', 'Not signed in.');
+  const headers = authHeaders(app.session);
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'Cannot reach the server (' + errorMessage(e) + ').');
+  }
+  const data = await res.json().catch(() => null);
+  if (res.status === 401) {
+    sessionExpired();
+    throw new ApiError(401, 'unauthorized', (data && data.message) || 'Unauthorized.');
+  }
+  if (!res.ok) {
+    const message = (data && (data.message || data.error)) || `${res.status} ${res.statusText}`;
+    throw new ApiError(res.status, (data && data.error) || `http_${res.status}`, message);
+  }
+  return data || {};
+}
+
+/** @returns {Promise<SessionInfo>} */
+export const getSession = () => api('/api/session');
+
+/** @returns {Promise<ApprovalsResponse>} */
+export const listApprovals = () => api('/api/approvals');
+
+/**
+ * @param {string} status A status, or '' for all.
+ * @returns {Promise<ConversationsResponse>}
+ */
+export const listConversations = (status) => {
+  const q = new URLSearchParams({ limit: '50' });
+  if (status) q.set('status', status);
+  return api('/api/conversations?' + q);
+};
+
+/**
+ * @param {string} id
+ * @returns {Promise<ConversationResponse>}
+ */
+export const getConversation = (id) => api('/api/conversations/' + encodeURIComponent(id));
+
+/**
+ * @param {string} workflowId
+ * @param {DecisionBody} body
+ * @returns {Promise<DecisionResponse>}
+ */
+export const postDecision = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/decisions`, { method: 'POST', body });
