@@ -4,11 +4,16 @@
  */
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { ToolEffect } from './tools';
+
+/** What an operator can decide about a tool call: run it, refuse it, or run it with an edited input. */
+export const DECISION_KINDS = ['approve', 'reject', 'edit'] as const;
+export type DecisionKind = (typeof DECISION_KINDS)[number];
 
 /** One operator decision about one pending tool call. */
 export const DecisionRequestSchema = z.object({
   toolUseId: z.string().min(1),
-  decision: z.enum(['approve', 'reject', 'edit']),
+  decision: z.enum(DECISION_KINDS),
   /** With `edit`: the input to run instead (validated against the tool's schema). */
   input: z.record(z.string(), z.unknown()).optional(),
   /** Why; shown to the model on a rejection. */
@@ -34,14 +39,14 @@ export interface PendingApproval {
   /** ISO times. */
   requestedAt: string;
   deadline: string;
-  effect?: 'read' | 'write';
+  effect?: ToolEffect;
 }
 
 /** A decision as the conversation recorded it: the audit trail. */
 export interface RecordedDecision {
   toolUseId: string;
   name: string;
-  decision: 'approve' | 'reject' | 'edit';
+  decision: DecisionKind;
   decidedBy: string;
   decidedAt: string;
   reason?: string;

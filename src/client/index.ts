@@ -15,6 +15,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
+import { formatIssues } from '../api/issues';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
 import {
@@ -157,10 +158,7 @@ export class AgentClient {
   ): Promise<{ workflowId: string; runId: string }> {
     const parsed = ConversationInputSchema.safeParse(input);
     if (!parsed.success) {
-      throw new AgentError(
-        'invalid',
-        `invalid conversation input: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-      );
+      throw new AgentError('invalid', `invalid conversation input: ${formatIssues(parsed.error)}`);
     }
     const workflowId = options.workflowId ?? `conversation-${randomUUID()}`;
     const handle = await this.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {

@@ -25,6 +25,7 @@
  */
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { countBreakpoints, MAX_CACHE_BREAKPOINTS } from './prompt-cache';
+import { TOOL_NAME_PATTERN } from '../api/tools';
 
 /** The endpoint a request was sent to: `POST /v1/messages` or `POST /v1/messages/count_tokens`. */
 export type Route = 'messages' | 'count_tokens';
@@ -105,7 +106,8 @@ const KNOWN_KEYS: Record<Exclude<keyof MessageCreateParamsBase, HeaderParam> | L
   thread: true,
 };
 
-const TOOL_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+// The API's rule, shared with the tool registry and the conversation contract.
+
 const TOOL_USE_ID_PATTERN = /^[a-zA-Z0-9_-]+$/;
 const TOOL_CHOICE_TYPES = ['auto', 'any', 'tool', 'none'];
 const THINKING_TYPES = ['enabled', 'disabled', 'adaptive', 'between_tools'];

@@ -1,8 +1,9 @@
 import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { TOOL_NAME_PATTERN, type ToolEffect } from '../api/tools';
 
 /** What a tool does to the world. Write tools need approval by default and must be idempotent. */
-export type ToolEffect = 'read' | 'write';
+export type { ToolEffect };
 
 /**
  * Whether a call needs an operator's approval: `never`, `always`, or a predicate over the validated
@@ -70,8 +71,6 @@ export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> extends Too
   needsApproval(input: z.output<S>): boolean;
 }
 
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-
 /**
  * Defines a tool: one object with its schema, effect, approval policy and `run`.
  *
@@ -86,8 +85,8 @@ const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
  * ```
  */
 export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefinition<S> {
-  if (!TOOL_NAME.test(spec.name))
-    throw new Error(`tool name ${JSON.stringify(spec.name)} must match ${TOOL_NAME}`);
+  if (!TOOL_NAME_PATTERN.test(spec.name))
+    throw new Error(`tool name ${JSON.stringify(spec.name)} must match ${TOOL_NAME_PATTERN}`);
   const approval = spec.approval ?? (spec.effect === 'write' ? 'always' : 'never');
   const schema = z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' });
   if (schema.type !== 'object') throw new Error(`tool ${spec.name}: input must be an object schema`);

@@ -4,6 +4,7 @@
  * validator, the signal handler and unit tests share it.
  */
 import { z } from 'zod';
+import { formatIssues } from '../api/issues';
 import {
   DecideToolCallSchema,
   decisionsOf,
@@ -56,10 +57,7 @@ export class ApprovalBook {
    */
   check(input: DecideToolCallInput): DecisionRequest[] {
     const parsed = DecideToolCallSchema.safeParse(input);
-    if (!parsed.success)
-      throw new Error(
-        `invalid decision: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`,
-      );
+    if (!parsed.success) throw new Error(`invalid decision: ${formatIssues(parsed.error)}`);
     const requests = decisionsOf(parsed.data);
     const seen = new Set<string>();
     for (const r of requests) {
@@ -149,8 +147,5 @@ function schemaProblem(
   if (!schema) return undefined;
   const result = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]).safeParse(input);
   if (result.success) return undefined;
-  return result.error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
-    .join('; ');
+  return formatIssues(result.error, { max: 5 });
 }
