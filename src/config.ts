@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PriceTableSchema } from './activities/pricing';
+import { issueLines } from './api/issues';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -65,11 +66,6 @@ export const EnvSchema = z.object({
   AGENT_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   /** A workflow bundle prebuilt with `bundleWorkflowCode` (a JS file); default: bundle at start. */
   AGENT_WORKFLOW_BUNDLE: z.string().min(1).optional(),
-  /**
-   * Test only (crash tests): hold each tool call this long after its side effect, before the activity
-   * completes, so a kill can land in that window. Off unless set.
-   */
-  AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: z.coerce.number().int().nonnegative().optional(),
   /** Bytes of transcripts the worker caches (default 128 MiB). */
   AGENT_TRANSCRIPT_CACHE_BYTES: positiveInt.optional(),
   /**
@@ -99,7 +95,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const set = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const result = EnvSchema.safeParse(set);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    const problems = issueLines(result.error, '(environment)')
+      .map((line) => `  ${line}`)
+      .join('\n');
     throw new Error(`invalid configuration:\n${problems}`);
   }
   return { ...result.data, dataDir: resolve(result.data.AGENT_DATA_DIR) };

@@ -39,8 +39,6 @@ export interface AgentWorkerOptions {
   nonStickyToStickyPollRatio?: number;
   /** Activity slots a workflow task may reserve for eager execution (0: off). */
   maxEagerActivities?: number;
-  /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
-  holdAfterToolMs?: number;
   /** Model prices for each call's cost (default: the list prices in src/activities/pricing.ts). */
   prices?: PriceTable;
   /** Encrypts payloads at rest (see src/codec.ts). */
@@ -148,7 +146,6 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     observer: options.observer,
     transcriptCacheBytes: options.transcriptCacheBytes,
     readTranscript: options.readTranscript,
-    holdAfterToolMs: options.holdAfterToolMs,
     prices: options.prices,
   });
   const tuning = workerTuning(options);
@@ -234,7 +231,6 @@ export async function runWorker(
     // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
     ...(config.AGENT_WORKFLOW_BUNDLE &&
       !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
-    holdAfterToolMs: config.AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS,
     prices: { ...DEFAULT_PRICES, ...config.AGENT_MODEL_PRICES },
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     ...(config.AGENT_STREAM_URL &&

@@ -20,8 +20,6 @@ export interface ActivityDeps {
   observer?: StreamObserver;
   /** Longest tool output sent to the model, in characters. */
   maxToolOutputChars?: number;
-  /** Test only: see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS. */
-  holdAfterToolMs?: number;
   /** Model prices for the cost of each call (default: {@link DEFAULT_PRICES}). */
   prices?: PriceTable;
 }
@@ -44,7 +42,6 @@ export function createActivities(deps: ActivityDeps) {
     runTool: createRunTool({
       tools: deps.tools,
       maxOutputChars: deps.maxToolOutputChars,
-      holdAfterRunMs: deps.holdAfterToolMs,
     }),
   };
 }

@@ -1,5 +1,6 @@
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { RunToolInput, RunToolResult } from '../api/activity-contract';
+import { formatIssues } from '../api/issues';
 import type { ToolOutput } from '../tools/define-tool';
 import type { ToolRegistry } from '../tools/registry';
 
@@ -8,8 +9,6 @@ export interface RunToolDeps {
   /** Largest tool output sent to the model, in characters (default 100,000); longer output is cut. */
   maxOutputChars?: number;
   heartbeatEveryMs?: number;
-  /** Test only: wait this long after a tool's run before completing (see AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS). */
-  holdAfterRunMs?: number;
 }
 
 /**
@@ -40,11 +39,8 @@ export function createRunTool(deps: RunToolDeps) {
     }
     const parsed = tool.input.safeParse(call.input);
     if (!parsed.success) {
-      const issues = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`)
-        .join('; ');
       return done(
-        `Invalid input for ${call.name}: ${issues}. Call the tool again with input that matches its schema.`,
+        `Invalid input for ${call.name}: ${formatIssues(parsed.error)}. Call the tool again with input that matches its schema.`,
         true,
       );
     }
@@ -75,7 +71,6 @@ export function createRunTool(deps: RunToolDeps) {
           controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
         }),
       ]);
-      if (deps.holdAfterRunMs) await new Promise((resolve) => setTimeout(resolve, deps.holdAfterRunMs));
       const [content, truncated] = cap(render(output), maxChars);
       return done(content, false, truncated);
     } catch (err) {

@@ -171,13 +171,15 @@ export class CrashStack {
     const env: NodeJS.ProcessEnv = {
       ...this.workerEnv(),
       ...(options.holdAfterToolMs !== undefined && {
-        AGENT_CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs),
+        CRASH_TEST_HOLD_AFTER_TOOL_MS: String(options.holdAfterToolMs),
       }),
     };
+    // The hold is a test-only interceptor, in a worker entry of the tests' own.
+    const entry = options.holdAfterToolMs ? join(__dirname, 'held-worker.ts') : this.options.workerEntry;
     const worker = await spawnWorkerProcess(
       env,
       join(this.dir, `worker-${this.counts.workerStarts + 1}.log`),
-      this.options.workerEntry,
+      entry,
       this.options.workerNodeArgs,
     );
     this.worker = worker;
