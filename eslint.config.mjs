@@ -64,13 +64,19 @@ const sandboxFence = {
     {
       object: 'Date',
       property: 'now',
-      message:
-        'Use workflow time deliberately (the sandbox makes it deterministic); prefer workflowInfo() or timestamps from activities.',
+      message: 'Read workflow time through src/workflows/clock.ts (now(), nowIso()): one explicit way.',
     },
     {
       object: 'Math',
       property: 'random',
       message: 'Use uuid4() from @temporalio/workflow for ids; no randomness in workflows.',
+    },
+  ],
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+      message: 'Read workflow time through src/workflows/clock.ts (now(), nowIso()): one explicit way.',
     },
   ],
 };
@@ -97,8 +103,29 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules over the product's code: a forgotten `await` on an activity, a timer or a client
+    // call is a bug (the samples' rule), and so is a promise where a callback's result is ignored.
+    files: ['src/**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        // The lint test (test/unit/workflow-lint.test.ts) lints probes given on stdin under this name.
+        projectService: { allowDefaultProject: ['src/workflows/probe.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['src/workflows/**/*.ts', 'src/api/**/*.ts', 'bench/peer-workflows/**/*.ts'],
     rules: sandboxFence,
+  },
+  {
+    // The one place workflow code reads the clock (deterministic in the sandbox: see the file).
+    files: ['src/workflows/clock.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     // Test workflows are bundled into the sandbox too.
