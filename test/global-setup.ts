@@ -13,9 +13,15 @@ export default async function globalSetup(): Promise<void> {
     cli,
     testServer,
     join(__dirname, '..', 'src', 'worker.ts'),
+    join(__dirname, 'crash', 'held-worker.ts'),
     join(__dirname, '..', 'scripts', 'start.ts'),
   ];
-  const before = processesMatching(needles);
+  // Every process the suite starts inherits this variable; the teardown looks only at those, so two
+  // suites running at once on the machine do not take each other's servers for orphans.
+  const marker = `AGENT_TEST_RUN=${process.pid}-${Date.now()}`;
+  process.env.AGENT_TEST_RUN = marker.slice('AGENT_TEST_RUN='.length);
+  const before = processesMatching(needles, marker);
   (globalThis as Record<string, unknown>).__temporalBefore = [...before.keys()];
   (globalThis as Record<string, unknown>).__temporalBinaries = needles;
+  (globalThis as Record<string, unknown>).__testRunMarker = marker;
 }

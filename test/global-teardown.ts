@@ -8,10 +8,11 @@ export default async function globalTeardown(): Promise<void> {
   const g = globalThis as Record<string, unknown>;
   const before = new Set(g.__temporalBefore as number[]);
   const binaries = g.__temporalBinaries as string[];
+  const marker = g.__testRunMarker as string;
   // Give servers torn down in the last afterAll a moment to exit.
   let orphans = new Map<number, string>();
   for (let attempt = 0; attempt < 20; attempt++) {
-    orphans = new Map([...processesMatching(binaries)].filter(([pid]) => !before.has(pid)));
+    orphans = new Map([...processesMatching(binaries, marker)].filter(([pid]) => !before.has(pid)));
     if (orphans.size === 0) return;
     await new Promise((r) => setTimeout(r, 250));
   }
