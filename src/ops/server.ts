@@ -5,6 +5,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
+import { formatIssues } from '../api/issues';
 import { CONVERSATION_STATUSES, type ConversationState, type ConversationStatus } from '../api/conversation';
 import { AgentError, type AgentClient, type ConversationSummary, type PendingApprovalItem } from '../client';
 import { StreamHub } from '../streaming/hub';
@@ -346,6 +347,6 @@ function digest(value: string): Buffer {
 function badRequest(reply: FastifyReply, error: z.ZodError) {
   return reply.code(400).send({
     error: 'invalid',
-    message: error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '),
+    message: formatIssues(error, { root: '(body)' }),
   });
 }
