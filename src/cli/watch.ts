@@ -1,5 +1,6 @@
 import type { LiveCall, LiveMessage } from '../streaming/protocol';
 import { subscribeLive } from '../streaming/subscribe';
+import { forTerminal, jsonForTerminal } from './sanitize';
 
 export interface WatchOptions {
   /** The ops server's base URL. */
@@ -8,6 +9,7 @@ export interface WatchOptions {
   workflowId: string;
   /** One JSON line per message instead of the rendered stream. */
   json: boolean;
+  /** Where the output goes; it is already safe for a terminal (see src/cli/sanitize.ts). */
   write: (text: string) => void;
   /** Resolves when watching should stop (e.g. the conversation closed). */
   until: Promise<void>;
@@ -28,13 +30,18 @@ export async function watch(options: WatchOptions): Promise<void> {
     workflowId: options.workflowId,
     signal: controller.signal,
   })) {
-    if (options.json) options.write(`${JSON.stringify(message)}\n`);
+    if (options.json) options.write(`${jsonForTerminal(message)}\n`);
     else render(message);
   }
 }
 
-/** Renders live messages as text. */
-export function renderer(write: (text: string) => void): (message: LiveMessage) => void {
+/**
+ * Renders live messages as text. The model writes the text, the tool names and the inputs, and a
+ * worker the error: all of it goes to `write` through forTerminal, piece by piece (an escape sequence
+ * split across deltas still loses its ESC).
+ */
+export function renderer(writeRaw: (text: string) => void): (message: LiveMessage) => void {
+  const write = (text: string) => writeRaw(forTerminal(text));
   const types = new Map<number, string>();
   const startBlock = (index: number, type: string, name?: string) => {
     types.set(index, type);
