@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
+  isGrpcServiceError,
   WorkflowNotFoundError,
   type ConnectionOptions,
   WorkflowUpdateFailedError,
@@ -78,6 +79,44 @@ export interface ConversationSummary {
 export interface PendingApprovalItem extends PendingApproval {
   workflowId: string;
   model: string;
+}
+
+/** A conversation the visibility store lists as waiting for approval: enough to tell if it changed. */
+export interface PendingConversationRow {
+  workflowId: string;
+  runId: string;
+  /** Its `AgentPendingApprovals` search attribute. */
+  pendingApprovals: number;
+  /** Its `AgentLastActivityTime` search attribute (ISO), or null. */
+  lastActivity: string | null;
+}
+
+/** A listed conversation's pending calls, as its state query answers them. */
+export type ConversationPendingCalls = Pick<ConversationState, 'pendingApprovals' | 'model'>;
+
+/** A conversation listed as waiting whose pending calls could not be read. */
+export interface UnreadableConversation {
+  workflowId: string;
+  /** The {@link AgentError} code (`no_worker` and `unavailable` may pass), or `failed`. */
+  code: AgentErrorCode | 'failed';
+  /** Why, in at most a few hundred characters. */
+  error: string;
+}
+
+/** Options of {@link AgentClient.listPendingApprovals}. */
+export interface ListPendingApprovalsOptions {
+  /** How many waiting conversations to read at most (default 200). */
+  limit?: number;
+  /**
+   * Reads one listed conversation's pending calls (default: its state query). The ops server passes
+   * a cache here that queries a conversation again only when its search attributes changed.
+   */
+  read?: (row: PendingConversationRow) => Promise<ConversationPendingCalls>;
+  /**
+   * Hears about each listed conversation whose state could not be read (a query that failed or timed
+   * out); those are left out of the answer, which lists what could be read.
+   */
+  onUnreadable?: (conversation: UnreadableConversation) => void;
 }
 
 export interface AgentClientOptions {
@@ -276,22 +315,53 @@ export class AgentClient {
     return rows;
   }
 
-  /** Every tool call waiting for a decision, across running conversations, oldest first. */
-  async listPendingApprovals(options: { limit?: number } = {}): Promise<PendingApprovalItem[]> {
+  /**
+   * Every tool call waiting for a decision, across running conversations, oldest first: as far as they
+   * can be read. A conversation whose state cannot be read (its query fails or times out) is left out
+   * and reported to `onUnreadable`, so one broken conversation does not hide every other one; one that
+   * is gone by the time it is read is left out silently. Fails only when the list itself cannot be read.
+   */
+  async listPendingApprovals(options: ListPendingApprovalsOptions = {}): Promise<PendingApprovalItem[]> {
     const query = `WorkflowType = "${CONVERSATION_WORKFLOW}" AND ${AGENT_PENDING_APPROVALS.name} > 0 AND ExecutionStatus = "Running"`;
-    const ids: string[] = [];
-    for await (const wf of this.client.workflow.list({ query })) {
-      ids.push(wf.workflowId);
-      if (ids.length >= (options.limit ?? 200)) break;
-    }
-    const states = await Promise.all(
-      ids.map((id) => this.getState(id, { from: 0, to: 0 }).then((s) => [id, s] as const)),
-    );
-    return states
-      .flatMap(([workflowId, state]) =>
-        state.pendingApprovals.map((p) => ({ ...p, workflowId, model: state.model })),
-      )
-      .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+    const limit = options.limit ?? 200;
+    const rows = await this.call(undefined, async () => {
+      const listed: PendingConversationRow[] = [];
+      for await (const wf of this.client.workflow.list({ query, pageSize: limit })) {
+        const attrs = wf.typedSearchAttributes;
+        listed.push({
+          workflowId: wf.workflowId,
+          runId: wf.runId,
+          pendingApprovals: attrs.get(AGENT_PENDING_APPROVALS) ?? 0,
+          lastActivity: attrs.get(AGENT_LAST_ACTIVITY)?.toISOString() ?? null,
+        });
+        if (listed.length >= limit) break;
+      }
+      return listed;
+    });
+    const read =
+      options.read ?? ((row: PendingConversationRow) => this.getState(row.workflowId, { from: 0, to: 0 }));
+    const items: PendingApprovalItem[] = [];
+    // A bounded number of state queries at once: a long queue must not flood the worker with queries.
+    let next = 0;
+    const readNext = async (): Promise<void> => {
+      for (let row = rows[next++]; row; row = rows[next++]) {
+        try {
+          const { pendingApprovals, model } = await read(row);
+          const workflowId = row.workflowId;
+          for (const p of pendingApprovals) items.push({ ...p, workflowId, model });
+        } catch (err) {
+          if (err instanceof AgentError && err.code === 'not_found') continue;
+          const message = err instanceof Error ? err.message : String(err);
+          options.onUnreadable?.({
+            workflowId: row.workflowId,
+            code: err instanceof AgentError ? err.code : 'failed',
+            error: message.length > 300 ? `${message.slice(0, 300)}…` : message,
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, rows.length) }, readNext));
+    return items.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
   private handle(workflowId: string): Handle {
@@ -313,40 +383,72 @@ export class AgentClient {
     });
   }
 
-  private async call<T>(workflowId: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a call to Temporal and says what went wrong as an {@link AgentError}: by the gRPC status code,
+   * wherever it sits in the cause chain (the SDK wraps it: a query that timed out is a `ServiceError`
+   * whose `cause` carries DEADLINE_EXCEEDED), never by the wording of a message. `workflowId` is
+   * undefined for calls about no one conversation (the visibility list).
+   */
+  private async call<T>(workflowId: string | undefined, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (err) {
       if (err instanceof AgentError) throw err;
-      if (err instanceof WorkflowNotFoundError) {
+      // Ids are up to 1,000 characters: messages quote the start of one, not all of it.
+      const id = workflowId === undefined ? '' : clipped(workflowId);
+      if (workflowId !== undefined && err instanceof WorkflowNotFoundError) {
         // Updates to a closed workflow say "not found" too: tell an ended conversation from a missing one.
         const ended = await this.handle(workflowId)
           .describe()
           .then((d) => d.status.name)
           .catch(() => undefined);
         if (ended)
-          throw new AgentError(
-            'refused',
-            `the conversation ${workflowId} has ended (${ended.toLowerCase()})`,
-            { cause: err },
-          );
-        throw new AgentError('not_found', `no conversation with id ${workflowId}`, { cause: err });
+          throw new AgentError('refused', `the conversation ${id} has ended (${ended.toLowerCase()})`, {
+            cause: err,
+          });
+        throw new AgentError('not_found', `no conversation with id ${id}`, { cause: err });
       }
-      const message = err instanceof Error ? err.message : String(err);
-      if (/deadline|DEADLINE_EXCEEDED|no poller|timed? ?out/i.test(message)) {
+      const grpc = grpcErrorOf(err);
+      if (grpc?.code === GRPC_STATUS.DEADLINE_EXCEEDED && workflowId !== undefined) {
         throw new AgentError(
           'no_worker',
-          `no worker answered for ${workflowId} on task queue ${this.taskQueue} in time: start one (\`npm run worker\`, or \`npm start\`). ` +
-            'The update may or may not have been applied: a decision can be sent again safely; a message only with the same messageId.',
+          `no worker answered for ${id} on task queue ${this.taskQueue} in time (none is running, or it is overloaded): ` +
+            'start one (`npm run worker`, or `npm start`), or try again. ' +
+            'An update may or may not have been applied: a decision can be sent again safely; a message only with the same messageId.',
           { cause: err },
         );
       }
-      if (/UNAVAILABLE|ECONNREFUSED|connect/i.test(message)) {
-        throw new AgentError('unavailable', `the Temporal server is not reachable: ${message}`, {
+      if (grpc?.code === GRPC_STATUS.DEADLINE_EXCEEDED)
+        throw new AgentError('unavailable', 'the Temporal server did not answer in time', { cause: err });
+      if (grpc?.code === GRPC_STATUS.UNAVAILABLE)
+        throw new AgentError(
+          'unavailable',
+          `the Temporal server is not reachable: ${clipped(grpc.details)}`,
+          {
+            cause: err,
+          },
+        );
+      if (grpc?.code === GRPC_STATUS.RESOURCE_EXHAUSTED)
+        throw new AgentError('unavailable', `the Temporal server is busy: ${clipped(grpc.details)}`, {
           cause: err,
         });
-      }
       throw err;
     }
   }
+}
+
+/** The gRPC status codes the client maps (grpc/grpc doc/statuscodes.md). */
+const GRPC_STATUS = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
+
+/** The first gRPC service error in an error's cause chain. */
+function grpcErrorOf(err: unknown): { code: number; details: string } | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    if (isGrpcServiceError(e)) return { code: e.code, details: e.details };
+  }
+  return undefined;
+}
+
+/** A value quoted in an error message: its start when it is long. */
+function clipped(text: string, max = 100): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 }

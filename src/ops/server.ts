@@ -7,9 +7,20 @@ import { z } from 'zod';
 import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
 import { formatIssues } from '../api/issues';
 import { CONVERSATION_STATUSES, type ConversationState, type ConversationStatus } from '../api/conversation';
-import { AgentError, type AgentClient, type ConversationSummary, type PendingApprovalItem } from '../client';
+import {
+  AgentError,
+  type AgentClient,
+  type ConversationSummary,
+  type PendingApprovalItem,
+  type UnreadableConversation,
+} from '../client';
 import { StreamHub } from '../streaming/hub';
-import type { LiveMessage, Published } from '../streaming/protocol';
+import type { LiveMessage } from '../streaming/protocol';
+import { ApprovalQueue } from './approval-queue';
+import { describeError, logToStderr, type OpsErrorLogEntry } from './error-log';
+import { clientErrorHandler, clip, jsonTextDepth, setSecurityHeaders } from './http-safety';
+import { OPERATOR_HEADER, operatorFrom } from './operator';
+import { parsePublishedLine } from './stream-items';
 
 export interface OpsServerOptions {
   agent: AgentClient;
@@ -24,14 +35,48 @@ export interface OpsServerOptions {
   codec?: PayloadCodec;
   /** The Temporal UI's origin, the only one allowed to call the codec endpoints from a browser. */
   codecCorsOrigin?: string;
+  /** Where answers with a 5xx status are logged (default: a JSON line on stderr; fastify's logger with `logger`). */
+  errorLog?: (entry: OpsErrorLogEntry) => void;
+  /** The approval queue (default: one on `agent`, with its default timings). */
+  queue?: ApprovalQueue;
 }
 
-const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true }).strict();
+/** Longest conversation id, in characters: Temporal's default `limit.maxIDLength`, what the CLI accepts. */
+const MAX_ID_CHARS = 1000;
+
+/**
+ * Deepest JSON body accepted: an edited tool input (64 levels, the workflow's bound) inside the
+ * decision. Checked on the text before parsing; deeper bodies only serve to exhaust a stack.
+ */
+const MAX_BODY_DEPTH = 65;
+/** Seconds a client should wait before trying again after a 503. */
+const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Longest tool_use id a decision may name (the model's are about 30 characters): refused here, so a
+ * huge id is never sent on to the workflow nor echoed back in its refusal.
+ */
+const MAX_TOOL_USE_ID = 256;
+
+const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true })
+  .extend({
+    toolUseId: z
+      .string()
+      .min(1, 'toolUseId is empty')
+      .max(MAX_TOOL_USE_ID, `a toolUseId is at most ${MAX_TOOL_USE_ID} characters`),
+  })
+  .strict();
 const ListQuerySchema = z.object({
   status: z.enum(CONVERSATION_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
-const WorkflowIdSchema = z.object({ id: z.string().min(1).max(1000) });
+/** Every route that takes a conversation id checks it with this. */
+const WorkflowIdSchema = z.object({
+  id: z
+    .string()
+    .min(1, 'the conversation id is empty')
+    .max(MAX_ID_CHARS, `a conversation id is at most ${MAX_ID_CHARS} characters`),
+});
 
 // What the API routes answer: the ops page (src/ops/public, type-checked with checkJs) reads these types.
 
@@ -42,9 +87,13 @@ export interface SessionInfo {
   taskQueue: string;
   statuses: readonly ConversationStatus[];
 }
-/** `GET /api/approvals`: every pending tool call, oldest first. */
+/**
+ * `GET /api/approvals`: every pending tool call that could be read, oldest first, and the waiting
+ * conversations whose state could not be read (their calls are missing from `approvals`).
+ */
 export interface ApprovalsResponse {
   approvals: PendingApprovalItem[];
+  unreadable: UnreadableConversation[];
 }
 /** `GET /api/conversations[?status=&limit=]`: newest first. */
 export interface ConversationsResponse {
@@ -58,7 +107,13 @@ export type DecisionBody = z.infer<typeof DecisionBodySchema>;
 export interface DecisionResponse {
   decision: RecordedDecision;
 }
-/** Any error: `{error, message}` with a 4xx or 5xx status. */
+/** `POST /stream/publish`: the lines applied, and those skipped (with the first few problems). */
+export interface PublishResponse {
+  accepted: number;
+  skipped: number;
+  problems: Array<{ line: number; problem: string }>;
+}
+/** Any error: `{error, message}` with a 4xx or 5xx status; a 503 says when to retry (`retry-after`). */
 export interface ErrorResponse {
   error: string;
   message: string;
@@ -101,14 +156,56 @@ const STATUS_OF: Record<AgentError['code'], number> = {
 
 /**
  * The ops server: the approval page and its JSON API. Every `/api` route needs `Authorization: Bearer
- * <OPS_TOKEN>`; decisions also need the operator's name (`x-ops-operator`), which becomes `decidedBy`.
- * No CORS: browsers may not call it from another origin, and requests that say they come from one are
- * refused outright.
+ * <OPS_TOKEN>`; decisions also need the operator's name (`x-ops-operator`, percent-encoded UTF-8),
+ * which becomes `decidedBy`. No CORS: browsers may not call it from another origin, and requests that
+ * say they come from one are refused outright. Every answer carries the security headers; every error
+ * is `{error, message}` with a bounded message; every 5xx is logged.
  */
 export async function createOpsServer(options: OpsServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    // The router's bound on a path parameter (measured decoded; default 100) fits every valid id.
+    routerOptions: { maxParamLength: MAX_ID_CHARS },
+    clientErrorHandler,
+    // Errors the router answers before any route or hook runs: the same `{error, message}` as the rest.
+    frameworkErrors: (error, _request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path parameter is too long (a conversation id is at most ${MAX_ID_CHARS} characters)`
+          : error.code === 'FST_ERR_BAD_URL'
+            ? 'the URL is not valid (malformed percent-encoding)'
+            : 'the request could not be routed';
+      void (reply as FastifyReply).code(error.statusCode ?? 400).send({ error: 'invalid', message });
+    },
+  });
+  app.server.prependListener('request', (_request, response) => setSecurityHeaders(response));
   const expected = digest(options.token);
   const hub = options.hub ?? new StreamHub();
+  const queue = options.queue ?? new ApprovalQueue({ agent: options.agent });
+  const errorLog = options.errorLog ?? (options.logger ? (entry) => app.log.error(entry) : logToStderr);
+  const failures = new WeakMap<FastifyRequest, unknown>();
+
+  // JSON bodies: bounded in depth on the text, then fastify's own parser (prototype poisoning refused).
+  // (Typed as its callback form, the one fastify implements.)
+  const parseJson = app.getDefaultJsonParser('error', 'error') as (
+    request: FastifyRequest,
+    body: string,
+    done: (err: Error | null, value?: unknown) => void,
+  ) => void;
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonTextDepth(String(body), MAX_BODY_DEPTH) > MAX_BODY_DEPTH)
+      return done(
+        clientError(400, `the JSON body is nested deeper than ${MAX_BODY_DEPTH} levels`),
+        undefined,
+      );
+    parseJson(request, String(body), (err, value) =>
+      err
+        ? done(clientError(400, `the body is not valid JSON (${clip(err.message)})`), undefined)
+        : done(null, value),
+    );
+  });
   // Workers publish the live stream as NDJSON batches.
   app.addContentTypeParser(
     'application/x-ndjson',
@@ -116,16 +213,19 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     (_request, body, done) => done(null, body),
   );
 
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    );
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('cache-control', 'no-store');
-    return payload;
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode < 500) return;
+    const error = failures.get(request);
+    errorLog({
+      level: 'error',
+      time: new Date().toISOString(),
+      msg: 'ops request failed',
+      reqId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      status: reply.statusCode,
+      ...(error !== undefined && { error: describeError(error) }),
+    });
   });
 
   // Cross-origin requests are refused before anything else: the browser says where a request comes
@@ -172,6 +272,14 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     }
   };
 
+  /** The conversation id of a route, checked the same way on every route; undefined after a 400. */
+  const workflowIdOf = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
+    const params = WorkflowIdSchema.safeParse(request.params);
+    if (params.success) return params.data.id;
+    void badRequest(reply, params.error);
+    return undefined;
+  };
+
   for (const [path, asset] of pageAssets()) {
     const body = readFileSync(asset.file);
     app.get(path, async (_request, reply) => reply.type(asset.type).send(body));
@@ -191,10 +299,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
         }) satisfies SessionInfo,
     );
 
-    api.get(
-      '/api/approvals',
-      async () => ({ approvals: await options.agent.listPendingApprovals() }) satisfies ApprovalsResponse,
-    );
+    api.get('/api/approvals', async () => (await queue.read()) satisfies ApprovalsResponse);
 
     api.get('/api/conversations', async (request, reply) => {
       const query = ListQuerySchema.safeParse(request.query);
@@ -208,41 +313,41 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     });
 
     api.get('/api/conversations/:id', async (request, reply) => {
-      const params = WorkflowIdSchema.safeParse(request.params);
-      if (!params.success) return badRequest(reply, params.error);
-      return {
-        workflowId: params.data.id,
-        ...(await options.agent.getState(params.data.id)),
-      } satisfies ConversationResponse;
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      return { workflowId: id, ...(await options.agent.getState(id)) } satisfies ConversationResponse;
     });
 
     // Workers (anywhere) publish model streams here; the hub keeps the partial state and fans it out.
+    // A line the hub could not apply is skipped and counted, not the batch refused: a batch mixes
+    // conversations, and the publisher drops a refused batch whole, so one bad line would cost every
+    // observer in it their updates.
     api.post('/stream/publish', async (request, reply) => {
-      const lines = String(request.body ?? '').split('\n');
-      let accepted = 0;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        let item: Published;
-        try {
-          item = JSON.parse(line) as Published;
-        } catch {
-          return reply.code(400).send({ error: 'invalid', message: `line ${accepted + 1} is not JSON` });
+      if (typeof request.body !== 'string')
+        return reply
+          .code(415)
+          .send({ error: 'invalid', message: 'publish NDJSON (content-type: application/x-ndjson)' });
+      const answer: PublishResponse = { accepted: 0, skipped: 0, problems: [] };
+      request.body.split('\n').forEach((line, at) => {
+        if (!line.trim()) return;
+        const parsed = parsePublishedLine(line);
+        if ('item' in parsed) {
+          hub.publish(parsed.item);
+          answer.accepted++;
+          return;
         }
-        if (!item || typeof item.workflowId !== 'string' || !['start', 'event', 'end'].includes(item.type)) {
-          return reply
-            .code(400)
-            .send({ error: 'invalid', message: `line ${accepted + 1} is not a stream item` });
-        }
-        hub.publish(item);
-        accepted++;
-      }
-      return { accepted };
+        answer.skipped++;
+        if (answer.problems.length < 5)
+          answer.problems.push({ line: at + 1, problem: clip(parsed.problem, 200) });
+      });
+      return answer;
     });
 
-    // Observers: the live stream of one conversation as server-sent events; a snapshot first.
+    // Observers: the live stream of one conversation as server-sent events; a snapshot first. The
+    // response is written raw: the security headers come from the server's request listener.
     api.get('/api/conversations/:id/live', (request, reply) => {
-      const params = WorkflowIdSchema.safeParse(request.params);
-      if (!params.success) return badRequest(reply, params.error);
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -253,7 +358,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       });
       const write = (message: LiveMessage) =>
         raw.write(`event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
-      const unsubscribe = hub.subscribe(params.data.id, write);
+      const unsubscribe = hub.subscribe(id, write);
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       request.raw.on('close', () => {
         clearInterval(keepAlive);
@@ -278,39 +383,46 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
               : await options.codec.decode(payloads);
           return { payloads: out.map(toJsonPayload) };
         } catch (err) {
-          return reply.code(400).send({ error: 'invalid', message: (err as Error).message });
+          return reply.code(400).send({ error: 'invalid', message: clip((err as Error).message, 300) });
         }
       });
     }
 
     api.post('/api/conversations/:id/decisions', async (request, reply) => {
-      const params = WorkflowIdSchema.safeParse(request.params);
-      if (!params.success) return badRequest(reply, params.error);
-      const operator = String(request.headers['x-ops-operator'] ?? '').trim();
-      if (!operator)
-        return reply
-          .code(400)
-          .send({ error: 'invalid', message: 'the x-ops-operator header (who decides) is required' });
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
+      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
       const body = DecisionBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
-      const [decision] = await options.agent.decide(params.data.id, { ...body.data, decidedBy: operator });
-      return { decision } satisfies DecisionResponse;
+      try {
+        const [decision] = await options.agent.decide(id, { ...body.data, decidedBy: operator.name });
+        return { decision } satisfies DecisionResponse;
+      } finally {
+        // Whatever the answer, the queue reads this conversation again rather than trust its cache.
+        queue.invalidate(id);
+      }
     });
   });
 
-  app.setErrorHandler((error, _request, reply) => {
-    if (error instanceof AgentError)
-      return reply.code(STATUS_OF[error.code]).send({ error: error.code, message: error.message });
+  app.setErrorHandler((error, request, reply) => {
+    failures.set(request, error);
+    if (error instanceof AgentError) {
+      const status = STATUS_OF[error.code];
+      if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return reply.code(status).send({ error: error.code, message: clip(error.message, 1000) });
+    }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: 'invalid', message: (error as Error).message });
+      return reply.code(status).send({ error: 'invalid', message: clip((error as Error).message, 300) });
     }
-    app.log.error(error);
     return reply.code(500).send({ error: 'internal', message: 'internal error (see the ops server log)' });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${clip(request.url.split('?')[0])}` }),
   );
   return app;
 }
@@ -347,6 +459,11 @@ function digest(value: string): Buffer {
 function badRequest(reply: FastifyReply, error: z.ZodError) {
   return reply.code(400).send({
     error: 'invalid',
-    message: formatIssues(error, { root: '(body)' }),
+    message: clip(formatIssues(error, { root: '(body)', max: 5 }), 1000),
   });
+}
+
+/** An error fastify answers with its status (the error handler turns it into `{error, message}`). */
+function clientError(statusCode: number, message: string): Error & { statusCode: number } {
+  return Object.assign(new Error(message), { statusCode });
 }

@@ -26,11 +26,17 @@ export class ApiError extends Error {
 }
 
 /**
+ * The headers of every API call. The operator's name is percent-encoded UTF-8: header values travel as
+ * latin-1, so a name such as "José" would otherwise arrive garbled (the server decodes it).
  * @param {Session} s
  * @returns {Record<string, string>}
  */
 export function authHeaders(s) {
-  return { Authorization: 'Bearer ' + s.token, 'x-ops-operator': s.name, Accept: 'application/json' };
+  return {
+    Authorization: 'Bearer ' + s.token,
+    'x-ops-operator': encodeURIComponent(s.name),
+    Accept: 'application/json',
+  };
 }
 
 /** @type {(message: string) => void} */

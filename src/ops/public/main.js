@@ -60,7 +60,7 @@ async function onLogin(ev) {
   const name = loginName().value.trim();
   const token = loginToken().value.trim();
   if (!name || !token) return loginError('Enter your operator name and the access token.');
-  if (!/^[\x20-\x7e]+$/.test(name)) return loginError('Use plain ASCII characters in the operator name.');
+  if (name.length > 200) return loginError('The operator name is at most 200 characters.');
   loginError(null);
   const submit = element('login-submit', HTMLButtonElement);
   submit.disabled = true;
@@ -138,7 +138,7 @@ async function refresh(isCurrent) {
   const r = app.route;
   if (r.view === 'approvals') {
     const data = await listApprovals();
-    if (isCurrent()) renderQueue(data.approvals || []);
+    if (isCurrent()) renderQueue(data.approvals || [], data.unreadable || []);
   } else if (r.view === 'conversations') {
     const data = await listConversations(statusFilter().value);
     if (isCurrent()) renderConversationList(data.conversations || []);

@@ -1,0 +1,37 @@
+/**
+ * The ops server's error log: one JSON line on stderr per answer with a 5xx status, so "see the ops
+ * server log" has something to see even with request logging off. It names the request and the error,
+ * never the Authorization header, the token, or a body.
+ */
+import { clip } from './http-safety';
+
+/** One logged failure. */
+export interface OpsErrorLogEntry {
+  level: 'error';
+  time: string;
+  msg: 'ops request failed';
+  reqId: string;
+  method: string;
+  /** The route's pattern (`/api/conversations/:id`), not the URL with its ids. */
+  route: string | null;
+  status: number;
+  /** What was thrown, when the answer came from an error. */
+  error?: { type: string; code?: string; cause?: string; message: string };
+}
+
+/** Writes an entry as one JSON line on stderr. */
+export function logToStderr(entry: OpsErrorLogEntry): void {
+  process.stderr.write(`${JSON.stringify(entry)}\n`);
+}
+
+/** The error part of an entry: its class, its code (an AgentError's), the class of its cause. */
+export function describeError(error: unknown): OpsErrorLogEntry['error'] {
+  if (!(error instanceof Error)) return { type: typeof error, message: clip(String(error), 500) };
+  const code = (error as { code?: unknown }).code;
+  return {
+    type: error.name,
+    ...(typeof code === 'string' && { code }),
+    ...(error.cause instanceof Error && { cause: error.cause.name }),
+    message: clip(error.message, 500),
+  };
+}
