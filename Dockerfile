@@ -10,7 +10,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
- && node -e "require('@temporalio/worker').bundleWorkflowCode({ workflowsPath: require.resolve('./dist/workflows') }).then(b => require('fs').writeFileSync('dist/workflow-bundle.js', b.code))"
+ && node -e "require('@temporalio/worker').bundleWorkflowCode(require('./dist/worker').CONVERSATION_BUNDLE_OPTIONS).then(b => require('fs').writeFileSync('dist/workflow-bundle.js', b.code))"
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { undecodablePayload } from './api/payload-converter';
 
 const ENCODING = 'binary/encrypted';
 const CIPHER = 'aes-256-gcm+gzip';
@@ -93,4 +94,26 @@ export function codecFromEnv(
   }
   const ids = Object.keys(keys);
   return new EncryptionCodec({ keys, activeKeyId: activeKeyId ?? ids[0] });
+}
+
+/**
+ * The worker's side of a codec: a payload it cannot decode (a key the worker lacks, altered data)
+ * becomes an undecodable marker for the payload converter (src/api/payload-converter.ts) instead of
+ * failing the whole workflow activation, so one bad signal cannot wedge a conversation.
+ */
+export function tolerantCodec(codec: PayloadCodec): PayloadCodec {
+  return {
+    encode: (payloads) => codec.encode(payloads),
+    decode: (payloads) =>
+      Promise.all(
+        payloads.map(async (payload) => {
+          try {
+            const [decoded] = await codec.decode([payload]);
+            return decoded;
+          } catch (err) {
+            return undecodablePayload(err instanceof Error ? err.message : String(err));
+          }
+        }),
+      ),
+  };
 }

@@ -3,7 +3,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import type { PayloadCodec } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from './activities';
 import { DEFAULT_PRICES, type PriceTable } from './activities/pricing';
-import { codecFromEnv } from './codec';
+import { codecFromEnv, tolerantCodec } from './codec';
 import { temporalConnectOptions } from './connection';
 import { JsonLogger } from './logging';
 import { tracingPlugin } from './tracing';
@@ -138,6 +138,16 @@ export function tuningFromConfig(config: Config): TuningOptions {
   };
 }
 
+/**
+ * What the conversation workflow's bundle is built from: pass these to `bundleWorkflowCode` for a
+ * prebuilt bundle (`AGENT_WORKFLOW_BUNDLE`, tests, the Docker image). The payload converter decodes a
+ * payload it cannot read into a marker the handlers refuse, instead of failing the workflow task.
+ */
+export const CONVERSATION_BUNDLE_OPTIONS = {
+  workflowsPath: require.resolve('./workflows'),
+  payloadConverterPath: require.resolve('./api/payload-converter'),
+};
+
 /** Creates a worker that runs conversation workflows and their activities. */
 export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
   const activities = createActivities({
@@ -154,11 +164,14 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities,
-    ...(options.codec && { dataConverter: { payloadCodecs: [options.codec] } }),
+    dataConverter: {
+      payloadConverterPath: CONVERSATION_BUNDLE_OPTIONS.payloadConverterPath,
+      ...(options.codec && { payloadCodecs: [tolerantCodec(options.codec)] }),
+    },
     ...(options.plugins && { plugins: options.plugins }),
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+      : { workflowsPath: CONVERSATION_BUNDLE_OPTIONS.workflowsPath }),
     ...tuning,
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
     shutdownGraceTime: '20 seconds',

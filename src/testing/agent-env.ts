@@ -17,7 +17,7 @@ import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
 import { builtinTools } from '../tools/builtin';
 import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
-import { anthropicClient, createAgentWorker } from '../worker';
+import { CONVERSATION_BUNDLE_OPTIONS, anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
 import {
   installQuietRuntime,
@@ -30,10 +30,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** The workflow bundle, built once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    logger: quietBundlerLogger,
-  });
+  bundle ??= bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
   return bundle;
 }
 

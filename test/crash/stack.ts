@@ -19,6 +19,7 @@ import {
   searchAttributeFlags,
   temporalBinaries,
 } from '../../src/testing';
+import { CONVERSATION_BUNDLE_OPTIONS } from '../../src/worker';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -81,10 +82,7 @@ export class CrashStack {
   static async start(options: StackOptions = {}): Promise<CrashStack> {
     const dir = mkdtempSync(join(tmpdir(), 'crash-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: join(ROOT, 'src', 'workflows'),
-      logger: quietBundlerLogger,
-    });
+    const bundle = await bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, bundle.code);
     const fake = await FakeClaude.start();
