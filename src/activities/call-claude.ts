@@ -81,7 +81,8 @@ export function createCallClaude(deps: CallClaudeDeps) {
       ...(request.thinking && { thinking: request.thinking }),
     };
     const signal = cancellationSignal();
-    const options = { signal, headers: { [CONVERSATION_ID_HEADER]: workflowId } };
+    // Percent-encoded: a workflow id may hold characters no HTTP header can carry (non-latin-1, CR/LF).
+    const options = { signal, headers: { [CONVERSATION_ID_HEADER]: encodeURIComponent(workflowId) } };
     const attempt = activityInfo().attempt;
     deps.observer?.onStart(workflowId, { turn: input.turn, attempt });
 

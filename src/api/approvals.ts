@@ -4,6 +4,14 @@
  */
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import {
+  MAX_EDIT_INPUT_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_NAME,
+  MAX_REASON,
+  MAX_TOOL_USE_ID,
+  jsonDepth,
+} from './bounds';
 import type { ToolEffect } from './tools';
 
 /** What an operator can decide about a tool call: run it, refuse it, or run it with an edited input. */
@@ -12,14 +20,23 @@ export type DecisionKind = (typeof DECISION_KINDS)[number];
 
 /** One operator decision about one pending tool call. */
 export const DecisionRequestSchema = z.object({
-  toolUseId: z.string().min(1),
+  toolUseId: z.string().min(1).max(MAX_TOOL_USE_ID),
   decision: z.enum(DECISION_KINDS),
   /** With `edit`: the input to run instead (validated against the tool's schema). */
-  input: z.record(z.string(), z.unknown()).optional(),
+  input: z
+    .record(z.string(), z.unknown())
+    .superRefine((input, ctx) => {
+      if (jsonDepth(input) > MAX_JSON_DEPTH) {
+        ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+      } else if (JSON.stringify(input).length > MAX_EDIT_INPUT_BYTES) {
+        ctx.addIssue({ code: 'custom', message: `larger than ${MAX_EDIT_INPUT_BYTES} bytes of JSON` });
+      }
+    })
+    .optional(),
   /** Why; shown to the model on a rejection. */
-  reason: z.string().max(4000).optional(),
+  reason: z.string().max(MAX_REASON).optional(),
   /** Who decided (the ops UI puts the operator's name here). */
-  decidedBy: z.string().trim().min(1, 'decidedBy is required').max(200),
+  decidedBy: z.string().trim().min(1, 'decidedBy is required').max(MAX_NAME),
 });
 export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
 

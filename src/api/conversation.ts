@@ -15,6 +15,8 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import type { PendingApproval, RecordedDecision, RefusedDecision } from './approvals';
+import { MAX_NAME, MAX_REASON, quote } from './bounds';
+import { formatIssues } from './issues';
 import { TOOL_NAME_PATTERN } from './tools';
 
 /** The workflow type name, for clients that start conversations by name. */
@@ -120,13 +122,60 @@ function sdkShaped<T>(check: z.ZodType): z.ZodType<T, T> {
   });
 }
 
-/** User content: a non-empty string or non-empty array of content blocks. */
+/** Where an image or a document comes from (the API checks the media types and the data). */
+const SourceSchema = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('base64'), media_type: z.string(), data: z.string() }),
+  z.looseObject({ type: z.literal('url'), url: z.string() }),
+  z.looseObject({ type: z.literal('file'), file_id: z.string() }),
+  z.looseObject({ type: z.literal('text'), media_type: z.string(), data: z.string() }),
+  z.looseObject({ type: z.literal('content'), content: z.union([z.string(), z.array(z.unknown())]) }),
+]);
+
+/** The blocks a user message may hold, each with the fields the API requires of it. */
+const USER_BLOCKS: Record<string, z.ZodType> = {
+  text: z.looseObject({ type: z.literal('text'), text: z.string().min(1, 'a text block must not be empty') }),
+  image: z.looseObject({ type: z.literal('image'), source: SourceSchema }),
+  document: z.looseObject({ type: z.literal('document'), source: SourceSchema }),
+};
+
+/** One block of a user message: checked here, so the API never answers a turn with a 400 for it. */
+const UserBlockSchema = sdkShaped<ContentBlockParam>(
+  z.looseObject({ type: z.string() }).superRefine((block, ctx) => {
+    const schema = USER_BLOCKS[block.type];
+    if (!schema) {
+      const message = `a user message may hold text, image and document blocks, not ${quote(block.type)}`;
+      return ctx.addIssue({ code: 'custom', message, path: ['type'] });
+    }
+    const result = schema.safeParse(block);
+    if (!result.success) {
+      for (const { message, path } of result.error.issues) ctx.addIssue({ code: 'custom', message, path });
+    }
+  }),
+);
+
+/** User content: a non-empty string or non-empty array of content blocks, each as the API requires it. */
 const UserContentSchema = z.union([
+  z.string().min(1, 'a message must not be empty'),
+  z.array(UserBlockSchema).min(1, 'a message must have at least one block'),
+]);
+
+/**
+ * The first message's shape as conversations have always been started with it (blocks checked for a
+ * `type` only). The workflow parses every run's input with it, so runs started before the checks of
+ * {@link firstMessageProblem} (and their continue-as-new successors) still start.
+ */
+const StartMessageSchema = z.union([
   z.string().min(1, 'a message must not be empty'),
   z
     .array(sdkShaped<ContentBlockParam>(z.looseObject({ type: z.string() })))
     .min(1, 'a message must have at least one block'),
 ]);
+
+/** The size check of a user message, where it enters (`sendMessage`, the start input). */
+export function messageSizeProblem(content: unknown, maxBytes: number): string | undefined {
+  const bytes = JSON.stringify(content).length;
+  return bytes > maxBytes ? `message too large: ${bytes} bytes of JSON, the limit is ${maxBytes}` : undefined;
+}
 export type UserContent = z.output<typeof UserContentSchema>;
 
 /** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
@@ -174,13 +223,27 @@ export const ConversationInputSchema = z.object({
   /** Beta headers to send (e.g. `fine-grained-tool-streaming-2025-05-14`); uses the beta client. */
   betas: z.array(z.string()).optional(),
   /** The first user message; without it the conversation waits for `sendMessage`. */
-  message: UserContentSchema.optional(),
+  message: StartMessageSchema.optional(),
   /** End after the first turn (a single-shot run) instead of waiting for more messages. */
   singleTurn: z.boolean().default(false),
   limits: LimitsSchema.default({}),
 });
 export type ConversationInput = z.input<typeof ConversationInputSchema>;
 export type ConversationConfig = z.output<typeof ConversationInputSchema>;
+
+/**
+ * What a new conversation's first message must pass, like any `sendMessage`: blocks as the API requires
+ * them, and `limits.maxMessageBytes`. Checked by the client before it starts a conversation, and by
+ * the workflow's first run (so a direct start is held to it too).
+ */
+export function firstMessageProblem(
+  config: Pick<ConversationConfig, 'message' | 'limits'>,
+): string | undefined {
+  if (config.message === undefined) return undefined;
+  const parsed = UserContentSchema.safeParse(config.message);
+  if (!parsed.success) return `message: ${formatIssues(parsed.error)}`;
+  return messageSizeProblem(config.message, resolveLimits(config.limits).maxMessageBytes);
+}
 
 /**
  * Token usage and cost totals across a conversation's model calls (all its runs). The prompt's
@@ -269,6 +332,14 @@ export interface ConversationState {
 
 /** What `sendMessage` takes. */
 export const SendMessageSchema = z.object({ content: UserContentSchema });
+
+/** Who resumes or ends a conversation, and why: bounded, so the audit trail stays small. */
+export const ResumeRequestSchema = z
+  .strictObject({ by: z.string().max(MAX_NAME).optional(), note: z.string().max(MAX_REASON).optional() })
+  .optional();
+export const EndRequestSchema = z
+  .strictObject({ by: z.string().max(MAX_NAME).optional(), reason: z.string().max(MAX_REASON).optional() })
+  .optional();
 export type SendMessageInput = z.input<typeof SendMessageSchema>;
 
 /** What `sendMessage` answers: the turn this message starts (later than the current one if queued). */
@@ -288,15 +359,9 @@ export interface StateQueryOptions {
 /** Sends a user message: validated, size-limited; answers with the turn it starts. */
 export const sendMessageUpdate = defineUpdate<SendMessageResult, [SendMessageInput]>('sendMessage');
 /** Who resumes a parked conversation, and why (for the log and the audit trail). */
-export interface ResumeRequest {
-  by?: string;
-  note?: string;
-}
+export type ResumeRequest = NonNullable<z.input<typeof ResumeRequestSchema>>;
 /** Who ends a conversation, and why (becomes its `endReason`). */
-export interface EndRequest {
-  by?: string;
-  reason?: string;
-}
+export type EndRequest = NonNullable<z.input<typeof EndRequestSchema>>;
 /** Retries whatever parked the conversation (after the operator fixed it). */
 export const resumeUpdate = defineUpdate<ConversationStatus, [ResumeRequest]>('resume');
 /** Ends the conversation (parked, idle, refused or awaiting approval). */

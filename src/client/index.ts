@@ -16,6 +16,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
+import { TEMPORAL_PAYLOAD_LIMIT } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
@@ -26,8 +27,10 @@ import {
   type RecordedDecision,
 } from '../api/approvals';
 import {
+  CONVERSATION_STATUSES,
   CONVERSATION_WORKFLOW,
   ConversationInputSchema,
+  firstMessageProblem,
   endUpdate,
   resumeUpdate,
   sendMessageUpdate,
@@ -199,6 +202,16 @@ export class AgentClient {
     if (!parsed.success) {
       throw new AgentError('invalid', `invalid conversation input: ${formatIssues(parsed.error)}`);
     }
+    const firstMessage = firstMessageProblem(parsed.data);
+    if (firstMessage) throw new AgentError('invalid', `invalid conversation input: ${firstMessage}`);
+    // Temporal refuses a larger start input with a bare "Failed to start Workflow": say why first.
+    const bytes = Buffer.byteLength(JSON.stringify(input));
+    if (bytes > TEMPORAL_PAYLOAD_LIMIT) {
+      throw new AgentError(
+        'invalid',
+        `the conversation input is ${bytes} bytes of JSON; Temporal's payload limit is ${TEMPORAL_PAYLOAD_LIMIT} (a large system prompt? send documents as messages)`,
+      );
+    }
     const workflowId = options.workflowId ?? `conversation-${randomUUID()}`;
     const handle = await this.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
       taskQueue: this.taskQueue,
@@ -278,17 +291,32 @@ export class AgentClient {
     );
   }
 
-  /** Conversations, newest first, from the visibility store (`status` filters by AgentStatus). */
+  /**
+   * Conversations, newest first, from the visibility store (`status` filters by AgentStatus; `limit`,
+   * 1 to 1000, default 50). Throws {@link AgentError} `invalid` for a status not in
+   * `CONVERSATION_STATUSES` or a bad limit.
+   */
   async listConversations(
     options: { status?: ConversationStatus; limit?: number; withUsage?: boolean } = {},
   ): Promise<ConversationSummary[]> {
+    // The visibility query is built from our own constants only: the status is looked up in the list
+    // (a caller's string is never pasted in, so `idle" OR WorkflowType = "x` cannot widen the query).
+    const status =
+      options.status === undefined ? undefined : CONVERSATION_STATUSES.find((s) => s === options.status);
+    if (options.status !== undefined && status === undefined) {
+      const given = String(options.status);
+      throw new AgentError(
+        'invalid',
+        `unknown status ${JSON.stringify(given.length > 40 ? `${given.slice(0, 40)}…` : given)}: one of ${CONVERSATION_STATUSES.join(', ')}`,
+      );
+    }
+    const limit = options.limit ?? 50;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+      throw new AgentError('invalid', `limit must be a positive integer up to 1000, not ${String(limit)}`);
     const clauses = [`WorkflowType = "${CONVERSATION_WORKFLOW}"`];
-    if (options.status) clauses.push(`${AGENT_STATUS.name} = "${options.status}"`);
+    if (status) clauses.push(`${AGENT_STATUS.name} = "${status}"`);
     const rows: ConversationSummary[] = [];
-    for await (const wf of this.client.workflow.list({
-      query: clauses.join(' AND '),
-      pageSize: options.limit ?? 50,
-    })) {
+    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
       const attrs = wf.typedSearchAttributes;
       rows.push({
         workflowId: wf.workflowId,
@@ -299,7 +327,7 @@ export class AgentClient {
         pendingApprovals: attrs.get(AGENT_PENDING_APPROVALS) ?? 0,
         usage: null,
       });
-      if (rows.length >= (options.limit ?? 50)) break;
+      if (rows.length >= limit) break;
     }
     if (options.withUsage) {
       await Promise.all(

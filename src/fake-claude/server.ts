@@ -233,7 +233,7 @@ export class FakeClaude {
         thread = { type: 'create' };
       }
     }
-    const conversation = String(req.headers[CONVERSATION_ID_HEADER] ?? WILDCARD);
+    const conversation = conversationOf(req.headers[CONVERSATION_ID_HEADER]);
     const index = route === 'messages' ? (this.counts.get(conversation) ?? 0) + 1 : 0;
     if (route === 'messages') this.counts.set(conversation, index);
     const recorded: RecordedRequest = {
@@ -455,4 +455,14 @@ function sleepUnlessClosed(res: ServerResponse, ms: number | undefined): Promise
     }, ms);
     res.once('close', onClose);
   });
+}
+
+/** The conversation a request belongs to: its percent-encoded id header, decoded (see src/api/wire.ts). */
+function conversationOf(header: string | string[] | undefined): string {
+  if (typeof header !== 'string') return WILDCARD;
+  try {
+    return decodeURIComponent(header);
+  } catch {
+    return header;
+  }
 }

@@ -4,6 +4,7 @@
  * validator, the signal handler and unit tests share it.
  */
 import { z } from 'zod';
+import { quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import {
   DecideToolCallSchema,
@@ -61,29 +62,30 @@ export class ApprovalBook {
     const requests = decisionsOf(parsed.data);
     const seen = new Set<string>();
     for (const r of requests) {
-      if (seen.has(r.toolUseId)) throw new Error(`tool_use_id ${r.toolUseId} appears twice in one request`);
+      if (seen.has(r.toolUseId))
+        throw new Error(`tool_use_id ${quote(r.toolUseId)} appears twice in one request`);
       seen.add(r.toolUseId);
       const recorded = this.decided.get(r.toolUseId);
       if (recorded) {
         if (sameDecision(recorded, r)) continue;
         throw new Error(
-          `tool call ${r.toolUseId} is already decided: ${recorded.decision} by ${recorded.decidedBy} at ${recorded.decidedAt}`,
+          `tool call ${quote(r.toolUseId)} is already decided: ${recorded.decision} by ${recorded.decidedBy} at ${recorded.decidedAt}`,
         );
       }
       const waiting = this.waiting.get(r.toolUseId);
       if (!waiting)
         throw new Error(
-          `unknown tool_use_id ${r.toolUseId}: no tool call of this conversation waits for a decision with that id`,
+          `unknown tool_use_id ${quote(r.toolUseId)}: no tool call of this conversation waits for a decision with that id`,
         );
       if (r.decision === 'edit') {
-        if (!r.input) throw new Error(`an edit of ${r.toolUseId} needs the input to run`);
+        if (!r.input) throw new Error(`an edit of ${quote(r.toolUseId)} needs the input to run`);
         const problem = schemaProblem(waiting.schema, r.input);
         if (problem)
           throw new Error(
-            `the edited input of ${r.toolUseId} does not match the ${waiting.name} schema: ${problem}`,
+            `the edited input of ${quote(r.toolUseId)} does not match the ${waiting.name} schema: ${problem}`,
           );
       } else if (r.input !== undefined) {
-        throw new Error(`only an edit carries an input (${r.toolUseId} is a ${r.decision})`);
+        throw new Error(`only an edit carries an input (${quote(r.toolUseId)} is a ${r.decision})`);
       }
     }
     return requests;

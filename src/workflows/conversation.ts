@@ -19,13 +19,16 @@ import {
 } from '@temporalio/workflow';
 import {
   ConversationInputSchema,
+  firstMessageProblem,
   type ConversationConfig,
   type ConversationInput,
   type ConversationResult,
 } from '../api/conversation';
 import { formatIssues } from '../api/issues';
+import { isUndecodable } from '../api/payload-converter';
 import { Conversation, ConversationEnded, type CarriedState } from './conversation-state';
 import { registerHandlers } from './handlers';
+import { PATCHES, rolledOut } from './patches';
 import { callModel } from './model-call';
 import { countCall, nextStep, startTurn } from './next-step';
 import { runTools } from './tool-calls';
@@ -37,7 +40,7 @@ export async function conversationWorkflow(
   input: ConversationInput,
   carried?: CarriedState,
 ): Promise<ConversationResult> {
-  const conversation = new Conversation(parseInput(input), carried);
+  const conversation = new Conversation(parseInput(input, carried), carried);
   registerHandlers(conversation);
   if (!carried) conversation.begin();
   try {
@@ -83,14 +86,17 @@ async function runTurn(conversation: Conversation): Promise<void> {
 }
 
 /** The workflow input, validated: bad input fails the run at once instead of a later turn. */
-function parseInput(input: ConversationInput): ConversationConfig {
+function parseInput(input: ConversationInput, carried: CarriedState | undefined): ConversationConfig {
+  // Not the caller's mistake but the worker's (e.g. a missing decryption key): fail the task, so the
+  // run starts once a worker can read it.
+  if (isUndecodable(input))
+    throw new Error(`the worker cannot decode the conversation input: ${input.error}`);
+  const invalid = (problem: string) =>
+    ApplicationFailure.nonRetryable(`invalid conversation input: ${problem}`, 'InvalidConversationInput');
   const parsed = ConversationInputSchema.safeParse(input);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid conversation input: ${formatIssues(parsed.error)}`,
-      'InvalidConversationInput',
-    );
-  }
+  if (!parsed.success) throw invalid(formatIssues(parsed.error));
+  const firstMessage = !carried && rolledOut(PATCHES.firstMessageChecks) && firstMessageProblem(parsed.data);
+  if (firstMessage) throw invalid(firstMessage);
   return parsed.data;
 }
 

@@ -7,7 +7,10 @@
 import { log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
+  EndRequestSchema,
+  ResumeRequestSchema,
   SendMessageSchema,
+  messageSizeProblem,
   endSignal,
   endUpdate,
   messagesQuery,
@@ -18,6 +21,7 @@ import {
   type EndRequest,
   type ResumeRequest,
 } from '../api/conversation';
+import { MAX_REASON, quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import { AGENT_LAST_ACTIVITY } from '../api/search-attributes';
 import { now, nowIso } from './clock';
@@ -41,15 +45,8 @@ export function registerHandlers(conversation: Conversation): void {
       validator: (message) => {
         const result = SendMessageSchema.safeParse(message);
         if (!result.success) throw new Error(`invalid message: ${formatIssues(result.error)}`);
-        const { content } = result.data;
-        const bytes = JSON.stringify(content).length;
-        if (bytes > limits.maxMessageBytes) {
-          throw new Error(
-            `message too large: ${bytes} bytes of JSON, the limit is ${limits.maxMessageBytes}`,
-          );
-        }
-        const bad = typeof content === 'string' ? undefined : content.find((b) => !USER_BLOCKS.has(b.type));
-        if (bad) throw new Error(`a user message may hold text, image and document blocks, not ${bad.type}`);
+        const tooLarge = messageSizeProblem(result.data.content, limits.maxMessageBytes);
+        if (tooLarge) throw new Error(tooLarge);
         const { status, endRequest } = conversation;
         if (status === 'completed' || status === 'cancelled' || endRequest) {
           throw new Error(`the conversation is ${endRequest ? 'ending' : status}`);
@@ -73,7 +70,9 @@ export function registerHandlers(conversation: Conversation): void {
       return 'running';
     },
     {
-      validator: (_request: ResumeRequest) => {
+      validator: (request: ResumeRequest) => {
+        const parsed = ResumeRequestSchema.safeParse(request);
+        if (!parsed.success) throw new Error(`invalid resume request: ${formatIssues(parsed.error)}`);
         if (conversation.status !== 'needs_attention') {
           throw new Error(
             `only a conversation in needs_attention can be resumed; this one is ${conversation.status}`,
@@ -90,7 +89,9 @@ export function registerHandlers(conversation: Conversation): void {
       return 'completed';
     },
     {
-      validator: (_request: EndRequest) => {
+      validator: (request: EndRequest) => {
+        const parsed = EndRequestSchema.safeParse(request);
+        if (!parsed.success) throw new Error(`invalid end request: ${formatIssues(parsed.error)}`);
         if (!conversation.endable) {
           throw new Error(`a ${conversation.status} conversation cannot be ended now (cancel it instead)`);
         }
@@ -98,7 +99,9 @@ export function registerHandlers(conversation: Conversation): void {
     },
   );
   setHandler(endSignal, (request) => {
-    if (conversation.endable) conversation.endRequest = request ?? {};
+    const parsed = EndRequestSchema.safeParse(request);
+    if (!parsed.success) log.warn('end signal ignored: invalid', { error: formatIssues(parsed.error) });
+    else if (conversation.endable) conversation.endRequest = parsed.data ?? {};
     else log.warn('end signal ignored', { status: conversation.status });
   });
 
@@ -120,12 +123,12 @@ export function registerHandlers(conversation: Conversation): void {
       approvals.apply(approvals.check(input), 'signal', nowIso());
       decided();
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      // Kept in the state: bounded, whatever the signal carried.
+      const error = quote(err instanceof Error ? err.message : String(err), MAX_REASON);
       const first = firstDecision(input);
       conversation.refuseDecision({
         at: nowIso(),
-        toolUseId: first?.toolUseId,
-        decidedBy: first?.decidedBy,
+        ...first,
         error,
       });
       log.warn('decision signal refused', { error });
@@ -143,9 +146,6 @@ export function registerHandlers(conversation: Conversation): void {
   }
 }
 
-/** Block types a user message may hold. */
-const USER_BLOCKS = new Set(['text', 'image', 'document']);
-
 /** Who and what a refused signal was about, as far as its (possibly malformed) input says. */
 function firstDecision(input: unknown): { toolUseId?: string; decidedBy?: string } | undefined {
   if (!input || typeof input !== 'object') return undefined;
@@ -153,7 +153,7 @@ function firstDecision(input: unknown): { toolUseId?: string; decidedBy?: string
   if (!first || typeof first !== 'object') return undefined;
   const field = (key: string) => {
     const value: unknown = Reflect.get(first, key);
-    return typeof value === 'string' ? value : undefined;
+    return typeof value === 'string' ? quote(value) : undefined;
   };
   return { toolUseId: field('toolUseId'), decidedBy: field('decidedBy') };
 }

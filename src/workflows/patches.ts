@@ -13,6 +13,8 @@ import { patched } from '@temporalio/workflow';
 export const PATCHES = {
   /** Every approval decision updates AgentLastActivityTime (before, only status changes did). */
   decisionActivityTime: 'decision-activity-time',
+  /** A new conversation's first message is held to what `sendMessage` accepts (blocks, size). */
+  firstMessageChecks: 'first-message-checks',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {
