@@ -230,6 +230,17 @@ export class AgentClient {
     content: SendMessageInput['content'],
     options: { messageId?: string } = {},
   ): Promise<SendMessageResult> {
+    // Past Temporal's payload limit the worker cannot even refuse it (the SDK echoes the request in its
+    // refusal, which is then too large to send): say so here, before anything leaves.
+    const bytes = Buffer.byteLength(JSON.stringify({ content }));
+    if (bytes > TEMPORAL_PAYLOAD_LIMIT) {
+      return Promise.reject(
+        new AgentError(
+          'invalid',
+          `message too large: ${bytes} bytes of JSON, past Temporal's payload limit of ${TEMPORAL_PAYLOAD_LIMIT}`,
+        ),
+      );
+    }
     return this.update(workflowId, () =>
       this.handle(workflowId).executeUpdate(sendMessageUpdate, {
         args: [{ content }],

@@ -50,9 +50,7 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
 }
 
 /** Text for an error message: its start when long, so no answer echoes a large input back. */
-export function clip(text: string, max = 100): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
-}
+export { quote as clip } from '../api/bounds';
 
 /**
  * The nesting depth of a JSON text, counted on the text in one pass (no recursion, no parse), up to

@@ -19,6 +19,8 @@ import type { LiveMessage } from '../streaming/protocol';
 import { ApprovalQueue } from './approval-queue';
 import { describeError, logToStderr, type OpsErrorLogEntry } from './error-log';
 import { clientErrorHandler, clip, jsonTextDepth, setSecurityHeaders } from './http-safety';
+// The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
+import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID } from '../api/bounds';
 import { OPERATOR_HEADER, operatorFrom } from './operator';
 import { parsePublishedLine } from './stream-items';
 
@@ -45,18 +47,12 @@ export interface OpsServerOptions {
 const MAX_ID_CHARS = 1000;
 
 /**
- * Deepest JSON body accepted: an edited tool input (64 levels, the workflow's bound) inside the
- * decision. Checked on the text before parsing; deeper bodies only serve to exhaust a stack.
+ * Deepest JSON body accepted: an edited tool input (the workflow's bound) inside the decision. Checked
+ * on the text before parsing; deeper bodies only serve to exhaust a stack.
  */
-const MAX_BODY_DEPTH = 65;
+const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1;
 /** Seconds a client should wait before trying again after a 503. */
 const RETRY_AFTER_SECONDS = 2;
-
-/**
- * Longest tool_use id a decision may name (the model's are about 30 characters): refused here, so a
- * huge id is never sent on to the workflow nor echoed back in its refusal.
- */
-const MAX_TOOL_USE_ID = 256;
 
 const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true })
   .extend({
