@@ -199,10 +199,13 @@ describe('live stream across processes', () => {
   it('agent watch prints the stream like the notebook', async () => {
     const id = `live-watch-${Date.now()}`;
     stack.fake.script(id, script('Let me save that. ', 30));
+    // No message yet: the CLI takes seconds to start on a busy machine, and a conversation that is over
+    // before it connects has nothing left to show. The message goes once the watcher is connected.
     await stack.agent.startConversation(
-      { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { model: 'claude-sonnet-5-5', tools: ['save_article'], singleTurn: true },
       { workflowId: id },
     );
+    const observers = hub.size.observers;
     const output = new Promise<string>((resolve) => {
       execFile(
         process.execPath,
@@ -220,6 +223,8 @@ describe('live stream across processes', () => {
         (_err, stdout) => resolve(stdout),
       );
     });
+    await until('the watcher to connect', () => hub.size.observers > observers);
+    await stack.agent.sendMessage(id, 'Save it');
     await approveAndFinish(id);
     const text = await output;
     expect(text).toContain('Let me save that.');
