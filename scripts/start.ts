@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config';
+import { stateDir } from '../src/cli/state-dir';
 import { FakeClaude } from '../src/fake-claude';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
 import { devServerTuningFlags, searchAttributeFlags } from '../src/testing/temporal-env';
@@ -94,7 +95,7 @@ let fake: FakeClaude | undefined;
 async function main(): Promise<void> {
   const config = loadConfig();
   // Where npm start keeps its state (the Temporal database, the ops token); tools' data is AGENT_DATA_DIR.
-  const dataDir = resolve(process.env.AGENT_STATE_DIR ?? join(ROOT, '.data'));
+  const dataDir = stateDir();
   mkdirSync(dataDir, { recursive: true });
   const [host, portText] = config.TEMPORAL_ADDRESS.split(':');
   const port = Number(portText ?? 7233);

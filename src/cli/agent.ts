@@ -142,7 +142,10 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
       return 0;
     }
     case 'pending': {
-      const items = await agent.listPendingApprovals();
+      // The queue lists what it can read; a conversation it cannot is named on stderr, not dropped silently.
+      const items = await agent.listPendingApprovals({
+        onUnreadable: (c) => warn(`could not read ${c.workflowId} (${c.code}): ${c.error}`),
+      });
       out(
         items,
         items
