@@ -55,10 +55,7 @@ export class EncryptionCodec implements PayloadCodec {
       if (decoder.decode(payload.metadata?.encoding ?? new Uint8Array()) !== ENCODING) return payload;
       const keyId = decoder.decode(payload.metadata?.['encryption-key-id'] ?? new Uint8Array());
       const key = this.config.keys[keyId];
-      if (!key)
-        throw new Error(
-          `a payload is encrypted with key "${keyId}", which this process does not have (AGENT_ENCRYPTION_KEYS)`,
-        );
+      if (!key) throw new MissingKeyError(keyId);
       const data = Buffer.from(payload.data ?? new Uint8Array());
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, 12));
@@ -96,10 +93,22 @@ export function codecFromEnv(
   return new EncryptionCodec({ keys, activeKeyId: activeKeyId ?? ids[0] });
 }
 
+/** A payload under a key id this process does not have: it may decode once the key is deployed. */
+export class MissingKeyError extends Error {
+  constructor(readonly keyId: string) {
+    super(
+      `a payload is encrypted with key "${keyId}", which this process does not have (AGENT_ENCRYPTION_KEYS)`,
+    );
+    this.name = 'MissingKeyError';
+  }
+}
+
 /**
- * The worker's side of a codec: a payload it cannot decode (a key the worker lacks, altered data)
- * becomes an undecodable marker for the payload converter (src/api/payload-converter.ts) instead of
- * failing the whole workflow activation, so one bad signal cannot wedge a conversation.
+ * The worker's side of a codec: a payload it cannot decode for good (altered or malformed data) becomes
+ * an undecodable marker for the payload converter (src/api/payload-converter.ts) instead of failing the
+ * whole workflow activation, so one bad signal cannot wedge a conversation. A key id the worker does
+ * not have still fails the activation (see {@link MissingKeyError}): the key may be deployed later,
+ * and a signal refused now but applied on a later replay would break the history.
  */
 export function tolerantCodec(codec: PayloadCodec): PayloadCodec {
   return {
@@ -111,6 +120,7 @@ export function tolerantCodec(codec: PayloadCodec): PayloadCodec {
             const [decoded] = await codec.decode([payload]);
             return decoded;
           } catch (err) {
+            if (err instanceof MissingKeyError) throw err;
             return undecodablePayload(err instanceof Error ? err.message : String(err));
           }
         }),

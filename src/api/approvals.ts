@@ -47,6 +47,23 @@ export const DecideToolCallSchema = z.union([
 ]);
 export type DecideToolCallInput = z.infer<typeof DecideToolCallSchema>;
 
+/**
+ * The rules decisions were applied by before the bounds above. A recorded decision must apply again the
+ * same way when its history is replayed (validators do not run on replay, handlers do): the update
+ * handler applies by these, and the signal does until `PATCHES.boundedSignals`.
+ */
+const UnboundedDecisionSchema = z.object({
+  toolUseId: z.string().min(1),
+  decision: z.enum(DECISION_KINDS),
+  input: z.record(z.string(), z.unknown()).optional(),
+  reason: z.string().max(MAX_REASON).optional(),
+  decidedBy: z.string().trim().min(1, 'decidedBy is required').max(MAX_NAME),
+});
+export const UnboundedDecideToolCallSchema = z.union([
+  UnboundedDecisionSchema,
+  z.object({ decisions: z.array(UnboundedDecisionSchema).min(1).max(64) }),
+]);
+
 /** A tool call waiting for an operator. */
 export interface PendingApproval {
   toolUseId: string;

@@ -138,7 +138,7 @@ const USER_BLOCKS: Record<string, z.ZodType> = {
   document: z.looseObject({ type: z.literal('document'), source: SourceSchema }),
 };
 
-/** One block of a user message: checked here, so the API never answers a turn with a 400 for it. */
+/** One block of a user message: the fields the API requires, checked here rather than by a 400 mid-turn. */
 const UserBlockSchema = sdkShaped<ContentBlockParam>(
   z.looseObject({ type: z.string() }).superRefine((block, ctx) => {
     const schema = USER_BLOCKS[block.type];

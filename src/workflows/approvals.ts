@@ -8,6 +8,7 @@ import { quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import {
   DecideToolCallSchema,
+  UnboundedDecideToolCallSchema,
   decisionsOf,
   type DecideToolCallInput,
   type DecisionRequest,
@@ -54,10 +55,13 @@ export class ApprovalBook {
   /**
    * Checks a request without applying it; throws an Error that says what is wrong: unknown ids,
    * ids already decided differently, an edit without input or whose input fails the tool's schema.
-   * A repeat of a recorded decision passes (it is answered, not applied again).
+   * A repeat of a recorded decision passes (it is answered, not applied again). `rules`: `bounded`
+   * (sizes, depth) where input enters; `unbounded` where a recorded decision is applied again on
+   * replay, so a decision taken before the bounds applies the same way.
    */
-  check(input: DecideToolCallInput): DecisionRequest[] {
-    const parsed = DecideToolCallSchema.safeParse(input);
+  check(input: DecideToolCallInput, rules: 'bounded' | 'unbounded' = 'bounded'): DecisionRequest[] {
+    const schema = rules === 'bounded' ? DecideToolCallSchema : UnboundedDecideToolCallSchema;
+    const parsed = schema.safeParse(input);
     if (!parsed.success) throw new Error(`invalid decision: ${formatIssues(parsed.error)}`);
     const requests = decisionsOf(parsed.data);
     const seen = new Set<string>();

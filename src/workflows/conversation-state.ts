@@ -1,7 +1,8 @@
 /**
  * The state of one conversation and the few ways it changes: the transcript grows, the status moves
  * (and with it the search attributes), the conversation parks for an operator or waits for a message,
- * and it ends. The workflow (conversation.ts) drives it; the handlers (handlers.ts) read and queue.
+ * and it ends. The workflow (conversation.ts) drives it; the handlers (handlers.ts) read it and record
+ * what arrives.
  */
 import { condition, log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { CallClaudeResult } from '../api/activity-contract';
@@ -57,8 +58,8 @@ export interface CarriedState {
 }
 
 /**
- * Thrown to end the conversation from wherever the end is noticed (an idle wait, a park, the approval
- * gate, a limit); the workflow catches it once and completes with `reason`.
+ * Thrown to end the conversation from wherever the end is noticed (an idle wait, a park, after a round
+ * of tool calls, a limit); the workflow catches it once and completes with `reason`.
  */
 export class ConversationEnded extends Error {
   constructor(readonly reason: string) {

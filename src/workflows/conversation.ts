@@ -89,8 +89,12 @@ async function runTurn(conversation: Conversation): Promise<void> {
 function parseInput(input: ConversationInput, carried: CarriedState | undefined): ConversationConfig {
   // Not the caller's mistake but the worker's (e.g. a missing decryption key): fail the task, so the
   // run starts once a worker can read it.
-  if (isUndecodable(input))
+  if (isUndecodable(input)) {
     throw new Error(`the worker cannot decode the conversation input: ${input.error}`);
+  }
+  if (isUndecodable(carried)) {
+    throw new Error(`the worker cannot decode the state carried from the last run: ${carried.error}`);
+  }
   const invalid = (problem: string) =>
     ApplicationFailure.nonRetryable(`invalid conversation input: ${problem}`, 'InvalidConversationInput');
   const parsed = ConversationInputSchema.safeParse(input);

@@ -1,8 +1,10 @@
 /**
  * How the outside world reaches a conversation: queries read its state, updates and signals queue a
- * message, resume or end it, and decide tool calls. Handlers only record; the loop in conversation.ts
- * acts on what they recorded. Updates refuse bad input in their validator (nothing reaches history);
- * a signal cannot be refused to its sender, so one that cannot apply is logged and kept, never fatal.
+ * message, resume or end it, and decide tool calls. Handlers record (a decision also updates the
+ * approval search attributes); the loop in conversation.ts acts on what they recorded. Updates refuse
+ * bad input in their validator (nothing reaches history); a signal cannot be refused to its sender, so
+ * one that cannot apply is logged and kept, never fatal. Validators do not run on replay, handlers do:
+ * a handler applies by the rules its recorded inputs passed (see `PATCHES.boundedSignals`).
  */
 import { log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
@@ -99,6 +101,12 @@ export function registerHandlers(conversation: Conversation): void {
     },
   );
   setHandler(endSignal, (request) => {
+    // Patched: signals that ended a conversation before the typed rules still do when replayed.
+    if (!rolledOut(PATCHES.boundedSignals)) {
+      if (conversation.endable) conversation.endRequest = request ?? {};
+      else log.warn('end signal ignored', { status: conversation.status });
+      return;
+    }
     const parsed = EndRequestSchema.safeParse(request);
     if (!parsed.success) log.warn('end signal ignored: invalid', { error: formatIssues(parsed.error) });
     else if (conversation.endable) conversation.endRequest = parsed.data ?? {};
@@ -112,7 +120,9 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(
     decideToolCallUpdate,
     (input): RecordedDecision[] => {
-      const recorded = approvals.apply(approvals.check(input), 'update', nowIso());
+      // The validator held it to the bounds; applied by the rules every recorded decision passed, so a
+      // decision accepted before the bounds replays the same way (validators do not run on replay).
+      const recorded = approvals.apply(approvals.check(input, 'unbounded'), 'update', nowIso());
       decided();
       return recorded;
     },
@@ -120,7 +130,8 @@ export function registerHandlers(conversation: Conversation): void {
   );
   setHandler(decideToolCallSignal, (input) => {
     try {
-      approvals.apply(approvals.check(input), 'signal', nowIso());
+      const rules = rolledOut(PATCHES.boundedSignals) ? 'bounded' : 'unbounded';
+      approvals.apply(approvals.check(input, rules), 'signal', nowIso());
       decided();
     } catch (err) {
       // Kept in the state: bounded, whatever the signal carried.

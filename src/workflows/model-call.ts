@@ -20,6 +20,7 @@ import {
   type ModelErrorDetails,
 } from '../api/activity-contract';
 import type { Attention } from '../api/conversation';
+import { isUndecodable, type Undecodable } from '../api/payload-converter';
 import { tailStart } from '../api/transcript';
 import type { Conversation } from './conversation-state';
 import type { TurnState } from './next-step';
@@ -46,7 +47,7 @@ export async function callModel(conversation: Conversation, turn: TurnState): Pr
     conversation.setStatus('running');
     conversation.modelCallInFlight = true;
     try {
-      return await callClaude(modelCallInput(conversation, turn));
+      return decoded(await callClaude(modelCallInput(conversation, turn)), 'the model call');
     } catch (err) {
       if (isCancellation(err)) throw err;
       await conversation.park(attentionFrom(err));
@@ -54,6 +55,17 @@ export async function callModel(conversation: Conversation, turn: TurnState): Pr
       conversation.modelCallInFlight = false;
     }
   }
+}
+
+/**
+ * An activity result the worker could decode (see src/api/payload-converter.ts). One it could not is a
+ * failure of that call: the model call parks for an operator, a tool call becomes an error result.
+ * The same bytes decide the same way on replay.
+ */
+export function decoded<T>(result: T | Undecodable, what: string): T {
+  if (isUndecodable(result))
+    throw new Error(`the worker cannot decode the result of ${what}: ${result.error}`);
+  return result;
 }
 
 /** The activity's input: where the transcript stands (the worker rebuilds it) and the request's options. */

@@ -15,6 +15,8 @@ export const PATCHES = {
   decisionActivityTime: 'decision-activity-time',
   /** A new conversation's first message is held to what `sendMessage` accepts (blocks, size). */
   firstMessageChecks: 'first-message-checks',
+  /** Decision and end signals are held to the bounded, typed rules (before: applied more leniently). */
+  boundedSignals: 'bounded-signals',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

@@ -10,7 +10,7 @@ import type { RecordedDecision } from '../api/approvals';
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import { now, nowIso } from './clock';
 import type { Conversation } from './conversation-state';
-import { failureMessage } from './model-call';
+import { decoded, failureMessage } from './model-call';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
 const { runTool } = proxyActivities<Activities>({
@@ -56,7 +56,10 @@ export async function runTools(
       });
       try {
         const { workflowId } = conversation;
-        const result = await runTool({ workflowId, toolUseId: call.id, name: call.name, input });
+        const result = decoded(
+          await runTool({ workflowId, toolUseId: call.id, name: call.name, input }),
+          `the ${call.name} call`,
+        );
         return decision?.decision === 'edit'
           ? editedResult(decision, result)
           : toolResult(call.id, result.content, result.isError);

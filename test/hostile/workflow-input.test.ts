@@ -364,3 +364,20 @@ describe('any workflow id can call the model', () => {
     await expectEnds(handle);
   });
 });
+
+describe('an input that only looks like the undecodable marker', () => {
+  it('a start input with an `undecodable: true` key runs like any other', async () => {
+    const handle = await t.start({ message: 'Hi', undecodable: true, error: 'x' } as never);
+    t.fake.script(handle.workflowId, [reply.text('Hello.')]);
+    expect((await t.waitFor(handle, (s) => s.status === 'idle')).messageCount).toBe(2);
+    await expectEnds(handle);
+  });
+
+  it('a decision signal with `undecodable: true` is judged as a decision, not as the marker', async () => {
+    const { handle } = await awaitingApproval();
+    await signalRaw(handle.workflowId, 'decideToolCallSignal', [json({ undecodable: true, error: 'x' })]);
+    const state = await t.waitFor(handle, (s) => s.refusedDecisions.length === 1);
+    expect(state.refusedDecisions[0].error).toMatch(/^invalid decision/);
+    await expectEnds(handle);
+  });
+});
