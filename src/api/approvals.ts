@@ -52,12 +52,9 @@ export type DecideToolCallInput = z.infer<typeof DecideToolCallSchema>;
  * same way when its history is replayed (validators do not run on replay, handlers do): the update
  * handler applies by these, and the signal does until `PATCHES.boundedSignals`.
  */
-const UnboundedDecisionSchema = z.object({
+const UnboundedDecisionSchema = DecisionRequestSchema.extend({
   toolUseId: z.string().min(1),
-  decision: z.enum(DECISION_KINDS),
   input: z.record(z.string(), z.unknown()).optional(),
-  reason: z.string().max(MAX_REASON).optional(),
-  decidedBy: z.string().trim().min(1, 'decidedBy is required').max(MAX_NAME),
 });
 export const UnboundedDecideToolCallSchema = z.union([
   UnboundedDecisionSchema,

@@ -3,7 +3,7 @@
  * server log" has something to see even with request logging off. It names the request and the error,
  * never the Authorization header, the token, or a body.
  */
-import { clip } from './http-safety';
+import { quote } from '../api/bounds';
 
 /** One logged failure. */
 export interface OpsErrorLogEntry {
@@ -26,12 +26,12 @@ export function logToStderr(entry: OpsErrorLogEntry): void {
 
 /** The error part of an entry: its class, its code (an AgentError's), the class of its cause. */
 export function describeError(error: unknown): OpsErrorLogEntry['error'] {
-  if (!(error instanceof Error)) return { type: typeof error, message: clip(String(error), 500) };
+  if (!(error instanceof Error)) return { type: typeof error, message: quote(String(error), 500) };
   const code = (error as { code?: unknown }).code;
   return {
     type: error.name,
     ...(typeof code === 'string' && { code }),
     ...(error.cause instanceof Error && { cause: error.cause.name }),
-    message: clip(error.message, 500),
+    message: quote(error.message, 500),
   };
 }

@@ -49,9 +49,6 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
   socket.destroy(err);
 }
 
-/** Text for an error message: its start when long, so no answer echoes a large input back. */
-export { quote as clip } from '../api/bounds';
-
 /**
  * The nesting depth of a JSON text, counted on the text in one pass (no recursion, no parse), up to
  * `limit + 1`: a body nested thousands deep is refused before a parser or a validator recurses into it.

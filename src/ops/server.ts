@@ -18,9 +18,9 @@ import { StreamHub } from '../streaming/hub';
 import type { LiveMessage } from '../streaming/protocol';
 import { ApprovalQueue } from './approval-queue';
 import { describeError, logToStderr, type OpsErrorLogEntry } from './error-log';
-import { clientErrorHandler, clip, jsonTextDepth, setSecurityHeaders } from './http-safety';
+import { clientErrorHandler, jsonTextDepth, setSecurityHeaders } from './http-safety';
 // The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
-import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID } from '../api/bounds';
+import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID, quote } from '../api/bounds';
 import { OPERATOR_HEADER, operatorFrom } from './operator';
 import { parsePublishedLine } from './stream-items';
 
@@ -198,7 +198,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       );
     parseJson(request, String(body), (err, value) =>
       err
-        ? done(clientError(400, `the body is not valid JSON (${clip(err.message)})`), undefined)
+        ? done(clientError(400, `the body is not valid JSON (${quote(err.message)})`), undefined)
         : done(null, value),
     );
   });
@@ -334,7 +334,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
         }
         answer.skipped++;
         if (answer.problems.length < 5)
-          answer.problems.push({ line: at + 1, problem: clip(parsed.problem, 200) });
+          answer.problems.push({ line: at + 1, problem: quote(parsed.problem, 200) });
       });
       return answer;
     });
@@ -379,7 +379,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
               : await options.codec.decode(payloads);
           return { payloads: out.map(toJsonPayload) };
         } catch (err) {
-          return reply.code(400).send({ error: 'invalid', message: clip((err as Error).message, 300) });
+          return reply.code(400).send({ error: 'invalid', message: quote((err as Error).message, 300) });
         }
       });
     }
@@ -406,11 +406,11 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     if (error instanceof AgentError) {
       const status = STATUS_OF[error.code];
       if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-      return reply.code(status).send({ error: error.code, message: clip(error.message, 1000) });
+      return reply.code(status).send({ error: error.code, message: quote(error.message, 1000) });
     }
     const status = (error as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: 'invalid', message: clip((error as Error).message, 300) });
+      return reply.code(status).send({ error: 'invalid', message: quote((error as Error).message, 300) });
     }
     return reply.code(500).send({ error: 'internal', message: 'internal error (see the ops server log)' });
   });
@@ -418,7 +418,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${clip(request.url.split('?')[0])}` }),
+      .send({
+        error: 'not_found',
+        message: `no route ${request.method} ${quote(request.url.split('?')[0])}`,
+      }),
   );
   return app;
 }
@@ -455,7 +458,7 @@ function digest(value: string): Buffer {
 function badRequest(reply: FastifyReply, error: z.ZodError) {
   return reply.code(400).send({
     error: 'invalid',
-    message: clip(formatIssues(error, { root: '(body)', max: 5 }), 1000),
+    message: quote(formatIssues(error, { root: '(body)', max: 5 }), 1000),
   });
 }
 

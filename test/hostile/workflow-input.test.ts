@@ -5,13 +5,20 @@
  * its state query, must never have failed a workflow task, and must still end cleanly: nothing wedges it.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { endUpdate, stateQuery, type ConversationState } from '../../src/api/conversation';
 import { reply } from '../../src/fake-claude';
 import { AgentClient, AgentError } from '../../src/client';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import {
+  enc,
+  json,
+  queryRaw as queryRawWith,
+  signalRaw as signalRawWith,
+  taskFailures,
+  updateRaw as updateRawWith,
+  type RawPayload,
+} from './workflow-raw';
 
 let t: AgentEnv;
 beforeAll(async () => {
@@ -19,13 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.teardown();
-});
-
-const enc = (s: string) => new TextEncoder().encode(s);
-type RawPayload = { metadata: Record<string, Uint8Array>; data: Uint8Array };
-const json = (value: unknown): RawPayload => ({
-  metadata: { encoding: enc('json/plain') },
-  data: enc(JSON.stringify(value)),
 });
 
 /** Payloads the default converter cannot decode, one per class of failure. */
@@ -50,59 +50,12 @@ const UNDECODABLE: Array<[string, RawPayload]> = [
   ],
 ];
 
-async function signalRaw(workflowId: string, signalName: string, payloads: RawPayload[]): Promise<void> {
-  await t.env.client.workflowService.signalWorkflowExecution({
-    namespace: 'default',
-    workflowExecution: { workflowId },
-    signalName,
-    input: { payloads },
-    identity: 'hostile-test',
-    requestId: randomUUID(),
-  });
-}
-
-/** An update with raw argument payloads; resolves to the rejection's message, or undefined if accepted. */
-async function updateRaw(
-  workflowId: string,
-  name: string,
-  payloads: RawPayload[],
-): Promise<string | undefined> {
-  const response = await t.env.client.workflowService.updateWorkflowExecution({
-    namespace: 'default',
-    workflowExecution: { workflowId },
-    request: {
-      meta: { updateId: randomUUID(), identity: 'hostile-test' },
-      input: { name, args: { payloads } },
-    },
-    waitPolicy: {
-      lifecycleStage:
-        temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage
-          .UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
-    },
-  });
-  return response.outcome?.failure?.message ?? undefined;
-}
-
-async function queryRaw(workflowId: string, queryType: string, payloads: RawPayload[]): Promise<string> {
-  try {
-    await t.env.client.workflowService.queryWorkflow({
-      namespace: 'default',
-      execution: { workflowId },
-      query: { queryType, queryArgs: { payloads } },
-    });
-    return 'answered';
-  } catch (err) {
-    return `refused: ${err instanceof Error ? err.message : String(err)}`;
-  }
-}
-
-/** Workflow tasks that failed in the conversation's history (any is a wedge in the making). */
-async function taskFailures(handle: WorkflowHandle): Promise<string[]> {
-  const history = await handle.fetchHistory();
-  return (history.events ?? [])
-    .filter((e) => e.workflowTaskFailedEventAttributes)
-    .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? '(no message)');
-}
+const signalRaw = (id: string, name: string, payloads: RawPayload[]) =>
+  signalRawWith(t.env.client, id, name, payloads);
+const updateRaw = (id: string, name: string, payloads: RawPayload[]) =>
+  updateRawWith(t.env.client, id, name, payloads);
+const queryRaw = (id: string, name: string, payloads: RawPayload[]) =>
+  queryRawWith(t.env.client, id, name, payloads);
 
 /** A conversation waiting for a decision on one save_article call. */
 async function awaitingApproval(): Promise<{ handle: WorkflowHandle; toolUseId: string }> {

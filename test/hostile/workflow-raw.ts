@@ -1,0 +1,83 @@
+/**
+ * Raw Temporal calls for the workflow hostile suites: signals, updates and queries with argument
+ * payloads as a hostile client would build them (no client-side converter or validation in between),
+ * and the check that a conversation never failed a workflow task.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+export type RawPayload = { metadata: Record<string, Uint8Array>; data: Uint8Array };
+
+export const enc = (s: string) => new TextEncoder().encode(s);
+
+/** A `json/plain` payload of `value`. */
+export function json(value: unknown): RawPayload {
+  return { metadata: { encoding: enc('json/plain') }, data: enc(JSON.stringify(value) ?? 'null') };
+}
+
+export async function signalRaw(
+  client: Client,
+  workflowId: string,
+  signalName: string,
+  payloads: RawPayload[],
+): Promise<void> {
+  await client.workflowService.signalWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId },
+    signalName,
+    input: { payloads },
+    identity: 'hostile-test',
+    requestId: randomUUID(),
+  });
+}
+
+/** An update with raw argument payloads; resolves to the rejection's message, or undefined if accepted. */
+export async function updateRaw(
+  client: Client,
+  workflowId: string,
+  name: string,
+  payloads: RawPayload[],
+): Promise<string | undefined> {
+  const response = await client.workflowService.updateWorkflowExecution({
+    namespace: 'default',
+    workflowExecution: { workflowId },
+    request: {
+      meta: { updateId: randomUUID(), identity: 'hostile-test' },
+      input: { name, args: { payloads } },
+    },
+    waitPolicy: {
+      lifecycleStage:
+        temporal.api.enums.v1.UpdateWorkflowExecutionLifecycleStage
+          .UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED,
+    },
+  });
+  return response.outcome?.failure?.message ?? undefined;
+}
+
+/** A query with raw argument payloads: `answered`, or `refused: why` (a refusal must harm nothing). */
+export async function queryRaw(
+  client: Client,
+  workflowId: string,
+  queryType: string,
+  payloads: RawPayload[],
+): Promise<string> {
+  try {
+    await client.workflowService.queryWorkflow({
+      namespace: 'default',
+      execution: { workflowId },
+      query: { queryType, queryArgs: { payloads } },
+    });
+    return 'answered';
+  } catch (err) {
+    return `refused: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** Workflow tasks that failed in the conversation's history (any is a wedge in the making). */
+export async function taskFailures(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? [])
+    .filter((e) => e.workflowTaskFailedEventAttributes)
+    .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? '(no message)');
+}
