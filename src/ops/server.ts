@@ -416,12 +416,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'not_found',
-        message: `no route ${request.method} ${quote(request.url.split('?')[0])}`,
-      }),
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${quote(request.url.split('?')[0])}`,
+    }),
   );
   return app;
 }
