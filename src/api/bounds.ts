@@ -7,6 +7,12 @@
 
 /** Temporal's default limit on one payload (the server's `limit.blobSize.error`). */
 export const TEMPORAL_PAYLOAD_LIMIT = 2 * 1024 * 1024;
+/**
+ * Largest update a client sends: the worker's refusal (or acceptance) echoes the request, so the
+ * request must leave room under {@link TEMPORAL_PAYLOAD_LIMIT} for the echo's ids and failure. The
+ * same value as the server's `history.maxInFlightUpdatePayloads` we configure (see the README).
+ */
+export const MAX_UPDATE_BYTES = TEMPORAL_PAYLOAD_LIMIT - 256 * 1024;
 /** Longest tool_use id accepted in a decision (the API's ids are about 30 characters). */
 export const MAX_TOOL_USE_ID = 256;
 /** Longest name of a person or system (`decidedBy`, `by`). */

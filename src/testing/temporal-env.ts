@@ -1,3 +1,4 @@
+import { MAX_UPDATE_BYTES } from '../api/bounds';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AGENT_SEARCH_ATTRIBUTES } from '../api/search-attributes';
@@ -32,6 +33,35 @@ export function searchAttributeFlags(): string[] {
 }
 
 /**
+ * The most the in-flight updates of one workflow may carry, in bytes: 2 MiB − 256 KiB. The server
+ * (1.27+) refuses an update past it at admission (`RESOURCE_EXHAUSTED`, "limit on total payload size
+ * of in-flight updates has been reached"), before a worker sees it. Without it (default 20 MiB), an
+ * update over 2 MiB sent straight to Temporal wedged its conversation: the worker's rejection echoes
+ * the whole request, the SDK will not send a rejection over the 2 MiB blob limit (`TMPRL1103`), so
+ * every workflow task failed while the server held the update. The server counts the request (ids,
+ * name, arguments); the rejection adds the ids again and the validator's failure (~0.5 KiB measured),
+ * so the 256 KiB of room keeps the rejection of any update it admits under 2 MiB. Production sets the
+ * same value in deploy/dynamicconfig/production.yaml.
+ */
+export const MAX_IN_FLIGHT_UPDATE_PAYLOADS = MAX_UPDATE_BYTES;
+
+/**
+ * Dev server safety limits, on every dev server this project starts ({@link startDevServer}, `npm start`
+ * and the crash tests through {@link devServerTuningFlags}), tuned or not.
+ */
+export const DEV_SERVER_LIMITS: Record<string, string | number | boolean> = {
+  'history.maxInFlightUpdatePayloads': MAX_IN_FLIGHT_UPDATE_PAYLOADS,
+};
+
+/** `--dynamic-config-value KEY=JSON` flags of `temporal server start-dev`. */
+function dynamicConfigFlags(values: Record<string, string | number | boolean>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
+}
+
+/**
  * Dev server settings for speed (bench/sweep.ts measured each; figures in bench/TUNING.md):
  * - `history.transferProcessorMaxPollRPS` (and the timer and visibility queues'): history reads its
  *   queue of tasks for matching at most 20 times a second per shard by default, and the dev server has
@@ -55,16 +85,18 @@ export const DEV_SERVER_TUNING = {
   sqlitePragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' } as Record<string, string>,
 };
 
-/** `temporal server start-dev` flags of {@link DEV_SERVER_TUNING} (the pragmas apply with `--db-filename`). */
+/**
+ * `temporal server start-dev` flags of {@link DEV_SERVER_TUNING} (the pragmas apply with `--db-filename`),
+ * always with {@link DEV_SERVER_LIMITS}: a safety limit, not a tuning, so no `tuning` leaves it out (a
+ * `tuning` that names the same key replaces its value).
+ */
 export function devServerTuningFlags(
   tuning: {
     dynamicConfig?: Record<string, string | number | boolean>;
     sqlitePragmas?: Record<string, string>;
   } = DEV_SERVER_TUNING,
 ): string[] {
-  const args: string[] = [];
-  for (const [key, value] of Object.entries(tuning.dynamicConfig ?? {}))
-    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  const args = dynamicConfigFlags({ ...DEV_SERVER_LIMITS, ...tuning.dynamicConfig });
   for (const [key, value] of Object.entries(tuning.sqlitePragmas ?? {}))
     args.push('--sqlite-pragma', `${key}=${value}`);
   return args;
@@ -88,13 +120,14 @@ export interface DevServerOptions {
   namespace?: string;
   /** Fixed port; a free one when absent. */
   port?: number;
-  /** Extra `temporal server start-dev` arguments, e.g. `--dynamic-config-value`. */
+  /** Extra `temporal server start-dev` arguments (after {@link DEV_SERVER_LIMITS}' flags). */
   extraArgs?: string[];
 }
 
 /**
  * Starts the Temporal CLI dev server (a real Temporal server, SQLite-backed) on a free port with our
- * search attributes registered. Call `teardown()` on the result (in `afterAll`) to stop it.
+ * search attributes and {@link DEV_SERVER_LIMITS}. Call `teardown()` on the result (in `afterAll`) to
+ * stop it.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
@@ -105,7 +138,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       dbFilename: options.dbFilename,
       port: options.port,
       searchAttributes: AGENT_SEARCH_ATTRIBUTES,
-      extraArgs: options.extraArgs,
+      extraArgs: [...dynamicConfigFlags(DEV_SERVER_LIMITS), ...(options.extraArgs ?? [])],
       log: { format: 'pretty', level: 'error' },
     },
   });
@@ -113,7 +146,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
 
 /**
  * Starts the time-skipping test server on a free port, with our search attributes registered. Time
- * skips whenever a client awaits a workflow result. Call `teardown()` on the result to stop it.
+ * skips whenever a client awaits a workflow result. Call `teardown()` on the result to stop it. It is
+ * Temporal's Java reimplementation of the server: it takes no dynamic config, so not
+ * {@link DEV_SERVER_LIMITS} either.
  */
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
