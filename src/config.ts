@@ -64,6 +64,11 @@ export const EnvSchema = z.object({
   AGENT_LOG_FORMAT: z.enum(['pretty', 'json']).default('pretty'),
   /** The worker's log level (Temporal runtime logger). */
   AGENT_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  /**
+   * Your module of agents and tools (e.g. `./agents.ts`): the worker serves what it exports (see
+   * src/agents/load-module.ts). Unset: the demo agent and the built-in tools.
+   */
+  AGENT_MODULE: z.string().min(1).optional(),
   /** A workflow bundle prebuilt with `bundleWorkflowCode` (a JS file); default: bundle at start. */
   AGENT_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** Bytes of transcripts the worker caches (default 128 MiB). */

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
@@ -11,7 +13,12 @@ import { loadConfig, type Config } from './config';
 import { builtinTools } from './tools/builtin';
 import type { ToolDefinition } from './tools/define-tool';
 import { StreamPublisher } from './streaming/publisher';
-import { ToolRegistry } from './tools/registry';
+import { AgentTools } from './agents/agent-tools';
+import type { AgentDefinition } from './agents/define-agent';
+import { demoAgents } from './agents/demo';
+import { loadAgentModule } from './agents/load-module';
+import { AgentRegistry } from './agents/registry';
+import { McpPool } from './mcp/pool';
 
 /** What an agent worker needs; everything else has a default. */
 export interface AgentWorkerOptions {
@@ -20,8 +27,16 @@ export interface AgentWorkerOptions {
   taskQueue: string;
   /** Build it with `maxRetries: 0` (see {@link anthropicClient}). */
   anthropic: Anthropic;
-  tools: ToolDefinition[];
-  /** A prebuilt bundle (tests build one per file); default: bundle src/workflows at start. */
+  /** The agents this worker serves (`defineAgent`); conversations name one with `agent`. */
+  agents?: AgentDefinition[];
+  /** Tools for conversations without an agent (`tools: ['name']`); each agent brings its own. */
+  tools?: ToolDefinition[];
+  /** The pool of MCP connections (default: one per worker, closed when the worker stops). */
+  mcpPool?: McpPool;
+  /**
+   * A prebuilt bundle (tests build one per file). Default: the package's prebuilt `workflow-bundle.js`
+   * when running the built package (unless a plugin configures the bundler), else bundle at start.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   observer?: ActivityDeps['observer'];
   transcriptCacheBytes?: number;
@@ -148,11 +163,35 @@ export const CONVERSATION_BUNDLE_OPTIONS = {
   payloadConverterPath: require.resolve('./api/payload-converter'),
 };
 
+/** The workflow bundle `npm run build` writes next to the compiled worker; absent when running from src. */
+const PREBUILT_BUNDLE = join(__dirname, 'workflow-bundle.js');
+
+/**
+ * The workflow code: the bundle given, else the prebuilt one (so an installed package's worker starts in
+ * about a second instead of bundling our sources), else bundled at start. A plugin that configures the
+ * bundler (tracing adds workflow interceptors) needs the code bundled here, with it.
+ */
+function workflowCode(
+  options: Pick<AgentWorkerOptions, 'workflowBundle' | 'plugins' | 'connection'>,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
+  const plugins = [...(options.plugins ?? []), ...(options.connection.plugins ?? [])];
+  if (!plugins.some((plugin) => 'configureBundler' in plugin) && existsSync(PREBUILT_BUNDLE))
+    return { workflowBundle: { codePath: PREBUILT_BUNDLE } };
+  return { workflowsPath: CONVERSATION_BUNDLE_OPTIONS.workflowsPath };
+}
+
 /** Creates a worker that runs conversation workflows and their activities. */
 export async function createAgentWorker(options: AgentWorkerOptions): Promise<Worker> {
+  const registry = new AgentRegistry(options.agents, options.tools);
+  const ownPool =
+    !options.mcpPool && registry.names().some((name) => registry.get(name)!.mcpServers.length > 0)
+      ? new McpPool()
+      : undefined;
+  const pool = options.mcpPool ?? ownPool;
   const activities = createActivities({
     anthropic: options.anthropic,
-    tools: new ToolRegistry(options.tools),
+    agents: new AgentTools(registry, pool),
     observer: options.observer,
     transcriptCacheBytes: options.transcriptCacheBytes,
     readTranscript: options.readTranscript,
@@ -169,9 +208,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       ...(options.codec && { payloadCodecs: [tolerantCodec(options.codec)] }),
     },
     ...(options.plugins && { plugins: options.plugins }),
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: CONVERSATION_BUNDLE_OPTIONS.workflowsPath }),
+    ...workflowCode(options),
     ...tuning,
     // On SIGTERM, in-flight activities get this long to finish before they are cancelled (and retried elsewhere).
     shutdownGraceTime: '20 seconds',
@@ -233,12 +270,18 @@ export async function runWorker(
       `cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`,
     );
   });
+  // Your agents and tools (AGENT_MODULE), or the demo agent and the built-in tools.
+  const served = config.AGENT_MODULE
+    ? await loadAgentModule(config.AGENT_MODULE)
+    : { agents: demoAgents({ dataDir: config.dataDir }), tools: builtinTools({ dataDir: config.dataDir }) };
+  const mcpPool = new McpPool();
   const worker = await createAgentWorker({
     connection,
     namespace,
     taskQueue: config.AGENT_TASK_QUEUE,
     anthropic: anthropicClient({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL }),
-    tools: builtinTools({ dataDir: config.dataDir }),
+    ...served,
+    mcpPool,
     transcriptCacheBytes: config.AGENT_TRANSCRIPT_CACHE_BYTES,
     ...tuningFromConfig(config),
     // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
@@ -260,11 +303,11 @@ export async function runWorker(
   if (config.AGENT_STREAM_URL && !config.OPS_TOKEN)
     console.warn('worker: AGENT_STREAM_URL is set but OPS_TOKEN is not; the live stream is off');
   console.log(
-    `worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace})`,
+    `worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace}); agents: ${served.agents.map((a) => a.name).join(', ') || 'none'}${config.AGENT_MODULE ? ` (from ${config.AGENT_MODULE})` : ''}`,
   );
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
-  await worker.run();
+  await worker.run().finally(() => mcpPool.close());
   clearInterval(watchdog);
   await connection.close();
 }

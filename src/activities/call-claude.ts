@@ -2,7 +2,6 @@ import Anthropic from '@anthropic-ai/sdk';
 import type {
   MessageCreateParamsStreaming,
   RawMessageStreamEvent,
-  Tool,
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
@@ -13,10 +12,11 @@ import {
   type CallClaudeInput,
   type CallClaudeResult,
   type ModelErrorDetails,
+  type ModelRequest,
   type ToolCallInfo,
 } from '../api/activity-contract';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
-import type { ToolRegistry } from '../tools/registry';
+import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import { withCacheBreakpoints } from './cache-breakpoints';
 import { MessageAccumulator } from './message-accumulator';
 import { costOf, type PriceTable } from './pricing';
@@ -32,7 +32,8 @@ export interface StreamObserver {
 
 export interface CallClaudeDeps {
   anthropic: Anthropic;
-  tools: ToolRegistry;
+  /** The worker's agents and tools. */
+  agents: AgentTools;
   transcripts: TranscriptCache;
   observer?: StreamObserver;
   /** How often to heartbeat while a stream is open but quiet (ms). Default 1000. */
@@ -60,25 +61,24 @@ export function createCallClaude(deps: CallClaudeDeps) {
       input.digest,
       input.tail,
     );
+    const call = await resolveRequest(deps.agents, request);
     const prompt = {
-      system: request.system,
-      tools: apiTools(deps.tools, request.tools, request.serverTools),
+      system: call.system,
+      tools: [...call.tools.map((t) => t.api), ...call.serverTools],
       messages: transcript,
     };
-    const { system, tools, messages } = request.cacheTtl
-      ? withCacheBreakpoints(prompt, request.cacheTtl)
-      : prompt;
+    const { system, tools, messages } = call.cacheTtl ? withCacheBreakpoints(prompt, call.cacheTtl) : prompt;
     const body: MessageCreateParamsStreaming = {
-      model: request.model,
+      model: call.model,
       max_tokens: request.maxTokens,
       messages,
       stream: true,
       ...(system !== undefined && { system }),
       ...(tools.length > 0 && { tools }),
       ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
-      ...(request.temperature !== undefined && { temperature: request.temperature }),
-      ...(request.stopSequences?.length && { stop_sequences: request.stopSequences }),
-      ...(request.thinking && { thinking: request.thinking }),
+      ...(call.temperature !== undefined && { temperature: call.temperature }),
+      ...(call.stopSequences?.length && { stop_sequences: call.stopSequences }),
+      ...(call.thinking && { thinking: call.thinking }),
     };
     const signal = cancellationSignal();
     // Percent-encoded: a workflow id may hold characters no HTTP header can carry (non-latin-1, CR/LF).
@@ -96,8 +96,8 @@ export function createCallClaude(deps: CallClaudeDeps) {
     try {
       // The raw event stream, accumulated by our own strict accumulator: the SDK's stream helpers parse
       // tool input leniently (and the beta one throws on invalid JSON), and neither may decide what runs.
-      const { data: stream, request_id } = request.betas?.length
-        ? await deps.anthropic.beta.messages.create({ ...body, betas: request.betas }, options).withResponse()
+      const { data: stream, request_id } = call.betas?.length
+        ? await deps.anthropic.beta.messages.create({ ...body, betas: call.betas }, options).withResponse()
         : await deps.anthropic.messages.create(body, options).withResponse();
       for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
         events++;
@@ -106,9 +106,9 @@ export function createCallClaude(deps: CallClaudeDeps) {
       }
       const { message, rawInputs, stopped } = accumulator.finish();
       deps.observer?.onEnd(workflowId, { ok: true });
-      const result = judge(message, rawInputs, stopped, deps.tools, request_id ?? undefined, deps.prices);
+      const result = judge(message, rawInputs, stopped, call.tools, request_id ?? undefined, deps.prices);
       deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
-      return result;
+      return call.agent ? { ...result, agent: call.agent } : result;
     } catch (err) {
       deps.observer?.onEnd(workflowId, {
         ok: false,
@@ -122,11 +122,53 @@ export function createCallClaude(deps: CallClaudeDeps) {
   };
 }
 
-/** The API tool list: our tools from the registry (JSON Schema), then server tools untouched. */
-function apiTools(registry: ToolRegistry, names: string[], serverTools: ToolUnion[]): ToolUnion[] {
-  let ours: Tool[];
+/** What one call is made with: the request's options, or those of the agent's definition as deployed now. */
+interface ResolvedRequest {
+  model: string;
+  system?: ModelRequest['system'];
+  tools: OfferedTool[];
+  serverTools: ToolUnion[];
+  temperature?: number;
+  stopSequences?: string[];
+  thinking?: ModelRequest['thinking'];
+  betas?: string[];
+  cacheTtl?: ModelRequest['cacheTtl'];
+  agent?: { name: string; fingerprint: string };
+}
+
+/**
+ * An ad-hoc conversation's call is what the workflow sent; an agent's is built from the agent's
+ * definition on this worker (prompt, model, tools, options), offering the tools its run listed. A name
+ * the worker does not know is a configuration error (the conversation parks, saying so).
+ */
+async function resolveRequest(agents: AgentTools, request: ModelRequest): Promise<ResolvedRequest> {
   try {
-    ours = registry.resolve(names).map((t) => t.toApiTool());
+    if (!request.agent) {
+      return {
+        model: request.model,
+        system: request.system,
+        tools: agents.registry.tools.resolve(request.tools).map((t) => fromDefinition(t, 'worker')),
+        serverTools: request.serverTools,
+        temperature: request.temperature,
+        stopSequences: request.stopSequences,
+        thinking: request.thinking,
+        betas: request.betas,
+        cacheTtl: request.cacheTtl,
+      };
+    }
+    const agent = agents.registry.resolve(request.agent.name);
+    return {
+      model: agent.model,
+      system: agent.system,
+      tools: await agents.offered(agent, request.agent.tools),
+      serverTools: agent.serverTools ?? [],
+      temperature: agent.temperature,
+      stopSequences: agent.stopSequences,
+      thinking: agent.thinking,
+      betas: agent.betas,
+      ...(agent.promptCaching !== 'off' && { cacheTtl: agent.promptCaching }),
+      agent: { name: agent.name, fingerprint: agent.fingerprint },
+    };
   } catch (err) {
     throw ApplicationFailure.create({
       type: CONFIGURATION_ERROR,
@@ -134,7 +176,6 @@ function apiTools(registry: ToolRegistry, names: string[], serverTools: ToolUnio
       nonRetryable: true,
     });
   }
-  return [...ours, ...serverTools];
 }
 
 /**
@@ -146,7 +187,7 @@ function judge(
   final: Anthropic.Message,
   raw: Map<number, string>,
   stopped: Set<number>,
-  registry: ToolRegistry,
+  offered: readonly OfferedTool[],
   requestId: string | undefined,
   prices: PriceTable | undefined,
 ): CallClaudeResult {
@@ -160,12 +201,12 @@ function judge(
     const kept = { ...block, input }; // our accumulator's blocks are plain objects
     if (block.type === 'tool_use') {
       const runnable = !cut && (parsed !== undefined || text === '');
-      const tool = registry.get(block.name);
-      const validated = runnable && tool ? tool.input.safeParse(input) : undefined;
+      const tool = offered.find((t) => t.name === block.name);
+      const checked = runnable && tool ? tool.check(input) : undefined;
       // Evaluated here, once, and recorded in history with the result: deterministic on replay, and the
       // workflow needs no tool code. A policy that throws asks for approval rather than skipping it.
       const needsApproval = Boolean(
-        tool && validated?.success && safePolicy(() => tool.needsApproval(validated.data)),
+        tool && checked?.ok && safePolicy(() => tool.needsApproval(checked.value)),
       );
       toolCalls.push({
         index,
@@ -174,9 +215,10 @@ function judge(
         runnable,
         ...(!runnable && { problem: cut ? 'truncated' : 'invalid_json', rawInput: text }),
         needsApproval,
-        ...(needsApproval &&
-          tool && { inputSchema: tool.toApiTool().input_schema as Record<string, unknown> }),
+        ...(needsApproval && tool && { inputSchema: tool.api.input_schema as Record<string, unknown> }),
         ...(tool && { effect: tool.effect }),
+        ...(tool && tool.source !== 'worker' && tool.source !== 'tool' && { source: tool.source }),
+        ...(tool?.subAgent && { subAgent: tool.subAgent }),
       } as ToolCallInfo);
     }
     return kept;

@@ -1,9 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { getClient } from '@temporalio/activity';
 import { messagesQuery } from '../api/conversation';
-import type { ToolRegistry } from '../tools/registry';
+import type { AgentTools } from '../agents/agent-tools';
 import { createCallClaude, type StreamObserver } from './call-claude';
 import { DEFAULT_PRICES, type PriceTable } from './pricing';
+import { createPrepareAgent } from './prepare-agent';
 import { createRunTool } from './run-tool';
 import { TranscriptCache, type TranscriptReader } from './transcript-cache';
 
@@ -11,7 +12,8 @@ import { TranscriptCache, type TranscriptReader } from './transcript-cache';
 export interface ActivityDeps {
   /** An SDK client built with `maxRetries: 0`: Temporal owns retries. */
   anthropic: Anthropic;
-  tools: ToolRegistry;
+  /** The worker's agents and tools. */
+  agents: AgentTools;
   /** Reads transcript ranges from workflows; default: a query through the worker's own client. */
   readTranscript?: TranscriptReader;
   /** Bytes of transcripts the worker keeps in memory (default 128 MiB). */
@@ -34,13 +36,14 @@ export function createActivities(deps: ActivityDeps) {
   return {
     callClaude: createCallClaude({
       anthropic: deps.anthropic,
-      tools: deps.tools,
+      agents: deps.agents,
       transcripts,
       observer: deps.observer,
       prices: deps.prices ?? DEFAULT_PRICES,
     }),
+    prepareAgent: createPrepareAgent(deps.agents),
     runTool: createRunTool({
-      tools: deps.tools,
+      agents: deps.agents,
       maxOutputChars: deps.maxToolOutputChars,
     }),
   };

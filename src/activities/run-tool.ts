@@ -1,11 +1,14 @@
-import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import type { RunToolInput, RunToolResult } from '../api/activity-contract';
-import { formatIssues } from '../api/issues';
+import { McpUnavailableError } from '../mcp/errors';
 import type { ToolOutput } from '../tools/define-tool';
-import type { ToolRegistry } from '../tools/registry';
+
+/** Failure type of a tool source that cannot be reached (an MCP server down): retried by Temporal. */
+export const TOOL_SOURCE_UNAVAILABLE = 'ToolSourceUnavailable';
 
 export interface RunToolDeps {
-  tools: ToolRegistry;
+  agents: AgentTools;
   /** Largest tool output sent to the model, in characters (default 100,000); longer output is cut. */
   maxOutputChars?: number;
   heartbeatEveryMs?: number;
@@ -30,20 +33,21 @@ export function createRunTool(deps: RunToolDeps) {
       ...(truncated && { truncated }),
       durationMs: Date.now() - started,
     });
-    const tool = deps.tools.get(call.name);
-    if (!tool) {
+    const tool = await findTool(deps.agents, call);
+    if (!tool || tool.subAgent) {
+      const names = call.agent
+        ? `the tools of agent ${call.agent}`
+        : `Available tools: ${deps.agents.registry.tools.names().join(', ') || 'none'}`;
+      return done(`Unknown tool "${call.name}". ${names}.`, true);
+    }
+    const checked = tool.check(call.input);
+    if (!checked.ok) {
       return done(
-        `Unknown tool "${call.name}". Available tools: ${deps.tools.names().join(', ') || 'none'}.`,
+        `Invalid input for ${call.name}: ${checked.error}. Call the tool again with input that matches its schema.`,
         true,
       );
     }
-    const parsed = tool.input.safeParse(call.input);
-    if (!parsed.success) {
-      return done(
-        `Invalid input for ${call.name}: ${formatIssues(parsed.error)}. Call the tool again with input that matches its schema.`,
-        true,
-      );
-    }
+    const timeoutMs = tool.definition?.timeoutMs ?? tool.mcp?.tool.timeoutMs ?? 60_000;
 
     // The tool's own deadline, and the activity's cancellation (conversation cancelled, worker
     // shutting down), both abort the signal the tool gets.
@@ -51,31 +55,43 @@ export function createRunTool(deps: RunToolDeps) {
     const activitySignal = cancellationSignal();
     const onCancel = () => controller.abort(activitySignal.reason);
     activitySignal.addEventListener('abort', onCancel, { once: true });
-    const timer = setTimeout(
-      () => controller.abort(new Error(`timed out after ${tool.timeoutMs} ms`)),
-      tool.timeoutMs,
-    );
+    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
     const beat = setInterval(() => heartbeat(), deps.heartbeatEveryMs ?? 1000);
     const { attempt } = activityInfo();
     try {
+      const idempotencyKey = `${call.workflowId}/${call.toolUseId}`;
+      const running: Promise<{ content: RunToolResult['content']; isError: boolean }> = tool.mcp
+        ? deps.agents.callMcp(tool.mcp, checked.value, {
+            idempotencyKey,
+            signal: controller.signal,
+            timeoutMs,
+          })
+        : tool
+            .definition!.run(checked.value as Record<string, unknown>, {
+              idempotencyKey,
+              workflowId: call.workflowId,
+              toolUseId: call.toolUseId,
+              signal: controller.signal,
+              heartbeat: (details) => heartbeat(details),
+              attempt,
+            })
+            .then((output) => ({ content: render(output), isError: false }));
       const output = await Promise.race([
-        tool.run(parsed.data, {
-          idempotencyKey: `${call.workflowId}/${call.toolUseId}`,
-          workflowId: call.workflowId,
-          toolUseId: call.toolUseId,
-          signal: controller.signal,
-          heartbeat: (details) => heartbeat(details),
-          attempt,
-        }),
+        running,
         new Promise<never>((_, reject) => {
           controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
         }),
       ]);
-      const [content, truncated] = cap(render(output), maxChars);
-      return done(content, false, truncated);
+      const [content, truncated] = cap(output.content, maxChars);
+      return done(content, output.isError, truncated);
     } catch (err) {
       if (activitySignal.aborted) throw err;
       const message = err instanceof Error ? err.message : String(err);
+      // The source is down, not the call wrong: Temporal retries; when retries run out the model gets
+      // an error result that names the server (see tool-calls.ts).
+      if (err instanceof McpUnavailableError) {
+        throw ApplicationFailure.create({ type: TOOL_SOURCE_UNAVAILABLE, message, cause: err });
+      }
       log.warn('tool failed', {
         tool: call.name,
         toolUseId: call.toolUseId,
@@ -89,6 +105,16 @@ export function createRunTool(deps: RunToolDeps) {
       activitySignal.removeEventListener('abort', onCancel);
     }
   };
+}
+
+/** The tool a call names: the conversation's agent's (own or MCP), or the worker's for an ad-hoc one. */
+async function findTool(agents: AgentTools, call: RunToolInput): Promise<OfferedTool | undefined> {
+  if (call.agent) {
+    const agent = agents.registry.get(call.agent);
+    return agent && (await agents.find(agent, call.name));
+  }
+  const tool = agents.registry.tools.get(call.name);
+  return tool && fromDefinition(tool, 'worker');
 }
 
 /** Tool output as tool_result content: text and image blocks as they are, anything else as JSON text. */

@@ -13,10 +13,17 @@ import type {
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 
+import type { AgentToolSource } from './agents';
 import type { ToolEffect } from './tools';
 
 /** Everything of a model call but the transcript, which the activity rebuilds from its cache. */
 export interface ModelRequest {
+  /**
+   * The conversation's agent: the worker builds the prompt, tools and options from its definition at
+   * call time (everything below but `toolChoice` and `maxTokens` is then ignored), offering the tools
+   * the run listed (`tools`, by API name).
+   */
+  agent?: { name: string; tools: string[] };
   model: string;
   system?: string | TextBlockParam[];
   /** Our tools, by registry name. */
@@ -70,6 +77,10 @@ export interface ToolCallInfo {
   /** With `needsApproval`: the tool's input JSON Schema, so the workflow can check an operator's edit. */
   inputSchema?: Record<string, unknown>;
   effect?: ToolEffect;
+  /** Where an agent's tool comes from (absent: the worker's own tool); `agent`: a sub-agent call. */
+  source?: AgentToolSource;
+  /** With `source: 'agent'`: the agent that takes the task. */
+  subAgent?: string;
 }
 
 /** Token counts of one call. */
@@ -95,9 +106,13 @@ export interface CallClaudeResult {
   usage: CallUsage;
   toolCalls: ToolCallInfo[];
   requestId?: string;
+  /** The agent definition this call was made with (its fingerprint changes when a deploy changes it). */
+  agent?: { name: string; fingerprint: string };
 }
 
 export interface RunToolInput {
+  /** The conversation's agent, whose tools (its own and its MCP servers') the call is looked up in. */
+  agent?: string;
   workflowId: string;
   toolUseId: string;
   name: string;

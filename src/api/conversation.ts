@@ -14,8 +14,9 @@ import type {
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { AGENT_NAME_PATTERN, type AgentView, type ParentLink, type SubAgentRun } from './agents';
 import type { PendingApproval, RecordedDecision, RefusedDecision } from './approvals';
-import { MAX_NAME, MAX_REASON, quote } from './bounds';
+import { MAX_NAME, MAX_REASON, MAX_TOOL_USE_ID, quote } from './bounds';
 import { formatIssues } from './issues';
 import { TOOL_NAME_PATTERN } from './tools';
 
@@ -87,6 +88,15 @@ export const LimitsSchema = z.object({
   /** How long a tool call waits for an operator's decision before it is rejected (ms). */
   approvalTimeoutMs: z.number().int().positive().optional(),
 });
+
+/** How a sub-agent's conversation names the conversation that called it (set by the parent workflow). */
+const ParentLinkSchema = z.strictObject({
+  workflowId: z.string().min(1).max(1000),
+  toolUseId: z.string().min(1).max(MAX_TOOL_USE_ID),
+  agent: z.string().regex(AGENT_NAME_PATTERN),
+  depth: z.number().int().positive().max(100),
+  ancestry: z.array(z.string().regex(AGENT_NAME_PATTERN)).max(100),
+}) satisfies z.ZodType<ParentLink>;
 export type Limits = z.infer<typeof LimitsSchema>;
 
 /** Limits with every default filled in (`continueAsNewAfterEvents` stays optional). */
@@ -179,55 +189,72 @@ export function messageSizeProblem(content: unknown, maxBytes: number): string |
 export type UserContent = z.output<typeof UserContentSchema>;
 
 /** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
-export const ConversationInputSchema = z.object({
-  model: z.string().min(1),
-  system: z
-    .union([
-      z.string(),
-      z.array(sdkShaped<TextBlockParam>(z.looseObject({ type: z.literal('text'), text: z.string() }))),
-    ])
-    .optional(),
-  /** Names of our tools (the worker's registry). */
-  tools: z.array(z.string().regex(TOOL_NAME_PATTERN)).default([]),
-  /** Server tool definitions, passed through to the API untouched (web search, web fetch, code execution). */
-  serverTools: z
-    .array(sdkShaped<ToolUnion>(z.looseObject({ type: z.string(), name: z.string() })))
-    .default([]),
-  toolChoice: z
-    .union([
-      z.object({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
-      z.object({
-        type: z.literal('tool'),
-        name: z.string(),
-        disable_parallel_tool_use: z.boolean().optional(),
-      }),
-    ])
-    .optional(),
-  /**
-   * After a forced call (`tool_choice` `any` or `tool`), continue with `auto` (default), so the model
-   * is not forced to call the same tool forever; `keep` forces every call.
-   */
-  forcedToolChoice: z.enum(['once', 'keep']).default('once'),
-  maxTokens: z.number().int().positive().default(4096),
-  temperature: z.number().min(0).max(1).optional(),
-  stopSequences: z.array(z.string()).optional(),
-  /** Extended thinking, passed through (`{type: 'enabled', budget_tokens}`). */
-  thinking: sdkShaped<ThinkingConfigParam>(z.looseObject({ type: z.string() })).optional(),
-  /**
-   * Prompt caching: the worker marks cache breakpoints so each model call reads the prompt it shares
-   * with the previous one from the cache. `5m` (default) keeps entries 5 minutes from their last use,
-   * `1h` an hour (writes cost 2x instead of 1.25x the input price: worth it when turns are minutes
-   * apart, e.g. waiting for approvals); `off` sends no breakpoints (yours in `system` still apply).
-   */
-  promptCaching: z.enum(['5m', '1h', 'off']).default('5m'),
-  /** Beta headers to send (e.g. `fine-grained-tool-streaming-2025-05-14`); uses the beta client. */
-  betas: z.array(z.string()).optional(),
-  /** The first user message; without it the conversation waits for `sendMessage`. */
-  message: StartMessageSchema.optional(),
-  /** End after the first turn (a single-shot run) instead of waiting for more messages. */
-  singleTurn: z.boolean().default(false),
-  limits: LimitsSchema.default({}),
-});
+export const ConversationInputSchema = z
+  .object({
+    /**
+     * The agent this conversation talks to (`defineAgent` on the workers): its model, prompt, tools, MCP
+     * servers, sub-agents, policies and limits. Without one, the conversation is ad hoc: `model`,
+     * `system` and `tools` say it all.
+     */
+    agent: z.string().regex(AGENT_NAME_PATTERN, `an agent name must match ${AGENT_NAME_PATTERN}`).optional(),
+    /** Required without `agent`; with one, the agent's model is used and this is ignored. */
+    model: z.string().min(1).optional(),
+    system: z
+      .union([
+        z.string(),
+        z.array(sdkShaped<TextBlockParam>(z.looseObject({ type: z.literal('text'), text: z.string() }))),
+      ])
+      .optional(),
+    /** Names of our tools (the worker's registry). */
+    tools: z.array(z.string().regex(TOOL_NAME_PATTERN)).default([]),
+    /** Server tool definitions, passed through to the API untouched (web search, web fetch, code execution). */
+    serverTools: z
+      .array(sdkShaped<ToolUnion>(z.looseObject({ type: z.string(), name: z.string() })))
+      .default([]),
+    toolChoice: z
+      .union([
+        z.object({
+          type: z.enum(['auto', 'any', 'none']),
+          disable_parallel_tool_use: z.boolean().optional(),
+        }),
+        z.object({
+          type: z.literal('tool'),
+          name: z.string(),
+          disable_parallel_tool_use: z.boolean().optional(),
+        }),
+      ])
+      .optional(),
+    /**
+     * After a forced call (`tool_choice` `any` or `tool`), continue with `auto` (default), so the model
+     * is not forced to call the same tool forever; `keep` forces every call.
+     */
+    forcedToolChoice: z.enum(['once', 'keep']).default('once'),
+    maxTokens: z.number().int().positive().default(4096),
+    temperature: z.number().min(0).max(1).optional(),
+    stopSequences: z.array(z.string()).optional(),
+    /** Extended thinking, passed through (`{type: 'enabled', budget_tokens}`). */
+    thinking: sdkShaped<ThinkingConfigParam>(z.looseObject({ type: z.string() })).optional(),
+    /**
+     * Prompt caching: the worker marks cache breakpoints so each model call reads the prompt it shares
+     * with the previous one from the cache. `5m` (default) keeps entries 5 minutes from their last use,
+     * `1h` an hour (writes cost 2x instead of 1.25x the input price: worth it when turns are minutes
+     * apart, e.g. waiting for approvals); `off` sends no breakpoints (yours in `system` still apply).
+     */
+    promptCaching: z.enum(['5m', '1h', 'off']).default('5m'),
+    /** Beta headers to send (e.g. `fine-grained-tool-streaming-2025-05-14`); uses the beta client. */
+    betas: z.array(z.string()).optional(),
+    /** The first user message; without it the conversation waits for `sendMessage`. */
+    message: StartMessageSchema.optional(),
+    /** End after the first turn (a single-shot run) instead of waiting for more messages. */
+    singleTurn: z.boolean().default(false),
+    limits: LimitsSchema.default({}),
+    /** Set by the parent workflow on a sub-agent's conversation. */
+    parent: ParentLinkSchema.optional(),
+  })
+  .refine((input) => input.agent !== undefined || input.model !== undefined, {
+    message: 'a conversation needs an agent or a model',
+    path: ['model'],
+  });
 export type ConversationInput = z.input<typeof ConversationInputSchema>;
 export type ConversationConfig = z.output<typeof ConversationInputSchema>;
 
@@ -301,6 +328,12 @@ export interface ConversationState {
   status: ConversationStatus;
   attention?: Attention;
   model: string;
+  /** The conversation's agent (absent for an ad-hoc conversation). */
+  agent?: AgentView;
+  /** A sub-agent's conversation: the conversation and tool call it answers. */
+  parent?: ParentLink;
+  /** Sub-agent conversations this one started (the newest 100). */
+  subAgents?: SubAgentRun[];
   /** Current (or last) user turn, from 1; 0 before the first message. */
   turn: number;
   /** Messages in the transcript (API form). */

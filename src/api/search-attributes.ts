@@ -16,6 +16,8 @@ export const AGENT_PENDING_APPROVALS = defineSearchAttributeKey(
   SearchAttributeType.INT,
 );
 export const AGENT_MODEL = defineSearchAttributeKey('AgentModel', SearchAttributeType.KEYWORD);
+/** The conversation's agent (`defineAgent`); absent for ad-hoc conversations. */
+export const AGENT_NAME = defineSearchAttributeKey('AgentName', SearchAttributeType.KEYWORD);
 
 /** All of ours, for registration. */
 export const AGENT_SEARCH_ATTRIBUTES = [
@@ -23,4 +25,5 @@ export const AGENT_SEARCH_ATTRIBUTES = [
   AGENT_LAST_ACTIVITY,
   AGENT_PENDING_APPROVALS,
   AGENT_MODEL,
+  AGENT_NAME,
 ];

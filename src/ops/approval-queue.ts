@@ -16,6 +16,7 @@ import type {
   PendingConversationRow,
   UnreadableConversation,
 } from '../client';
+import { pendingCallsOf } from '../client';
 
 export interface ApprovalQueueOptions {
   agent: AgentClient;
@@ -108,9 +109,7 @@ export class ApprovalQueue {
       key,
       at: now,
       failed: false,
-      read: this.options.agent
-        .getState(row.workflowId, { from: 0, to: 0 })
-        .then(({ pendingApprovals, model }) => ({ pendingApprovals, model })),
+      read: this.options.agent.getState(row.workflowId, { from: 0, to: 0 }).then(pendingCallsOf),
     };
     // A failed read is kept for retryUnreadableMs: a broken conversation costs a query now and then,
     // not one per refresh (its query may take the whole query timeout).

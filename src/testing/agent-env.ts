@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import {
   CONVERSATION_WORKFLOW,
   stateQuery,
@@ -17,6 +21,7 @@ import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
 import { builtinTools } from '../tools/builtin';
 import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
+import type { AgentDefinition } from '../agents/define-agent';
 import { CONVERSATION_BUNDLE_OPTIONS, anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
 import {
@@ -60,8 +65,11 @@ export interface AgentEnv {
   requests(workflowId: string): RecordedRequest[];
   /** The tool_result blocks the model received, across the conversation, in order. */
   toolResults(workflowId: string): Array<{ tool_use_id: string; content: unknown; is_error?: boolean }>;
-  /** Stops the worker (to restart it, say) and starts a new one on the same task queue. */
-  restartWorker(): Promise<void>;
+  /**
+   * Stops the worker (to restart it, say) and starts a new one on the same task queue; with `agents`,
+   * the new worker serves those (a deploy that changes an agent).
+   */
+  restartWorker(options?: { agents?: AgentDefinition[] }): Promise<void>;
   /**
    * Replays the history of every conversation this env started (every run, continue-as-new included)
    * against the current workflow code; resolves to the number replayed, throws on non-determinism.
@@ -77,6 +85,8 @@ let counter = 0;
 export interface AgentEnvOptions {
   /** Your tools, besides the built-in get_weather and save_article. */
   tools?: ToolDefinition[];
+  /** Your agents (`defineAgent`); conversations name one with `agent`. */
+  agents?: AgentDefinition[];
   fake?: FakeClaudeOptions;
   /** Run on the time-skipping test server instead of the dev server. */
   timeSkipping?: boolean;
@@ -93,12 +103,14 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-test-'));
   const taskQueue = `agent-${process.pid}-${Date.now()}`;
   const tools = [...builtinTools({ dataDir }), ...(options.tools ?? [])];
+  let agents = options.agents;
   const makeWorker = async () =>
     createAgentWorker({
       connection: env.nativeConnection,
       taskQueue,
       anthropic: anthropicClient({ apiKey: 'test-key', baseURL: fake.url }),
       tools,
+      agents,
       workflowBundle: await workflowBundle(),
       observer: options.observer,
     });
@@ -144,15 +156,21 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       const deadline = Date.now() + timeoutMs;
       let last: ConversationState | undefined;
       while (Date.now() < deadline) {
-        last = await handle.query(stateQuery, {});
-        if (predicate(last)) return last;
+        try {
+          last = await handle.query(stateQuery, {});
+          if (predicate(last)) return last;
+        } catch (err) {
+          // Not started yet (a sub-agent's conversation, say): wait for it like for any state.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(
         `condition not met in ${timeoutMs} ms; last state: ${JSON.stringify({ ...last, messages: undefined }, null, 1)}`,
       );
     },
-    async restartWorker() {
+    async restartWorker(restart = {}) {
+      if (restart.agents) agents = restart.agents;
       worker.shutdown();
       await running;
       worker = await makeWorker();
@@ -160,26 +178,34 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
     },
     async replayHistories() {
       const histories = [];
-      for (const workflowId of started) {
-        if (options.timeSkipping) {
-          // The test server has no visibility store: the latest run only.
+      if (options.timeSkipping) {
+        // The test server has no visibility store: the latest run of each conversation started here.
+        for (const workflowId of started) {
           histories.push({
             workflowId,
+            name: workflowId,
             history: await env.client.workflow.getHandle(workflowId).fetchHistory(),
           });
-          continue;
         }
-        for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-          const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
-          histories.push({ workflowId: `${workflowId}/${execution.runId}`, history });
+      } else {
+        // Every run on this env's task queue: conversations started by `start` or by a client,
+        // continue-as-new runs, sub-agents' conversations.
+        const query = `TaskQueue = '${taskQueue}'`;
+        for await (const execution of env.client.workflow.list({ query })) {
+          const handle = env.client.workflow.getHandle(execution.workflowId, execution.runId);
+          histories.push({
+            workflowId: execution.workflowId,
+            name: `${execution.workflowId}/${execution.runId}`,
+            history: await handle.fetchHistory(),
+          });
         }
       }
       // RECORD_HISTORIES_DIR keeps them, to replay against later workflow code (test/replay/histories).
       const keep = process.env.RECORD_HISTORIES_DIR;
       if (keep) {
         mkdirSync(keep, { recursive: true });
-        for (const { workflowId, history } of histories) {
-          const name = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_');
+        for (const { name: id, history } of histories) {
+          const name = id.replace(/[^A-Za-z0-9._-]+/g, '_');
           writeFileSync(
             join(keep, `${name}.json`),
             `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`,
@@ -189,7 +215,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       let replayed = 0;
       for await (const result of Worker.runReplayHistories(
         { workflowBundle: await workflowBundle(), replayName: 'agent-test' },
-        histories,
+        histories.map(({ workflowId, history }) => ({ workflowId, history })),
       )) {
         if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
         replayed++;

@@ -4,8 +4,15 @@
  * and it ends. The workflow (conversation.ts) drives it; the handlers (handlers.ts) read it and record
  * what arrives.
  */
-import { condition, log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  log,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CallClaudeResult } from '../api/activity-contract';
+import type { AgentSnapshot, AgentView, SubAgentRun } from '../api/agents';
 import type { RefusedDecision } from '../api/approvals';
 import {
   EMPTY_USAGE,
@@ -27,6 +34,7 @@ import {
 import {
   AGENT_LAST_ACTIVITY,
   AGENT_MODEL,
+  AGENT_NAME,
   AGENT_PENDING_APPROVALS,
   AGENT_STATUS,
 } from '../api/search-attributes';
@@ -55,6 +63,11 @@ export interface CarriedState {
   startedAt: string;
   approvals: ReturnType<ApprovalBook['snapshot']>;
   refusedDecisions: RefusedDecision[];
+  /** Agent conversations: the fingerprint changes seen so far. */
+  agentChanges?: AgentView['changes'];
+  /** The fingerprint the last model call used. */
+  agentFingerprint?: string;
+  subAgents?: SubAgentRun[];
 }
 
 /**
@@ -78,7 +91,9 @@ const ENDABLE: readonly ConversationStatus[] = ['idle', 'refused', 'needs_attent
 
 export class Conversation {
   readonly workflowId = workflowInfo().workflowId;
-  readonly limits: ResolvedLimits;
+  /** The input, with the agent's model, `maxTokens`, caching and limits once its run is prepared. */
+  config: ConversationConfig;
+  limits: ResolvedLimits;
   readonly messages: MessageParam[];
   readonly meta: MessageMeta[];
   readonly digests: string[];
@@ -99,16 +114,27 @@ export class Conversation {
   resumeRequested = false;
   /** Why it is parked, while it is. */
   attention: Attention | undefined;
+  /** The agent as this run listed it (agent conversations). */
+  agent: AgentView | undefined;
+  /** Why the worker refused to start this conversation (an unknown agent). */
+  startRefusal: string | undefined;
+  /** Sub-agent conversations started, newest last (the newest 100). */
+  readonly subAgents: SubAgentRun[];
+  /** Sub-agent calls in flight, by tool_use_id: cancelled when the conversation is ended. */
+  readonly subAgentScopes = new Map<string, CancellationScope>();
+  private readonly agentChanges: AgentView['changes'];
+  private agentFingerprint: string | undefined;
   private shownStatus: ConversationStatus | 'starting' = 'starting';
   private endReason: string | undefined;
   private pendingCount = 0;
   private updatedAt = nowIso();
 
-  constructor(
-    readonly config: ConversationConfig,
-    carried?: CarriedState,
-  ) {
+  constructor(config: ConversationConfig, carried?: CarriedState) {
+    this.config = config;
     this.limits = resolveLimits(config.limits);
+    this.agentChanges = carried?.agentChanges ?? [];
+    this.agentFingerprint = carried?.agentFingerprint;
+    this.subAgents = carried?.subAgents ?? [];
     this.messages = carried?.messages ?? [];
     this.meta = carried?.meta ?? [];
     this.digests = carried?.digests ?? [];
@@ -123,11 +149,45 @@ export class Conversation {
     this.startedAt = carried?.startedAt ?? nowIso();
   }
 
-  /** The first run of a conversation: its model for search, its first message in the queue. */
+  /** The first run of a conversation: its model (and agent) for search, its first message in the queue. */
   begin(): void {
-    upsertSearchAttributes([{ key: AGENT_MODEL, value: this.config.model }]);
+    upsertSearchAttributes([
+      { key: AGENT_MODEL, value: this.model },
+      ...(this.agent ? [{ key: AGENT_NAME, value: this.agent.name }] : []),
+    ]);
     if (this.config.message) this.queue.push({ content: this.config.message, turn: 1 });
   }
+
+  /** The model: the agent's, or the input's for an ad-hoc conversation. */
+  get model(): string {
+    return this.config.model ?? '';
+  }
+
+  /**
+   * The agent as the worker listed it for this run: its model, `maxTokens`, caching and limits apply
+   * (the conversation's own limits win), its tools are offered.
+   */
+  applyAgent(snapshot: AgentSnapshot, input: ConversationConfig): void {
+    this.config = {
+      ...input,
+      model: snapshot.model,
+      maxTokens: snapshot.maxTokens,
+      promptCaching: snapshot.promptCaching,
+      limits: { ...snapshot.limits, ...input.limits },
+    };
+    this.limits = resolveLimits(this.config.limits);
+    this.snapshot = snapshot;
+    this.agent = {
+      name: snapshot.name,
+      fingerprint: this.agentFingerprint ?? snapshot.fingerprint,
+      changes: this.agentChanges,
+      tools: snapshot.tools,
+      ...(snapshot.unavailable && { unavailable: snapshot.unavailable }),
+    };
+  }
+
+  /** The agent's listing for this run (agent conversations). */
+  snapshot: AgentSnapshot | undefined;
 
   get status(): ConversationStatus | 'starting' {
     return this.shownStatus;
@@ -144,8 +204,16 @@ export class Conversation {
     ]);
   }
 
+  /** Whether `end` is accepted now: while waiting, or while sub-agents work (they are stopped). */
   get endable(): boolean {
+    if (this.shownStatus === 'running' && this.subAgentScopes.size > 0) return true;
     return this.shownStatus !== 'starting' && ENDABLE.includes(this.shownStatus);
+  }
+
+  /** `end` accepted: the conversation ends at its next waiting point; sub-agents at work are stopped. */
+  requestEnd(request: EndRequest): void {
+    this.endRequest = request;
+    for (const scope of this.subAgentScopes.values()) scope.cancel();
   }
 
   // ── The transcript ───────────────────────────────────────────────────────────────────────────────
@@ -163,6 +231,7 @@ export class Conversation {
   /** A model answer enters the transcript: its message, its usage, how it stopped. */
   recordAnswer(answer: CallClaudeResult): void {
     this.append(answerMessage(answer.message.content));
+    if (answer.agent) this.noteFingerprint(answer.agent.fingerprint);
     this.countUsage(answer);
     this.lastStop = {
       reason: answer.stopReason,
@@ -171,6 +240,40 @@ export class Conversation {
       ...(answer.stopSequence != null && { stopSequence: answer.stopSequence }),
       ...(answer.stopReason === 'max_tokens' && { truncated: true }),
     };
+  }
+
+  /** A model call used this definition of the agent: a change (a deploy) is kept, the newest 20. */
+  private noteFingerprint(fingerprint: string): void {
+    const previous = this.agentFingerprint ?? this.snapshot?.fingerprint;
+    this.agentFingerprint = fingerprint;
+    if (this.agent) this.agent.fingerprint = fingerprint;
+    if (previous === undefined || previous === fingerprint) return;
+    this.agentChanges.push({ from: previous, to: fingerprint, at: nowIso(), turn: this.turn });
+    if (this.agentChanges.length > 20) this.agentChanges.shift();
+  }
+
+  /** A sub-agent's usage joins this conversation's totals (its own sub-agents' included). */
+  addUsage(usage: UsageTotals): void {
+    for (const key of [
+      'calls',
+      'inputTokens',
+      'outputTokens',
+      'cacheCreationInputTokens',
+      'cacheReadInputTokens',
+      'unpricedCalls',
+    ] as const) {
+      this.usage[key] += usage[key] ?? 0;
+    }
+    this.usage.costUsd = Math.round((this.usage.costUsd + (usage.costUsd ?? 0)) * 1e6) / 1e6;
+  }
+
+  /** A sub-agent conversation started or ended (kept in the state, the newest 100). */
+  trackSubAgent(run: SubAgentRun): void {
+    const index = this.subAgents.findIndex((r) => r.toolUseId === run.toolUseId);
+    if (index >= 0) this.subAgents[index] = run;
+    else this.subAgents.push(run);
+    if (this.subAgents.length > 100) this.subAgents.shift();
+    this.updatedAt = nowIso();
   }
 
   /** Adds a call's tokens and cost to the totals (also for an answer that is dropped and retried). */
@@ -253,7 +356,10 @@ export class Conversation {
       // 'starting' lasts only until the first workflow task sets a status, before any query is answered.
       status: this.shownStatus === 'starting' ? 'running' : this.shownStatus,
       attention: this.attention,
-      model: this.config.model,
+      model: this.model,
+      ...(this.agent && { agent: this.agent }),
+      ...(this.config.parent && { parent: this.config.parent }),
+      ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
       turn: this.turn,
       messageCount: length,
       messages: this.messages.slice(from, to),
@@ -288,6 +394,8 @@ export class Conversation {
       startedAt: this.startedAt,
       approvals: this.approvals.snapshot(),
       refusedDecisions: this.refusedDecisions,
+      ...(this.agent && { agentChanges: this.agentChanges, agentFingerprint: this.agentFingerprint }),
+      ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
     };
   }
 

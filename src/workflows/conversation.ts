@@ -29,6 +29,7 @@ import { isUndecodable } from '../api/payload-converter';
 import { Conversation, ConversationEnded, type CarriedState } from './conversation-state';
 import { registerHandlers } from './handlers';
 import { PATCHES, rolledOut } from './patches';
+import { prepareAgentRun } from './agent-run';
 import { callModel } from './model-call';
 import { countCall, nextStep, startTurn } from './next-step';
 import { runTools } from './tool-calls';
@@ -40,10 +41,12 @@ export async function conversationWorkflow(
   input: ConversationInput,
   carried?: CarriedState,
 ): Promise<ConversationResult> {
-  const conversation = new Conversation(parseInput(input, carried), carried);
+  const config = parseInput(input, carried);
+  const conversation = new Conversation(config, carried);
   registerHandlers(conversation);
-  if (!carried) conversation.begin();
   try {
+    if (config.agent) await prepareAgentRun(conversation, config, !carried);
+    if (!carried) conversation.begin();
     for (;;) {
       if (continueAsNewDue(conversation)) {
         // Between turns nothing is in flight: let handlers finish, then carry on in a fresh run with

@@ -6,7 +6,8 @@
  * one that cannot apply is logged and kept, never fatal. Validators do not run on replay, handlers do:
  * a handler applies by the rules its recorded inputs passed (see `PATCHES.boundedSignals`).
  */
-import { log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { UNKNOWN_AGENT, agentReadyUpdate } from '../api/agents';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
   EndRequestSchema,
@@ -31,8 +32,6 @@ import type { Conversation } from './conversation-state';
 import { PATCHES, rolledOut } from './patches';
 
 export function registerHandlers(conversation: Conversation): void {
-  const { limits } = conversation;
-
   setHandler(stateQuery, (options) => conversation.state(options));
   setHandler(messagesQuery, ({ from, to }) => ({ messages: conversation.messages.slice(from, to) }));
 
@@ -47,6 +46,8 @@ export function registerHandlers(conversation: Conversation): void {
       validator: (message) => {
         const result = SendMessageSchema.safeParse(message);
         if (!result.success) throw new Error(`invalid message: ${formatIssues(result.error)}`);
+        // Read at each call: an agent's limits apply once its run is prepared.
+        const { limits } = conversation;
         const tooLarge = messageSizeProblem(result.data.content, limits.maxMessageBytes);
         if (tooLarge) throw new Error(tooLarge);
         const { status, endRequest } = conversation;
@@ -87,7 +88,7 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(
     endUpdate,
     (request): ConversationStatus => {
-      conversation.endRequest = request ?? {};
+      conversation.requestEnd(request ?? {});
       return 'completed';
     },
     {
@@ -103,15 +104,36 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(endSignal, (request) => {
     // Patched: signals that ended a conversation before the typed rules still do when replayed.
     if (!rolledOut(PATCHES.boundedSignals)) {
-      if (conversation.endable) conversation.endRequest = request ?? {};
+      if (conversation.endable) conversation.requestEnd(request ?? {});
       else log.warn('end signal ignored', { status: conversation.status });
       return;
     }
     const parsed = EndRequestSchema.safeParse(request);
     if (!parsed.success) log.warn('end signal ignored: invalid', { error: formatIssues(parsed.error) });
-    else if (conversation.endable) conversation.endRequest = parsed.data ?? {};
+    else if (conversation.endable) conversation.requestEnd(parsed.data ?? {});
     else log.warn('end signal ignored', { status: conversation.status });
   });
+
+  // Answers once the agent is listed (or refused): clients call it right after start, so an unknown
+  // agent is an error at start. The state carries the same view for later readers.
+  setHandler(
+    agentReadyUpdate,
+    async () => {
+      await condition(() => conversation.agent !== undefined || conversation.startRefusal !== undefined);
+      if (conversation.agent) return conversation.agent;
+      throw ApplicationFailure.create({
+        type: UNKNOWN_AGENT,
+        message: conversation.startRefusal,
+        nonRetryable: true,
+      });
+    },
+    {
+      validator: () => {
+        if (!conversation.config.agent)
+          throw new Error('this conversation has no agent (it was started with a model)');
+      },
+    },
+  );
 
   // Approval: an update, so the operator learns at once whether the decision was taken (the validator
   // refuses unknown ids, conflicting repeats and edits that fail the tool's schema, and nothing is

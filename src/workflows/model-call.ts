@@ -70,26 +70,38 @@ export function decoded<T>(result: T | Undecodable, what: string): T {
 
 /** The activity's input: where the transcript stands (the worker rebuilds it) and the request's options. */
 function modelCallInput(conversation: Conversation, turn: TurnState): CallClaudeInput {
-  const { config, messages } = conversation;
+  const { config, messages, snapshot } = conversation;
+  const options = {
+    toolChoice: turn.toolChoice,
+    maxTokens: turn.maxTokens,
+  };
   return {
     workflowId: conversation.workflowId,
     messageCount: messages.length,
     digest: conversation.digest,
     ...smallTail(conversation),
     turn: conversation.turn,
-    request: {
-      model: config.model,
-      system: config.system,
-      tools: config.tools,
-      serverTools: config.serverTools,
-      toolChoice: turn.toolChoice,
-      maxTokens: turn.maxTokens,
-      temperature: config.temperature,
-      stopSequences: config.stopSequences,
-      thinking: config.thinking,
-      betas: config.betas,
-      ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
-    },
+    request: snapshot
+      ? // The worker builds the rest from the agent's definition, offering the tools this run listed.
+        {
+          agent: { name: snapshot.name, tools: snapshot.tools.map((t) => t.name) },
+          model: snapshot.model,
+          tools: [],
+          serverTools: [],
+          ...options,
+        }
+      : {
+          model: conversation.model,
+          system: config.system,
+          tools: config.tools,
+          serverTools: config.serverTools,
+          ...options,
+          temperature: config.temperature,
+          stopSequences: config.stopSequences,
+          thinking: config.thinking,
+          betas: config.betas,
+          ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
+        },
   };
 }
 

@@ -11,6 +11,7 @@ import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { now, nowIso } from './clock';
 import type { Conversation } from './conversation-state';
 import { decoded, failureMessage } from './model-call';
+import { runSubAgent } from './sub-agents';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
 const { runTool } = proxyActivities<Activities>({
@@ -49,6 +50,7 @@ export async function runTools(
         if (decision.decision === 'reject') return rejectedResult(decision);
         if (decision.decision === 'edit' && decision.input) input = decision.input;
       }
+      if (call.subAgent) return runSubAgent(conversation, call, input);
       conversation.toolCallsInFlight.set(call.id, {
         toolUseId: call.id,
         name: call.name,
@@ -56,8 +58,9 @@ export async function runTools(
       });
       try {
         const { workflowId } = conversation;
+        const { agent } = conversation.config;
         const result = decoded(
-          await runTool({ workflowId, toolUseId: call.id, name: call.name, input }),
+          await runTool({ ...(agent && { agent }), workflowId, toolUseId: call.id, name: call.name, input }),
           `the ${call.name} call`,
         );
         return decision?.decision === 'edit'

@@ -1,0 +1,39 @@
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import type { AgentTools } from '../agents/agent-tools';
+import { UNKNOWN_AGENT, type AgentSnapshot, type PrepareAgentInput } from '../api/agents';
+import { TOOL_SOURCE_UNAVAILABLE } from './run-tool';
+
+/** Attempts on which an MCP server that cannot be listed fails the listing (so Temporal retries it). */
+const RETRY_UNAVAILABLE_ATTEMPTS = 3;
+
+/**
+ * Lists a conversation's agent for a run: the workflow records the answer, so the run's model, limits
+ * and tool set (MCP tools included) replay. An agent this worker does not serve is not retried: the
+ * error names the agents it serves.
+ */
+export function createPrepareAgent(agents: AgentTools) {
+  return async function prepareAgent(input: PrepareAgentInput): Promise<AgentSnapshot> {
+    if (!agents.registry.get(input.agent)) {
+      let message: string;
+      try {
+        agents.registry.resolve(input.agent);
+        message = `unknown agent ${input.agent}`;
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      throw ApplicationFailure.create({ type: UNKNOWN_AGENT, message, nonRetryable: true });
+    }
+    // An MCP server that is down is retried a few times; then the run goes on without its tools and
+    // the listing (and so the conversation's state) says which server and why.
+    const retryUnavailable = activityInfo().attempt < RETRY_UNAVAILABLE_ATTEMPTS;
+    try {
+      return await agents.snapshot(input.agent, { retryUnavailable });
+    } catch (err) {
+      throw ApplicationFailure.create({
+        type: TOOL_SOURCE_UNAVAILABLE,
+        message: err instanceof Error ? err.message : String(err),
+        cause: err instanceof Error ? err : undefined,
+      });
+    }
+  };
+}

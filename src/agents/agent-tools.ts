@@ -1,0 +1,241 @@
+import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import { log } from '@temporalio/activity';
+import {
+  SUB_AGENT_INPUT_SCHEMA,
+  type AgentSnapshot,
+  type AgentToolInfo,
+  type AgentToolSource,
+} from '../api/agents';
+import { formatIssues } from '../api/issues';
+import type { ToolEffect } from '../api/tools';
+import type { McpPool } from '../mcp/pool';
+import { namespaceTools } from '../mcp/tool-snapshots';
+import type { McpServerConfig, McpToolSnapshot } from '../mcp/types';
+import type { ApprovalPolicy, ToolDefinition } from '../tools/define-tool';
+import type { AgentDefinition } from './define-agent';
+import type { AgentRegistry } from './registry';
+
+/** A tool as one model call offers it, whatever it comes from. */
+export interface OfferedTool {
+  name: string;
+  source: AgentToolSource | 'worker';
+  effect: ToolEffect;
+  /** The API's tool definition. */
+  api: Tool;
+  /** The model's input checked against the tool's schema (MCP tools: left to the server). */
+  check(input: unknown): { ok: true; value: unknown } | { ok: false; error: string };
+  /** Whether this checked input needs an operator's approval. */
+  needsApproval(value: unknown): boolean;
+  /** A sub-agent: the agent that takes the task. */
+  subAgent?: string;
+  /** A worker tool or an agent's own tool: its definition (runs in `runTool`). */
+  definition?: ToolDefinition;
+  /** An MCP tool: its server and listing. */
+  mcp?: { server: McpServerConfig; tool: McpToolSnapshot };
+}
+
+/** How long a listing of an agent's MCP servers is reused by model calls before it is asked for again. */
+const LISTING_TTL_MS = 60_000;
+
+interface Listing {
+  at: number;
+  tools: Array<{ server: McpServerConfig; tool: McpToolSnapshot }>;
+  unavailable: Array<{ server: string; error: string }>;
+}
+
+/**
+ * The tools of the worker's agents: their own tools, their MCP servers' tools (listed through the
+ * worker's pool of MCP connections) and their sub-agents, as the activities offer and run them.
+ */
+export class AgentTools {
+  private readonly listings = new Map<string, Listing>();
+
+  constructor(
+    readonly registry: AgentRegistry,
+    private readonly pool?: McpPool,
+  ) {}
+
+  /**
+   * The agent as a run sees it, with a fresh listing of its MCP servers. A server that cannot be listed
+   * fails the call while `retryUnavailable` (Temporal retries it); after that its tools are left out of
+   * the run and the snapshot says which server and why.
+   */
+  async snapshot(name: string, options: { retryUnavailable: boolean }): Promise<AgentSnapshot> {
+    const agent = this.registry.resolve(name);
+    const listing = await this.list(agent);
+    if (listing.unavailable.length > 0 && options.retryUnavailable) {
+      const [first] = listing.unavailable;
+      throw new Error(`MCP server ${first.server} is unavailable: ${first.error}`);
+    }
+    const tools: AgentToolInfo[] = [
+      ...agent.tools.map((t): AgentToolInfo => ({ name: t.name, source: 'tool', effect: t.effect })),
+      ...listing.tools.map(({ server, tool }): AgentToolInfo => ({
+        name: tool.name,
+        source: 'mcp',
+        effect: tool.effect,
+        server: server.name,
+      })),
+      ...agent.subAgents.map((sub): AgentToolInfo => ({ name: sub, source: 'agent' })),
+    ];
+    return {
+      name: agent.name,
+      fingerprint: agent.fingerprint,
+      ...(agent.description !== undefined && { description: agent.description }),
+      model: agent.model,
+      maxTokens: agent.maxTokens,
+      promptCaching: agent.promptCaching,
+      ...(agent.limits && { limits: agent.limits }),
+      maxSubAgentDepth: agent.maxSubAgentDepth,
+      tools,
+      ...(listing.unavailable.length > 0 && { unavailable: listing.unavailable }),
+    };
+  }
+
+  /**
+   * The tools a model call offers: those of `names` (the run's listing) the agent still has. A tool a
+   * deploy removed is left out (the model cannot call it; one it still calls gets an unknown-tool result).
+   */
+  async offered(agent: AgentDefinition, names: readonly string[]): Promise<OfferedTool[]> {
+    const wanted = new Set(names);
+    const listing = agent.mcpServers.length > 0 ? await this.cachedListing(agent) : undefined;
+    const offered: OfferedTool[] = [];
+    for (const tool of agent.tools) {
+      if (wanted.has(tool.name)) offered.push(fromDefinition(tool, 'tool', agent.approval?.[tool.name]));
+    }
+    for (const entry of listing?.tools ?? []) {
+      if (wanted.has(entry.tool.name)) offered.push(fromMcp(entry, agent.approval?.[entry.tool.name]));
+    }
+    for (const sub of agent.subAgents) {
+      const child = this.registry.get(sub);
+      if (child && wanted.has(sub)) offered.push(fromSubAgent(child, agent.approval?.[sub]));
+    }
+    return offered;
+  }
+
+  /** One tool of the agent, to run it (a sub-agent is the workflow's to run, not an activity's). */
+  async find(agent: AgentDefinition, name: string): Promise<OfferedTool | undefined> {
+    const own = agent.tools.find((t) => t.name === name);
+    if (own) return fromDefinition(own, 'tool', agent.approval?.[name]);
+    if (agent.mcpServers.length === 0) return undefined;
+    const entry = (await this.cachedListing(agent)).tools.find(({ tool }) => tool.name === name);
+    return entry && fromMcp(entry, agent.approval?.[name]);
+  }
+
+  /** Calls an MCP tool through the worker's pool (the idempotency key travels in the request's `_meta`). */
+  callMcp(
+    entry: { server: McpServerConfig; tool: McpToolSnapshot },
+    input: unknown,
+    options: { idempotencyKey: string; signal: AbortSignal; timeoutMs: number },
+  ): Promise<{ content: string | Array<TextBlockParam | ImageBlockParam>; isError: boolean }> {
+    if (!this.pool) throw new Error('this worker has no MCP pool');
+    return this.pool.callTool(entry.server, entry.tool, input, options);
+  }
+
+  /** A listing no older than the TTL; an older one is refreshed, and kept if the refresh fails. */
+  private async cachedListing(agent: AgentDefinition): Promise<Listing> {
+    const cached = this.listings.get(agent.name);
+    if (cached && Date.now() - cached.at < LISTING_TTL_MS) return cached;
+    return this.list(agent);
+  }
+
+  /** Lists every MCP server of the agent; the tools of a server that fails keep their last listing. */
+  private async list(agent: AgentDefinition): Promise<Listing> {
+    if (agent.mcpServers.length === 0) return { at: Date.now(), tools: [], unavailable: [] };
+    if (!this.pool) throw new Error(`agent ${agent.name} has MCP servers but this worker has no MCP pool`);
+    const previous = this.listings.get(agent.name);
+    const pool = this.pool;
+    const results = await Promise.all(
+      agent.mcpServers.map(async (server) => {
+        try {
+          return { server, tools: await pool.listTools(server) };
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          log.warn('MCP server could not be listed', { agent: agent.name, server: server.name, error });
+          const stale = previous?.tools.filter((t) => t.server.name === server.name).map((t) => t.tool);
+          return { server, tools: stale ?? [], error };
+        }
+      }),
+    );
+    const named = namespaceTools(results.map(({ server, tools }) => ({ server: server.name, tools })));
+    const servers = new Map(agent.mcpServers.map((s) => [s.name, s]));
+    const listing: Listing = {
+      at: Date.now(),
+      tools: named.map((tool) => ({ server: servers.get(tool.server)!, tool })),
+      unavailable: results.flatMap(({ server, error }) => (error ? [{ server: server.name, error }] : [])),
+    };
+    this.listings.set(agent.name, listing);
+    return listing;
+  }
+}
+
+/** A tool of the worker or of an agent, with the agent's approval override over its own policy. */
+export function fromDefinition(
+  tool: ToolDefinition,
+  source: 'tool' | 'worker',
+  override?: ApprovalPolicy<never>,
+): OfferedTool {
+  return {
+    name: tool.name,
+    source,
+    effect: tool.effect,
+    api: tool.toApiTool(),
+    definition: tool,
+    check: (input) => {
+      const parsed = tool.input.safeParse(input);
+      return parsed.success
+        ? { ok: true, value: parsed.data }
+        : { ok: false, error: formatIssues(parsed.error) };
+    },
+    needsApproval: (value) =>
+      override === undefined
+        ? tool.needsApproval(value as Record<string, unknown>)
+        : evaluate(override, value),
+  };
+}
+
+function fromMcp(
+  entry: { server: McpServerConfig; tool: McpToolSnapshot },
+  override?: ApprovalPolicy<never>,
+): OfferedTool {
+  const { tool } = entry;
+  return {
+    name: tool.name,
+    source: 'mcp',
+    effect: tool.effect,
+    api: {
+      name: tool.name,
+      description: tool.description,
+      input_schema: tool.inputSchema as Tool['input_schema'],
+    },
+    mcp: entry,
+    check: (input) => ({ ok: true, value: input }),
+    needsApproval: (value) => evaluate(override ?? tool.approval, value),
+  };
+}
+
+function fromSubAgent(agent: AgentDefinition, override?: ApprovalPolicy<never>): OfferedTool {
+  return {
+    name: agent.name,
+    source: 'agent',
+    effect: 'read',
+    subAgent: agent.name,
+    api: {
+      name: agent.name,
+      description:
+        agent.description ?? `Hands a task to the ${agent.name} agent and answers with its result.`,
+      input_schema: SUB_AGENT_INPUT_SCHEMA as unknown as Tool['input_schema'],
+    },
+    check: (input) => {
+      const task = input && typeof input === 'object' ? (input as { task?: unknown }).task : undefined;
+      return typeof task === 'string' && task.trim() !== ''
+        ? { ok: true, value: { task } }
+        : { ok: false, error: 'task: a non-empty string is required' };
+    },
+    needsApproval: (value) => (override === undefined ? false : evaluate(override, value)),
+  };
+}
+
+function evaluate(policy: ApprovalPolicy<never>, value: unknown): boolean {
+  if (typeof policy === 'function') return (policy as (input: unknown) => boolean)(value);
+  return policy === 'always';
+}

@@ -1,0 +1,65 @@
+/**
+ * A conversation with an agent: at the start of each run (the conversation's start and every
+ * continue-as-new) the `prepareAgent` activity lists the agent on a worker — its model, limits and
+ * tools, MCP servers' included — and the listing is recorded in history, so the run's tool set is
+ * stable and replays. The prompt is not listed: each model call takes it from the deployed definition.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { CONFIGURATION_ERROR } from '../api/activity-contract';
+import { UNKNOWN_AGENT } from '../api/agents';
+import type { ConversationConfig } from '../api/conversation';
+import type { Conversation } from './conversation-state';
+import { decoded, failureMessage } from './model-call';
+
+const { prepareAgent } = proxyActivities<Activities>({
+  // Listing MCP servers may start their processes: give them time, then retry a few times.
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [UNKNOWN_AGENT, CONFIGURATION_ERROR],
+  },
+});
+
+/**
+ * Lists the conversation's agent for this run. An agent no worker serves refuses a new conversation
+ * (the run fails with the worker's reason, naming the agents it serves; `agentReady` answers the
+ * client with it); a later run whose agent a deploy removed parks until an operator resumes it.
+ */
+export async function prepareAgentRun(
+  conversation: Conversation,
+  input: ConversationConfig,
+  firstRun: boolean,
+): Promise<void> {
+  const agent = input.agent!;
+  for (;;) {
+    try {
+      const snapshot = decoded(
+        await prepareAgent({ workflowId: conversation.workflowId, agent }),
+        `listing agent ${agent}`,
+      );
+      conversation.applyAgent(snapshot, input);
+      return;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = failureMessage(err);
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      if (firstRun && cause instanceof ApplicationFailure && cause.type === UNKNOWN_AGENT) {
+        conversation.startRefusal = message;
+        await condition(allHandlersFinished);
+        throw ApplicationFailure.create({ type: UNKNOWN_AGENT, message, nonRetryable: true });
+      }
+      await conversation.park({ reason: 'configuration', message: `cannot list agent ${agent}: ${message}` });
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Sub-agents: an agent offers other agents as tools; a call runs the other agent as a child
+ * conversation whose first message is the task, and its final answer is the tool's result. The child's
+ * id derives from the parent's id and the tool_use_id, so it is the same on every replay and a second
+ * start of the same call finds the same child. Its approvals join the same queue; ending the parent
+ * stops it; its usage joins the parent's totals.
+ */
+import {
+  CancellationScope,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  ChildWorkflowCancellationType,
+  executeChild,
+  isCancellation,
+} from '@temporalio/workflow';
+import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type { ToolCallInfo } from '../api/activity-contract';
+import type { SubAgentRun } from '../api/agents';
+import { CONVERSATION_WORKFLOW, type ConversationInput, type ConversationResult } from '../api/conversation';
+import { nowIso } from './clock';
+import type { Conversation } from './conversation-state';
+import { failureMessage } from './model-call';
+import { toolResult } from './tool-results';
+
+/** Temporal's default limit on a workflow id's length. */
+const MAX_WORKFLOW_ID = 1000;
+
+/** Runs a sub-agent call as a child conversation; its outcome is the call's tool_result. */
+export async function runSubAgent(
+  conversation: Conversation,
+  call: ToolCallInfo,
+  input: Record<string, unknown>,
+): Promise<ToolResultBlockParam> {
+  const agent = call.subAgent!;
+  const self = conversation.config.agent!;
+  const parent = conversation.config.parent;
+  const ancestry = [...(parent?.ancestry ?? []), self];
+  const depth = (parent?.depth ?? 0) + 1;
+  const maxDepth = conversation.snapshot?.maxSubAgentDepth ?? 3;
+  if (ancestry.includes(agent)) {
+    const cycle = [...ancestry, agent].join(' → ');
+    return toolResult(call.id, `Agent ${agent} was not called: it would call itself (${cycle}).`, true);
+  }
+  if (depth > maxDepth) {
+    return toolResult(
+      call.id,
+      `Agent ${agent} was not called: sub-agents may nest ${maxDepth} deep, and this call would be level ${depth}. Do the task here.`,
+      true,
+    );
+  }
+  const task = typeof input.task === 'string' ? input.task : JSON.stringify(input);
+  const run: SubAgentRun = {
+    toolUseId: call.id,
+    workflowId: childWorkflowId(conversation.workflowId, call.id),
+    agent,
+    status: 'running',
+    startedAt: nowIso(),
+  };
+  conversation.trackSubAgent(run);
+  const childInput: ConversationInput = {
+    agent,
+    message: task,
+    singleTurn: true,
+    parent: { workflowId: conversation.workflowId, toolUseId: call.id, agent: self, depth, ancestry },
+  };
+  const scope = new CancellationScope();
+  conversation.subAgentScopes.set(call.id, scope);
+  try {
+    const result = await scope.run(() =>
+      executeChild<(input: ConversationInput) => Promise<ConversationResult>>(CONVERSATION_WORKFLOW, {
+        workflowId: run.workflowId,
+        args: [childInput],
+        // The child answers its parent: when the parent closes (completes, fails, is terminated) the
+        // child is cancelled, and a cancel of the parent reaches it and is waited for.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+      }),
+    );
+    conversation.addUsage(result.usage);
+    conversation.trackSubAgent({ ...run, status: result.status, endedAt: nowIso() });
+    const text = result.lastText.trim();
+    if (result.status === 'cancelled') return toolResult(call.id, `Agent ${agent} was stopped.`, true);
+    return toolResult(
+      call.id,
+      text || `Agent ${agent} ended without an answer (${result.endReason}).`,
+      text === '',
+    );
+  } catch (err) {
+    // The conversation itself is cancelled: let it go; ended (its sub-agents stopped): answer the call.
+    if (isCancellation(err) && CancellationScope.current().consideredCancelled) throw err;
+    const stopped = conversation.endRequest !== undefined;
+    conversation.trackSubAgent({ ...run, status: stopped ? 'cancelled' : 'failed', endedAt: nowIso() });
+    const why =
+      err instanceof ChildWorkflowFailure && err.cause ? failureMessage(err.cause) : failureMessage(err);
+    return toolResult(
+      call.id,
+      stopped
+        ? `Agent ${agent} was stopped: the conversation ended.`
+        : `Agent ${agent} could not finish the task: ${why}`,
+      true,
+    );
+  } finally {
+    conversation.subAgentScopes.delete(call.id);
+  }
+}
+
+/**
+ * `parent.toolUseId`: stable across replays and retries. Kept under Temporal's id limit with a hash
+ * when the parent's id is very long.
+ */
+export function childWorkflowId(parentId: string, toolUseId: string): string {
+  const id = `${parentId}.${toolUseId}`;
+  if (id.length <= MAX_WORKFLOW_ID) return id;
+  return `${parentId.slice(0, MAX_WORKFLOW_ID - toolUseId.length - 12)}~${fnv1a(parentId)}.${toolUseId}`;
+}
+
+/** 32-bit FNV-1a, hex: deterministic and workflow-safe. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
