@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import {
   Client,
   Connection,
-  isGrpcServiceError,
   WorkflowNotFoundError,
   type ConnectionOptions,
   WorkflowUpdateFailedError,
@@ -16,7 +15,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
-import { TEMPORAL_PAYLOAD_LIMIT } from '../api/bounds';
+import { MAX_UPDATE_BYTES, TEMPORAL_PAYLOAD_LIMIT } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
@@ -50,21 +49,20 @@ import {
   AGENT_STATUS,
 } from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
+import { agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
+import { AgentError, grpcErrorOf, GRPC_STATUS, type AgentErrorCode } from './errors';
+import { ConversationSchedules } from './schedules';
 
-/** Why a client call failed, for exit codes and HTTP statuses. */
-export type AgentErrorCode = 'invalid' | 'refused' | 'not_found' | 'unavailable' | 'no_worker';
-
-/** A failure with a code and a message that says what to do. */
-export class AgentError extends Error {
-  constructor(
-    readonly code: AgentErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AgentError';
-  }
-}
+export { AgentError, type AgentErrorCode } from './errors';
+export type {
+  ConversationSchedule,
+  CreateScheduleOptions,
+  ScheduleDetails,
+  ScheduleRun,
+  TriggerResult,
+  UpdateScheduleOptions,
+} from './schedules';
+export { SCHEDULE_OVERLAPS, type ScheduleOverlap } from './schedule-spec';
 
 /** One row of a conversation list. */
 export interface ConversationSummary {
@@ -82,6 +80,10 @@ export interface ConversationSummary {
 export interface PendingApprovalItem extends PendingApproval {
   workflowId: string;
   model: string;
+  /** The conversation's agent, if it has one. */
+  agent?: string;
+  /** A sub-agent's call: the conversation (and tool call) it works for. */
+  parent?: ParentLink;
 }
 
 /** A conversation the visibility store lists as waiting for approval: enough to tell if it changed. */
@@ -95,7 +97,9 @@ export interface PendingConversationRow {
 }
 
 /** A listed conversation's pending calls, as its state query answers them. */
-export type ConversationPendingCalls = Pick<ConversationState, 'pendingApprovals' | 'model'>;
+export type ConversationPendingCalls = Pick<ConversationState, 'pendingApprovals' | 'model' | 'parent'> & {
+  agent?: string;
+};
 
 /** A conversation listed as waiting whose pending calls could not be read. */
 export interface UnreadableConversation {
@@ -137,17 +141,34 @@ export interface AgentClientOptions {
 
 type Handle = WorkflowHandle<typeof conversationWorkflow>;
 
+/** What the approval queue keeps of a conversation's state. */
+export function pendingCallsOf(state: ConversationState): ConversationPendingCalls {
+  const { pendingApprovals, model, agent, parent } = state;
+  return { pendingApprovals, model, ...(agent && { agent: agent.name }), ...(parent && { parent }) };
+}
+
+/** A conversation just started. */
+export interface StartedConversation {
+  workflowId: string;
+  runId: string;
+  /** With `agent`: the agent as a worker listed it (absent if no worker answered in time). */
+  agent?: AgentView;
+}
+
 export class AgentClient {
   readonly client: Client;
   readonly taskQueue: string;
   private readonly queryTimeoutMs: number;
   private readonly updateTimeoutMs: number;
+  /** Scheduled conversations: Temporal Schedules that start a conversation on this task queue. */
+  readonly schedules: ConversationSchedules;
 
   constructor(options: AgentClientOptions) {
     this.client = options.client;
     this.taskQueue = options.taskQueue;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 5000;
     this.updateTimeoutMs = options.updateTimeoutMs ?? 30_000;
+    this.schedules = new ConversationSchedules(options.client, options.taskQueue);
   }
 
   /** Connects to Temporal (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`); fails with what to start if unreachable. */
@@ -197,7 +218,7 @@ export class AgentClient {
   async startConversation(
     input: ConversationInput,
     options: { workflowId?: string } = {},
-  ): Promise<{ workflowId: string; runId: string }> {
+  ): Promise<StartedConversation> {
     const parsed = ConversationInputSchema.safeParse(input);
     if (!parsed.success) {
       throw new AgentError('invalid', `invalid conversation input: ${formatIssues(parsed.error)}`);
@@ -218,7 +239,32 @@ export class AgentClient {
       workflowId,
       args: [input],
     });
-    return { workflowId, runId: handle.firstExecutionRunId };
+    const started = { workflowId, runId: handle.firstExecutionRunId };
+    return parsed.data.agent ? { ...started, agent: await this.agentOf(workflowId) } : started;
+  }
+
+  /**
+   * The agent a new conversation runs, once a worker listed it; an agent no worker serves is an
+   * `invalid` error naming the agents they serve (the conversation has ended: nothing is left running).
+   * Undefined when no worker answers within the update timeout: the conversation starts when one does.
+   */
+  private async agentOf(workflowId: string): Promise<AgentView | undefined> {
+    try {
+      return await this.update(workflowId, () => this.handle(workflowId).executeUpdate(agentReadyUpdate));
+    } catch (err) {
+      if (err instanceof AgentError && err.code === 'no_worker') return undefined;
+      if (err instanceof AgentError && err.code === 'refused') {
+        // Refused by the workflow, or the run already failed: its failure says why.
+        const failure = await this.handle(workflowId)
+          .result()
+          .then(
+            () => undefined,
+            (e: unknown) => (e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined),
+          );
+        throw new AgentError('invalid', failure ?? err.message, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /**
@@ -233,11 +279,11 @@ export class AgentClient {
     // Past Temporal's payload limit the worker cannot even refuse it (the SDK echoes the request in its
     // refusal, which is then too large to send): say so here, before anything leaves.
     const bytes = Buffer.byteLength(JSON.stringify({ content }));
-    if (bytes > TEMPORAL_PAYLOAD_LIMIT) {
+    if (bytes > MAX_UPDATE_BYTES) {
       return Promise.reject(
         new AgentError(
           'invalid',
-          `message too large: ${bytes} bytes of JSON, past Temporal's payload limit of ${TEMPORAL_PAYLOAD_LIMIT}`,
+          `message too large: ${bytes} bytes of JSON, past the ${MAX_UPDATE_BYTES} bytes an update may carry (Temporal's payload limit, less room for the reply)`,
         ),
       );
     }
@@ -378,16 +424,19 @@ export class AgentClient {
       return listed;
     });
     const read =
-      options.read ?? ((row: PendingConversationRow) => this.getState(row.workflowId, { from: 0, to: 0 }));
+      options.read ??
+      ((row: PendingConversationRow) =>
+        this.getState(row.workflowId, { from: 0, to: 0 }).then(pendingCallsOf));
     const items: PendingApprovalItem[] = [];
     // A bounded number of state queries at once: a long queue must not flood the worker with queries.
     let next = 0;
     const readNext = async (): Promise<void> => {
       for (let row = rows[next++]; row; row = rows[next++]) {
         try {
-          const { pendingApprovals, model } = await read(row);
+          const { pendingApprovals, model, agent, parent } = await read(row);
           const workflowId = row.workflowId;
-          for (const p of pendingApprovals) items.push({ ...p, workflowId, model });
+          const owner = { workflowId, model, ...(agent && { agent }), ...(parent && { parent }) };
+          for (const p of pendingApprovals) items.push({ ...p, ...owner });
         } catch (err) {
           if (err instanceof AgentError && err.code === 'not_found') continue;
           const message = err instanceof Error ? err.message : String(err);
@@ -474,17 +523,6 @@ export class AgentClient {
       throw err;
     }
   }
-}
-
-/** The gRPC status codes the client maps (grpc/grpc doc/statuscodes.md). */
-const GRPC_STATUS = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
-
-/** The first gRPC service error in an error's cause chain. */
-function grpcErrorOf(err: unknown): { code: number; details: string } | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
-    if (isGrpcServiceError(e)) return { code: e.code, details: e.details };
-  }
-  return undefined;
 }
 
 /** A value quoted in an error message: its start when it is long. */
