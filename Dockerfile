@@ -8,9 +8,10 @@ COPY package.json package-lock.json ./
 # No postinstall here: the Temporal binaries are only for tests and `npm start`.
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
-RUN npm run build \
- && node -e "require('@temporalio/worker').bundleWorkflowCode(require('./dist/worker').CONVERSATION_BUNDLE_OPTIONS).then(b => require('fs').writeFileSync('dist/workflow-bundle.js', b.code))"
+# Also bundles the workflow code into dist/workflow-bundle.js, which the worker loads instead of bundling.
+RUN npm run build
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -14,7 +14,8 @@ const MANIFEST = join(PROJECT_ROOT, '.temporal', 'binaries.json');
 
 /**
  * Resolves the Temporal binaries: `TEMPORAL_CLI_PATH` / `TEMPORAL_TEST_SERVER_PATH` first, else what
- * `scripts/install-temporal.mjs` recorded. Throws a message that says what to run when neither is there.
+ * `scripts/install-temporal.mjs` recorded. Each is resolved when read, so a project that has only the
+ * CLI can start dev servers. Throws a message that says what to set when neither is there.
  */
 export function temporalBinaries(): TemporalBinaries {
   let manifest: { cli?: { path?: string }; testServer?: { path?: string } } = {};
@@ -27,7 +28,7 @@ export function temporalBinaries(): TemporalBinaries {
     const path = process.env[env] || recorded;
     if (!path) {
       throw new Error(
-        `No ${what} binary: run \`node scripts/install-temporal.mjs\` (npm install runs it) or set ${env}.`,
+        `No ${what} binary: set ${env} (in this repository, \`node scripts/install-temporal.mjs\` installs it; npm install runs it).`,
       );
     }
     try {
@@ -40,7 +41,11 @@ export function temporalBinaries(): TemporalBinaries {
     return path;
   };
   return {
-    cli: pick('TEMPORAL_CLI_PATH', manifest.cli?.path, 'Temporal CLI'),
-    testServer: pick('TEMPORAL_TEST_SERVER_PATH', manifest.testServer?.path, 'Temporal test server'),
+    get cli() {
+      return pick('TEMPORAL_CLI_PATH', manifest.cli?.path, 'Temporal CLI');
+    },
+    get testServer() {
+      return pick('TEMPORAL_TEST_SERVER_PATH', manifest.testServer?.path, 'Temporal test server');
+    },
   };
 }
