@@ -2,15 +2,17 @@
 /**
  * `npm run agent -- <command>`: conversations from the command line.
  *
- *   start <prompt|-> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--wait]
+ *   start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S]] [--single-turn] [--id ID] [--max-turns N] [--wait]
  *   send <workflowId> <message|->
- *   show <workflowId>
- *   list [--status S] [--limit N]
+ *   show <workflowId>                   (with its agent, the parent of a sub-agent, the sub-agents it ran)
+ *   list [--status S] [--agent NAME] [--limit N]
  *   watch <workflowId>                  (live model stream; OPS_URL, OPS_TOKEN)
- *   pending
+ *   pending                             (with each call's agent and, for a sub-agent's, its parent)
  *   approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
  *   reject <workflowId> <toolUseId> --reason R [--by NAME]
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
+ *   schedule create <prompt|-> --cron EXPR | --every 1h [--timezone TZ] [--agent NAME] [--model M] [--id ID]
+ *   schedule list | show <id> | pause <id> [--note N] | unpause <id> | trigger <id> | delete <id>   (src/cli/schedule.ts)
  *
  * `-` as the prompt or message reads it from stdin. Every command takes --json (machine-readable output
  * on stdout). Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused by the conversation, 4 no such
@@ -20,12 +22,14 @@
  * goes through forTerminal, every JSON through jsonForTerminal (src/cli/sanitize.ts).
  */
 import { userInfo } from 'node:os';
+import type { AgentToolInfo, AgentView } from '../api/agents';
 import type { ConversationState } from '../api/conversation';
 import type { AgentClient, AgentError } from '../client';
 import type { Config } from '../config';
 import { parseCommand, UsageError, USAGE, type Command } from './args';
 import { messageText } from './message-text';
 import { bounded, forTerminal, jsonForTerminal } from './sanitize';
+import { parseScheduleCommand, runSchedule, SCHEDULE_USAGE, type ScheduleCommand } from './schedule';
 import { opsToken } from './state-dir';
 import { watch } from './watch';
 
@@ -49,9 +53,10 @@ function warn(text: string): void {
 
 async function main(argv: string[]): Promise<number> {
   // Everything the command line says is checked before anything connects.
-  const command = parseCommand(argv);
+  // `schedule` has sub-commands of its own (src/cli/schedule.ts); a `-` prompt is read there.
+  const command = argv[0] === 'schedule' ? await parseScheduleCommand(argv.slice(1)) : parseCommand(argv);
   if (command.name === 'help') {
-    console.log(USAGE);
+    console.log(`${USAGE}\n${SCHEDULE_USAGE}`);
     return 0;
   }
   if (command.name === 'start') command.prompt = await messageText(command.prompt, 'the prompt');
@@ -70,7 +75,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function run(agent: AgentClient, config: Config, command: Command, token?: string): Promise<number> {
+async function run(
+  agent: AgentClient,
+  config: Config,
+  command: Command | ScheduleCommand,
+  token?: string,
+): Promise<number> {
   const by = ('by' in command ? command.by : undefined) ?? `${userInfo().username}@cli`;
   const out = (json: unknown, text: string) =>
     console.log(command.json ? jsonForTerminal(json, 2) : forTerminal(text));
@@ -78,9 +88,13 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
     case 'help':
       return 0;
     case 'start': {
+      // With an agent, the model is the agent's; without one, --model or the configured default.
+      // An agent no worker serves fails here: AgentError 'invalid', naming the agents they serve.
       const started = await agent.startConversation(
         {
-          model: command.model ?? config.AGENT_MODEL,
+          ...(command.agent !== undefined
+            ? { agent: command.agent }
+            : { model: command.model ?? config.AGENT_MODEL }),
           message: command.prompt,
           tools: command.tools,
           ...(command.system !== undefined && { system: command.system }),
@@ -90,12 +104,13 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
         },
         { workflowId: command.id },
       );
+      const agentLine = command.agent === undefined ? '' : `\n${startedAgent(command.agent, started.agent)}`;
       if (!command.wait) {
-        out(started, `started ${started.workflowId}`);
+        out(started, `started ${started.workflowId}${agentLine}`);
         return 0;
       }
       // --wait: stream the answer live (if the ops server is reachable), then print the outcome.
-      if (!command.json) warn(`started ${started.workflowId}`);
+      if (!command.json) warn(`started ${started.workflowId}${agentLine}`);
       const handle = agent.client.workflow.getHandle(started.workflowId);
       const result = handle.result();
       await watchConversation(
@@ -124,18 +139,21 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
       return 0;
     }
     case 'show': {
-      const state = await agent.getState(command.workflowId);
-      out(state, renderState(state));
+      const [state, scheduleId] = await Promise.all([
+        agent.getState(command.workflowId),
+        agent.schedules.scheduledBy(command.workflowId),
+      ]);
+      out(scheduleId ? { ...state, scheduleId } : state, renderState(state, scheduleId));
       return 0;
     }
     case 'list': {
-      const rows = await agent.listConversations({ status: command.status, limit: command.limit });
+      const rows = await agent.listConversations(command);
       out(
         rows,
         rows
           .map(
             (r) =>
-              `${r.workflowId}  ${r.status.padEnd(17)} ${r.model ?? ''}  ${r.lastActivity ?? ''}${r.pendingApprovals ? `  pending ${r.pendingApprovals}` : ''}`,
+              `${r.workflowId}  ${r.status.padEnd(17)} ${r.model ?? ''}${r.agent ? `  agent ${r.agent}` : ''}  ${r.lastActivity ?? ''}${r.pendingApprovals ? `  pending ${r.pendingApprovals}` : ''}`,
           )
           .join('\n') || 'no conversations',
       );
@@ -151,7 +169,7 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
         items
           .map(
             (p) =>
-              `${p.workflowId}  ${p.toolUseId}  ${p.name}  requested ${p.requestedAt}  deadline ${p.deadline}\n  ${JSON.stringify(p.input)}`,
+              `${p.workflowId}  ${p.toolUseId}  ${p.name}${p.agent ? `  agent ${p.agent}` : ''}${p.parent ? `  via ${p.parent.workflowId}` : ''}  requested ${p.requestedAt}  deadline ${p.deadline}\n  ${JSON.stringify(p.input)}`,
           )
           .join('\n') || 'no tool calls waiting for approval',
       );
@@ -192,6 +210,8 @@ async function run(agent: AgentClient, config: Config, command: Command, token?:
       out({ cancelled: true }, 'cancellation requested');
       return 0;
     }
+    case 'schedule':
+      return runSchedule(agent, config, command, by);
   }
 }
 
@@ -239,10 +259,12 @@ async function watchConversation(
   if (!json) process.stdout.write('\n');
 }
 
-function renderState(state: ConversationState): string {
+function renderState(state: ConversationState, scheduleId?: string): string {
   const lines = [
     `status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`,
     `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`,
+    ...(scheduleId ? [`schedule: ${scheduleId}`] : []),
+    ...agentLines(state),
   ];
   for (const message of state.messages) {
     const blocks =
@@ -265,6 +287,40 @@ function renderState(state: ConversationState): string {
       `pending approval: ${p.toolUseId} ${p.name} ${JSON.stringify(p.input)} (deadline ${p.deadline})`,
     );
   return lines.join('\n');
+}
+
+/** What `start --agent` says about the agent: as a worker listed it, or that none has yet. */
+function startedAgent(name: string, view: AgentView | undefined): string {
+  return view
+    ? `agent: ${view.name} (fingerprint ${view.fingerprint})`
+    : `agent: ${name} (no worker has listed it yet: the conversation starts when one does)`;
+}
+
+/** The agent of a conversation, the parent of a sub-agent's, and the sub-agents it ran. */
+function agentLines(state: ConversationState): string[] {
+  const lines: string[] = [];
+  const a = state.agent;
+  if (a) {
+    lines.push(`agent: ${a.name} (fingerprint ${a.fingerprint})`);
+    for (const c of a.changes) lines.push(`agent changed at turn ${c.turn}: ${c.from} → ${c.to} (${c.at})`);
+    if (a.tools.length > 0) lines.push(`tools: ${a.tools.map(toolText).join(', ')}`);
+    for (const u of a.unavailable ?? []) lines.push(`MCP server ${u.server} unavailable: ${u.error}`);
+  }
+  const p = state.parent;
+  if (p) lines.push(`sub-agent of ${p.workflowId} (tool call ${p.toolUseId})`);
+  const runs = state.subAgents ?? [];
+  if (runs.length > 0) lines.push('sub-agents:');
+  for (const run of runs)
+    lines.push(
+      `  ${run.workflowId}  ${run.agent}  ${run.status}  started ${run.startedAt}${run.endedAt ? `  ended ${run.endedAt}` : ''}`,
+    );
+  return lines;
+}
+
+/** `lookup (tool, read)`, `help__search (mcp help, read)`, `weather (agent)`. */
+function toolText(tool: AgentToolInfo): string {
+  const from = tool.source === 'mcp' && tool.server ? `mcp ${tool.server}` : tool.source;
+  return `${tool.name} (${from}${tool.effect ? `, ${tool.effect}` : ''})`;
 }
 
 main(process.argv.slice(2)).then(

@@ -3,6 +3,7 @@
  * (exit 2) whether or not Temporal is up, and only validated values reach the client.
  */
 import { parseArgs } from 'node:util';
+import { AGENT_NAME_PATTERN } from '../api/agents';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../api/conversation';
 import { TOOL_NAME_PATTERN } from '../api/tools';
 import { hasControl, quoted } from './sanitize';
@@ -19,13 +20,14 @@ export const MAX_ID_CHARS = 1000;
 export const MAX_LIST_LIMIT = 1000;
 
 export const USAGE = `usage: agent <command> [--json]
-  start <prompt|-> [--tools a,b] [--system S] [--model M] [--single-turn] [--id ID] [--max-turns N] [--max-tokens N] [--wait]
-  send <workflowId> <message|->      show <workflowId>        list [--status S] [--limit N]
+  start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S] [--max-tokens N]] [--single-turn] [--id ID] [--max-turns N] [--wait]
+  send <workflowId> <message|->      show <workflowId>        list [--status S] [--agent NAME] [--limit N]
   watch <workflowId>                 (the live model stream, from the ops server: OPS_URL, OPS_TOKEN)
   pending                            approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
   reject <workflowId> <toolUseId> --reason R [--by NAME]
   resume <workflowId> [--note N] [--by NAME]     end <workflowId> [--reason R] [--by NAME]     cancel <workflowId>
   - as the prompt or message reads it from stdin (at most 256 KiB)
+  --agent: an agent the workers serve (defineAgent); it brings its model, system prompt, tools and max tokens
 statuses: ${CONVERSATION_STATUSES.join(', ')}
 exit codes: 0 done, 1 failed, 2 bad usage, 3 refused, 4 not found, 5 Temporal or worker unreachable`;
 
@@ -34,6 +36,7 @@ const OPTIONS = {
   tools: { type: 'string' },
   system: { type: 'string' },
   model: { type: 'string' },
+  agent: { type: 'string' },
   id: { type: 'string' },
   'single-turn': { type: 'boolean' },
   'max-turns': { type: 'string' },
@@ -53,11 +56,11 @@ type OptionName = keyof typeof OPTIONS;
 const COMMANDS = {
   start: {
     positionals: ['prompt'],
-    options: ['tools', 'system', 'model', 'id', 'single-turn', 'max-turns', 'max-tokens', 'wait'],
+    options: ['agent', 'tools', 'system', 'model', 'id', 'single-turn', 'max-turns', 'max-tokens', 'wait'],
   },
   send: { positionals: ['workflowId', 'message'], options: [] },
   show: { positionals: ['workflowId'], options: [] },
-  list: { positionals: [], options: ['status', 'limit'] },
+  list: { positionals: [], options: ['status', 'agent', 'limit'] },
   watch: { positionals: ['workflowId'], options: [] },
   pending: { positionals: [], options: [] },
   approve: { positionals: ['workflowId', 'toolUseId'], options: ['input', 'reason', 'by'] },
@@ -76,6 +79,8 @@ export type Command = { json: boolean } & (
   | {
       name: 'start';
       prompt: string;
+      /** The agent to talk to; without it the conversation is ad hoc (`model`, else the configured default). */
+      agent?: string;
       tools: string[];
       system?: string;
       model?: string;
@@ -87,7 +92,7 @@ export type Command = { json: boolean } & (
     }
   | { name: 'send'; workflowId: string; message: string }
   | { name: 'show' | 'watch' | 'cancel'; workflowId: string }
-  | { name: 'list'; status?: ConversationStatus; limit: number }
+  | { name: 'list'; status?: ConversationStatus; agent?: string; limit: number }
   | { name: 'pending' }
   | ({ name: 'approve'; input?: Record<string, unknown> } & Decided)
   | ({ name: 'reject' } & Decided & { reason: string })
@@ -119,11 +124,21 @@ export function parseCommand(argv: string[]): Command {
   const str = (option: OptionName) => values[option] as string | undefined;
 
   switch (command) {
-    case 'start':
+    case 'start': {
+      // An agent brings its model, prompt, tools and max tokens: the workflow would ignore these
+      // beside it, so they are refused rather than silently dropped.
+      const clash = (['model', 'system', 'tools', 'max-tokens'] as const).find(
+        (o) => values[o] !== undefined,
+      );
+      if (values.agent !== undefined && clash)
+        throw new UsageError(
+          `--${clash} cannot be given with --agent (the agent's definition sets its model, system prompt, tools and max tokens)`,
+        );
       return {
         name: command,
         json,
         prompt: text(args[0], 'the prompt'),
+        ...optional('agent', str('agent'), agentName),
         tools: str('tools') === undefined ? [] : toolNames(str('tools')!),
         ...optional('system', str('system'), (v) => text(v, '--system')),
         ...optional('model', str('model'), (v) => text(v, '--model', 200)),
@@ -133,6 +148,7 @@ export function parseCommand(argv: string[]): Command {
         ...optional('maxTokens', str('max-tokens'), (v) => positiveInt(v, '--max-tokens')),
         wait: values.wait === true,
       };
+    }
     case 'send':
       return {
         name: command,
@@ -149,6 +165,7 @@ export function parseCommand(argv: string[]): Command {
         name: command,
         json,
         ...optional('status', str('status'), status),
+        ...optional('agent', str('agent'), agentName),
         limit: str('limit') === undefined ? 50 : positiveInt(str('limit')!, '--limit', MAX_LIST_LIMIT),
       };
     case 'pending':
@@ -286,6 +303,15 @@ function status(value: string): ConversationStatus {
       `--status must be one of ${CONVERSATION_STATUSES.join(', ')}, not ${quoted(value, 40)}`,
     );
   return known;
+}
+
+/** An agent's name: the only kind of value `list --agent` puts in the visibility query (no quote can pass). */
+function agentName(value: string): string {
+  if (!AGENT_NAME_PATTERN.test(value))
+    throw new UsageError(
+      `--agent: ${quoted(value, 40)} is not an agent name (letters, digits, _ and -, up to 64)`,
+    );
+  return value;
 }
 
 function toolNames(value: string): string[] {

@@ -141,6 +141,12 @@ export async function parseScheduleCommand(
         throw new UsageError(
           `--agent: ${quoted(agent, 40)} is not an agent name (letters, digits, _ and -, up to 64)`,
         );
+      // As for `agent start`: the agent's definition sets these, the workflow would ignore them.
+      const clash = (['model', 'system', 'tools'] as const).find((o) => str(o) !== undefined);
+      if (agent !== undefined && clash)
+        throw new UsageError(
+          `--${clash} cannot be given with --agent (the agent's definition sets its model, system prompt and tools)`,
+        );
       const id = str('id');
       if (id !== undefined && !SCHEDULE_ID_PATTERN.test(id))
         throw new UsageError(
@@ -203,7 +209,7 @@ export async function runSchedule(
   const schedules = agent.schedules;
   switch (command.action) {
     case 'create': {
-      // Without --agent the model is --model or the configured default; with one, the agent's (unless --model).
+      // Without --agent the model is --model or the configured default; with one, the agent's.
       const model = command.model ?? (command.agent === undefined ? config.AGENT_MODEL : undefined);
       const input: ConversationInput = {
         ...(command.agent !== undefined && { agent: command.agent }),

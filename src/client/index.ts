@@ -15,7 +15,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
-import { MAX_UPDATE_BYTES, TEMPORAL_PAYLOAD_LIMIT } from '../api/bounds';
+import { MAX_UPDATE_BYTES, TEMPORAL_PAYLOAD_LIMIT, quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
@@ -45,11 +45,12 @@ import {
 import {
   AGENT_LAST_ACTIVITY,
   AGENT_MODEL,
+  AGENT_NAME,
   AGENT_PENDING_APPROVALS,
   AGENT_STATUS,
 } from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
-import { agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
+import { AGENT_NAME_PATTERN, agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
 import { AgentError, grpcErrorOf, GRPC_STATUS, type AgentErrorCode } from './errors';
 import { ConversationSchedules } from './schedules';
 
@@ -68,6 +69,8 @@ export { SCHEDULE_OVERLAPS, type ScheduleOverlap } from './schedule-spec';
 export interface ConversationSummary {
   workflowId: string;
   status: ConversationStatus | 'unknown';
+  /** Its agent (the AgentName search attribute); null for an ad-hoc conversation. */
+  agent: string | null;
   model: string | null;
   lastActivity: string | null;
   startedAt: string;
@@ -254,13 +257,15 @@ export class AgentClient {
     } catch (err) {
       if (err instanceof AgentError && err.code === 'no_worker') return undefined;
       if (err instanceof AgentError && err.code === 'refused') {
-        // Refused by the workflow, or the run already failed: its failure says why.
-        const failure = await this.handle(workflowId)
-          .result()
-          .then(
-            () => undefined,
-            (e: unknown) => (e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined),
-          );
+        // Refused at start: the run failed, and its failure says why (an update that arrived after it
+        // failed only hears "ended"). Parked instead (its agent could not be listed): say so.
+        const handle = this.handle(workflowId);
+        const { status } = await handle.describe();
+        if (status.name === 'RUNNING') throw err;
+        const failure = await handle.result().then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error && e.cause instanceof Error ? e.cause.message : undefined),
+        );
         throw new AgentError('invalid', failure ?? err.message, { cause: err });
       }
       throw err;
@@ -354,7 +359,7 @@ export class AgentClient {
    * `CONVERSATION_STATUSES` or a bad limit.
    */
   async listConversations(
-    options: { status?: ConversationStatus; limit?: number; withUsage?: boolean } = {},
+    options: { status?: ConversationStatus; agent?: string; limit?: number; withUsage?: boolean } = {},
   ): Promise<ConversationSummary[]> {
     // The visibility query is built from our own constants only: the status is looked up in the list
     // (a caller's string is never pasted in, so `idle" OR WorkflowType = "x` cannot widen the query).
@@ -370,14 +375,20 @@ export class AgentClient {
     const limit = options.limit ?? 50;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
       throw new AgentError('invalid', `limit must be a positive integer up to 1000, not ${String(limit)}`);
+    // An agent name has no quote, space or operator in it (AGENT_NAME_PATTERN): safe in the query.
+    if (options.agent !== undefined && !AGENT_NAME_PATTERN.test(options.agent)) {
+      throw new AgentError('invalid', `not an agent name: ${quote(String(options.agent), 80)}`);
+    }
     const clauses = [`WorkflowType = "${CONVERSATION_WORKFLOW}"`];
     if (status) clauses.push(`${AGENT_STATUS.name} = "${status}"`);
+    if (options.agent !== undefined) clauses.push(`${AGENT_NAME.name} = "${options.agent}"`);
     const rows: ConversationSummary[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: limit })) {
       const attrs = wf.typedSearchAttributes;
       rows.push({
         workflowId: wf.workflowId,
         status: (attrs.get(AGENT_STATUS) as ConversationStatus | undefined) ?? 'unknown',
+        agent: attrs.get(AGENT_NAME) ?? null,
         model: attrs.get(AGENT_MODEL) ?? null,
         lastActivity: attrs.get(AGENT_LAST_ACTIVITY)?.toISOString() ?? null,
         startedAt: wf.startTime.toISOString(),

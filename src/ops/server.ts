@@ -91,9 +91,11 @@ export interface ApprovalsResponse {
   approvals: PendingApprovalItem[];
   unreadable: UnreadableConversation[];
 }
+/** A row of the conversation list: the summary, with the conversation's agent (null: ad hoc, or unread). */
+export type ConversationRow = ConversationSummary;
 /** `GET /api/conversations[?status=&limit=]`: newest first. */
 export interface ConversationsResponse {
-  conversations: ConversationSummary[];
+  conversations: ConversationRow[];
 }
 /** `GET /api/conversations/:id`: the conversation's state. */
 export type ConversationResponse = ConversationState & { workflowId: string };

@@ -1,20 +1,58 @@
 /**
  * The ops page in a real browser (Debian Chromium driven by playwright-core) against a real dev server,
  * worker, fake Messages API and ops server: log in, see the pending call, edit and approve it, see the
- * conversation finish; a reject flow; the API without the token.
+ * conversation finish; a reject flow; the API without the token. Agents: the queue names a call's
+ * agent and links a sub-agent's call to the conversation it works for; a conversation shows its agent,
+ * fingerprint (and a deploy's change), tools, an MCP server that could not be listed, its parent and
+ * its sub-agents as a tree whose nodes open onto their own sub-agents and link to their conversations.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { z } from 'zod';
+import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
+import { defineTool } from '../../src/tools/define-tool';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+
+const lookup = defineTool({
+  name: 'lookup',
+  description: 'Looks an order up',
+  input: z.object({ id: z.string() }),
+  effect: 'read',
+  run: async ({ id }) => ({ id }),
+});
+const fileReport = defineTool({
+  name: 'file_report',
+  description: 'Files a report (waits for an operator)',
+  input: z.object({ title: z.string() }),
+  effect: 'write',
+  run: async ({ title }) => ({ filed: title }),
+});
+/** Calls the researcher, which calls the archivist; its MCP server is down (nothing listens on port 9). */
+const helpdesk = defineAgent({
+  name: 'helpdesk',
+  model: 'claude-opus-4-1',
+  system: 'You are the help desk.',
+  tools: [lookup],
+  subAgents: ['researcher'],
+  mcpServers: [{ name: 'gone', transport: 'http', url: 'http://127.0.0.1:9/mcp' }],
+});
+const researcher = defineAgent({ name: 'researcher', model: 'claude-haiku-4-5', subAgents: ['archivist'] });
+const archivistSpec = {
+  name: 'archivist',
+  model: 'claude-haiku-4-5',
+  system: 'You file reports.',
+  tools: [fileReport],
+};
+const archivist = defineAgent(archivistSpec);
 
 const TOKEN = 'e2e-token-0123456789abcdef';
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
@@ -23,13 +61,15 @@ let ops: FastifyInstance;
 let base: string;
 let browser: Browser;
 let page: Page;
+let client: AgentClient;
 
 const hub = new StreamHub();
 
 beforeAll(async () => {
-  t = await startAgentEnv({ observer: hubObserver(hub) });
+  t = await startAgentEnv({ observer: hubObserver(hub), agents: [helpdesk, researcher, archivist] });
+  client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
   ops = await createOpsServer({
-    agent: new AgentClient({ client: t.env.client, taskQueue: t.taskQueue }),
+    agent: client,
     token: TOKEN,
     namespace: 'default',
     hub,
@@ -168,6 +208,127 @@ describe('ops UI in Chromium', () => {
     await page.getByTestId('live-status').filter({ hasText: 'complete' }).waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('live-text').textContent()).toBe(answer);
     await handle.result();
+  });
+
+  it('agents: the queue links a sub-agent’s call to its parent; the tree opens level by level and links each conversation', async () => {
+    const parentId = `ui-helpdesk-${process.pid}-${Date.now()}`;
+    const childId = `${parentId}.toolu_research`;
+    const grandchildId = `${childId}.toolu_archive`;
+    const toolUseId = `toolu_file_${Date.now()}`;
+    t.fake.script(parentId, [
+      reply.toolUse({ name: 'researcher', input: { task: 'Have Q3 filed' }, id: 'toolu_research' }),
+      reply.text('The team filed it.'),
+    ]);
+    t.fake.script(childId, [
+      reply.toolUse({ name: 'archivist', input: { task: 'File Q3' }, id: 'toolu_archive' }),
+      reply.text('The archivist filed it.'),
+    ]);
+    t.fake.script(grandchildId, [
+      reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: toolUseId }),
+      reply.text('Filed.'),
+    ]);
+    await client.startConversation(
+      { agent: 'helpdesk', message: 'File the Q3 report', singleTurn: true },
+      { workflowId: parentId },
+    );
+    await t.waitFor(t.env.client.workflow.getHandle(grandchildId), (s) => s.pendingApprovals.length === 1);
+    const node = (id: string) => page.locator(`[data-testid="subagent-node"][data-workflow-id="${id}"]`);
+
+    // The queue: the archivist's call, two levels down, with a link to the conversation it works for.
+    await page.goto(`${base}/#/approvals`);
+    const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${toolUseId}"]`);
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.getByTestId('card-agent').textContent()).toBe('archivist');
+    expect(await card.getByTestId('card-parent').textContent()).toBe(childId);
+    await page.screenshot({ path: join(ARTIFACTS, 'agents-queue.png'), fullPage: true });
+    await card.getByTestId('card-parent').click();
+
+    // The researcher's conversation: its parent, its agent, the archivist's run below it.
+    await page.getByTestId('parent-link').filter({ hasText: parentId }).waitFor({ timeout: 15_000 });
+    expect(new URL(page.url()).hash).toBe(`#/conversations/${encodeURIComponent(childId)}`);
+    expect(await page.getByTestId('agent-name').textContent()).toBe('researcher');
+    await node(grandchildId).waitFor();
+    expect(await node(grandchildId).getByTestId('subagent-agent').textContent()).toBe('archivist');
+    expect(await node(grandchildId).getByTestId('subagent-status').textContent()).toBe('running');
+
+    // Up to the help desk: its agent, fingerprint and tools, the MCP server that is down, no parent.
+    await page.getByTestId('parent-link').click();
+    await page.getByTestId('agent-name').filter({ hasText: 'helpdesk' }).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('agent-fingerprint').textContent()).toBe(helpdesk.fingerprint);
+    const tools = await page
+      .getByTestId('agent-tool')
+      .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(tools).toEqual([
+      ['lookup', 'tool', 'read'],
+      ['researcher', 'agent', '—'],
+    ]);
+    expect(await page.getByTestId('mcp-unavailable').textContent()).toMatch(
+      /^MCP server gone unavailable.*gone/,
+    );
+    expect(await page.getByTestId('parent-link').count()).toBe(0);
+    // The tree: the researcher's run; the archivist's appears once its node is opened.
+    await node(childId).waitFor();
+    expect(await node(childId).getByTestId('subagent-status').first().textContent()).toBe('running');
+    expect(await node(grandchildId).count()).toBe(0);
+    await node(childId).getByTestId('subagent-toggle').first().click();
+    await node(childId)
+      .locator(`[data-testid="subagent-node"][data-workflow-id="${grandchildId}"]`)
+      .waitFor();
+    // The transcript's call links to the sub-agent's conversation too.
+    await page
+      .locator(
+        '[data-testid="tool-call"][data-tool-use-id="toolu_research"] [data-testid="call-subagent-link"]',
+      )
+      .waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'agents-tree.png'), fullPage: true });
+    // Follow the tree's link down to the archivist.
+    await node(grandchildId).getByTestId('subagent-link').click();
+    await page.getByTestId('agent-name').filter({ hasText: 'archivist' }).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('parent-link').textContent()).toBe(childId);
+
+    // The list names each conversation's agent.
+    await page.goto(`${base}/#/conversations`);
+    for (const [id, agent] of [
+      [parentId, 'helpdesk'],
+      [childId, 'researcher'],
+      [grandchildId, 'archivist'],
+    ])
+      await page
+        .locator(
+          `[data-testid="conversation-row"][data-workflow-id="${id}"] [data-testid="conversation-agent"]`,
+        )
+        .filter({ hasText: new RegExp(`^${agent}$`) })
+        .waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'agents-list.png'), fullPage: true });
+
+    // Approved, every level finishes; the parent's tree says so.
+    await client.decide(grandchildId, { toolUseId, decision: 'approve', decidedBy: 'Olivia' });
+    await t.env.client.workflow.getHandle(parentId).result();
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(parentId)}`);
+    await node(childId)
+      .getByTestId('subagent-status')
+      .first()
+      .filter({ hasText: 'completed' })
+      .waitFor({ timeout: 15_000 });
+  });
+
+  it('agents: a deploy that changes the agent shows as a fingerprint change', async () => {
+    const id = `ui-deploy-${process.pid}-${Date.now()}`;
+    t.fake.script(id, [reply.text('First.'), reply.text('Second.')]);
+    await client.startConversation({ agent: 'archivist', message: 'One' }, { workflowId: id });
+    const handle = t.env.client.workflow.getHandle(id);
+    await t.waitFor(handle, (s) => s.status === 'idle');
+    const changed = defineAgent({ ...archivistSpec, system: 'You file reports, carefully.' });
+    await t.restartWorker({ agents: [helpdesk, researcher, changed] });
+    await client.sendMessage(id, 'Two');
+    await t.waitFor(handle, (s) => s.status === 'idle' && s.turn === 2);
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(id)}`);
+    await page
+      .getByTestId('agent-changes')
+      .filter({ hasText: `Agent changed at turn 2: ${archivist.fingerprint} → ${changed.fingerprint}` })
+      .waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('agent-fingerprint').textContent()).toBe(changed.fingerprint);
+    await client.end(id, 'Olivia', 'done');
   });
 
   it('the API answers 401 without the token, even from the page origin', async () => {

@@ -1,15 +1,18 @@
 /**
  * The ops server's JSON API over real HTTP, and the `agent` CLI as a real process, against a real dev
- * server, worker and fake Messages API.
+ * server, worker (serving two agents, one the other's sub-agent) and fake Messages API.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
-import { createOpsServer } from '../../src/ops/server';
+import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
+import { defineTool } from '../../src/tools/define-tool';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 
@@ -17,10 +20,21 @@ const TOKEN = 'test-token-0123456789abcdef';
 let t: AgentEnv;
 let ops: FastifyInstance;
 let base: string;
+let agent: AgentClient;
+
+const fileReport = defineTool({
+  name: 'file_report',
+  description: 'Files a report (waits for an operator)',
+  input: z.object({ title: z.string() }),
+  effect: 'write',
+  run: async ({ title }) => ({ filed: title }),
+});
+const desk = defineAgent({ name: 'desk', model: 'claude-opus-4-1', subAgents: ['clerk'] });
+const clerk = defineAgent({ name: 'clerk', model: 'claude-haiku-4-5', tools: [fileReport] });
 
 beforeAll(async () => {
-  t = await startAgentEnv();
-  const agent = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
+  t = await startAgentEnv({ agents: [desk, clerk] });
+  agent = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
   ops = await createOpsServer({ agent, token: TOKEN, namespace: 'default' });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
 });
@@ -156,6 +170,7 @@ describe('ops API', () => {
     }
     expect(row).toMatchObject({
       status: 'idle',
+      agent: null,
       model: 'claude-sonnet-5-5',
       usage: expect.objectContaining({ calls: 1 }),
     });
@@ -167,6 +182,66 @@ describe('ops API', () => {
     expect((await api('/api/conversations?status=bogus')).status).toBe(400);
     expect((await api(`/api/conversations/missing-${Date.now()}`)).status).toBe(404);
     await handle.terminate();
+  });
+
+  it("an agent's conversation and its sub-agent's: the list, each state and the queue name the agents and link them", async () => {
+    const parentId = `ops-desk-${Date.now()}`;
+    const childId = `${parentId}.toolu_clerk`;
+    t.fake.script(parentId, [
+      reply.toolUse({ name: 'clerk', input: { task: 'File Q3' }, id: 'toolu_clerk' }),
+      reply.text('Filed by the clerk.'),
+    ]);
+    t.fake.script(childId, [
+      reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: 'toolu_q3' }),
+      reply.text('Filed.'),
+    ]);
+    await agent.startConversation(
+      { agent: 'desk', message: 'File Q3', singleTurn: true },
+      { workflowId: parentId },
+    );
+    await t.waitFor(t.env.client.workflow.getHandle(childId), (s) => s.pendingApprovals.length === 1);
+
+    let rows: ConversationsResponse['conversations'] = [];
+    for (let i = 0; i < 40 && rows.length < 2; i++) {
+      const { conversations } = (await (await api('/api/conversations')).json()) as ConversationsResponse;
+      rows = conversations.filter((c) => c.workflowId.startsWith(parentId));
+      if (rows.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rows.map((r) => [r.workflowId, r.agent, r.model])).toEqual([
+      [childId, 'clerk', 'claude-haiku-4-5'],
+      [parentId, 'desk', 'claude-opus-4-1'],
+    ]);
+
+    const parent = (await (await api(`/api/conversations/${parentId}`)).json()) as Record<string, unknown>;
+    expect(parent).toMatchObject({
+      agent: {
+        name: 'desk',
+        fingerprint: desk.fingerprint,
+        changes: [],
+        tools: [{ name: 'clerk', source: 'agent' }],
+      },
+      subAgents: [{ toolUseId: 'toolu_clerk', workflowId: childId, agent: 'clerk', status: 'running' }],
+    });
+    expect(parent.parent).toBeUndefined();
+    const child = (await (await api(`/api/conversations/${childId}`)).json()) as Record<string, unknown>;
+    expect(child).toMatchObject({
+      agent: { name: 'clerk', tools: [{ name: 'file_report', source: 'tool', effect: 'write' }] },
+      parent: { workflowId: parentId, toolUseId: 'toolu_clerk', agent: 'desk', depth: 1 },
+    });
+
+    const { approvals } = (await (await api('/api/approvals')).json()) as ApprovalsResponse;
+    expect(approvals.find((a) => a.toolUseId === 'toolu_q3')).toMatchObject({
+      workflowId: childId,
+      agent: 'clerk',
+      parent: { workflowId: parentId, toolUseId: 'toolu_clerk' },
+    });
+    const decided = await api(`/api/conversations/${childId}/decisions`, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ toolUseId: 'toolu_q3', decision: 'approve' }),
+    });
+    expect(decided.status).toBe(200);
+    await t.env.client.workflow.getHandle(parentId).result();
   });
 });
 

@@ -339,7 +339,7 @@ describe('agent schedule (CLI)', () => {
     });
   });
 
-  it('--agent names the agent (its model unless --model); --every, --timezone, --overlap, --paused', async () => {
+  it('--agent names the agent (which brings its model); --every, --timezone, --overlap, --paused', async () => {
     const run = ok(
       await cli([
         'schedule',
@@ -383,7 +383,7 @@ describe('agent schedule (CLI)', () => {
 
   it('argument errors exit 2 before connecting; a cron string the server refuses exits 2; a taken id 3', async () => {
     const dead = '127.0.0.1:1';
-    const [noTimes, badEvery, badAgent, badCron, taken] = await Promise.all([
+    const [noTimes, badEvery, badAgent, badCron, taken, agentAndModel] = await Promise.all([
       cli(['schedule', 'create', 'Hi'], undefined, dead),
       cli(['schedule', 'create', 'Hi', '--every', '1 hour'], undefined, dead),
       cli(['schedule', 'create', 'Hi', '--cron', FAR, '--agent', 'no spaces'], undefined, dead),
@@ -391,8 +391,11 @@ describe('agent schedule (CLI)', () => {
       agent.schedules
         .create({ scheduleId: 'cli-taken', cron: FAR, input: { model: MODEL, message: 'Hi' } })
         .then(() => cli(['schedule', 'create', 'Hi', '--cron', FAR, '--id', 'cli-taken'])),
+      cli(['schedule', 'create', 'Hi', '--cron', FAR, '--agent', 'helper', '--model', 'm'], undefined, dead),
     ]);
     expect([noTimes.code, badEvery.code, badAgent.code, badCron.code, taken.code]).toEqual([2, 2, 2, 2, 3]);
+    expect(agentAndModel.code).toBe(2);
+    expect(agentAndModel.stderr).toMatch(/--model cannot be given with --agent/);
     expect(noTimes.stderr).toMatch(/needs --cron EXPR \(one or more\) or --every INTERVAL/);
     expect(badEvery.stderr).toMatch(/--every must be a whole number/);
     expect(badAgent.stderr).toMatch(/--agent: "no spaces" is not an agent name/);

@@ -18,6 +18,9 @@
  * @property {Map<string, string>} toolNames Tool names by tool_use id.
  * @property {Set<string>} decisionKeys The decisions rendered.
  * @property {string | null} headerSig The JSON of what the header shows.
+ * @property {string | null} agentSig The JSON of what the agent panel shows.
+ * @property {string | null} treeSig The JSON of the sub-agent runs the tree shows.
+ * @property {Set<string>} expanded The sub-agent conversations whose own sub-agents are shown.
  * @property {ConversationStatus} [status] The status of the last state read.
  * @property {number} [terminalAt] When the view first saw it completed or cancelled with a call streaming.
  */

@@ -12,12 +12,14 @@ import { app } from '../state.js';
 import { timeEl } from '../time.js';
 
 /** @typedef {import('../../../api/approvals').PendingApproval} PendingApproval */
+/** @typedef {import('../../../api/agents').ParentLink} ParentLink */
 /** @typedef {import('../../../api/approvals').RecordedDecision} RecordedDecision */
 /** @typedef {import('../../server').DecisionBody} DecisionBody */
 
 /**
- * A card's tool call: a pending approval with its conversation (the queue also knows the model).
- * @typedef {PendingApproval & { workflowId: string, model?: string }} CardApproval
+ * A card's tool call: a pending approval with its conversation (the queue also knows the model, the
+ * agent, and for a sub-agent's call the conversation it works for).
+ * @typedef {PendingApproval & { workflowId: string, model?: string, agent?: string, parent?: ParentLink }} CardApproval
  */
 
 /**
@@ -209,6 +211,17 @@ function renderCard(a, opts) {
             'Conversation ',
             h('a', { href: conversationHref(a.workflowId), text: a.workflowId }),
             a.model ? ` · ${a.model}` : '',
+            a.agent ? ' · agent ' : '',
+            a.agent ? h('strong', { testid: 'card-agent', text: a.agent }) : null,
+            a.parent ? ' · sub-agent of ' : '',
+            a.parent
+              ? h('a', {
+                  href: conversationHref(a.parent.workflowId),
+                  testid: 'card-parent',
+                  title: `Tool call ${a.parent.toolUseId} of agent ${a.parent.agent}`,
+                  text: a.parent.workflowId,
+                })
+              : null,
           )
         : null,
       h('div', { class: 'muted small', text: a.toolUseId }),

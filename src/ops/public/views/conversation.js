@@ -1,11 +1,14 @@
 // @ts-check
 /**
- * One conversation: header (status, usage, attention), its pending approvals, the transcript with tool
- * calls, results and decisions. Polls append new messages; earlier ones are re-rendered only if changed.
+ * One conversation: header (status, usage, attention), its agent and sub-agents, its pending approvals,
+ * the transcript with tool calls, results and decisions. Polls append new messages; earlier ones are
+ * re-rendered only if changed.
  */
 import { $, all, h, statusBadge } from '../dom.js';
 import { compact, costText, num, pretty } from '../format.js';
+import { conversationHref } from '../router.js';
 import { timeEl } from '../time.js';
+import { clearAgent, renderAgent } from './agent.js';
 import { reconcileCards, VERBS } from './cards.js';
 import { liveIdle, stopLive, syncLive } from './live.js';
 
@@ -39,11 +42,21 @@ import { liveIdle, stopLive, syncLive } from './live.js';
  * @returns {ConversationView}
  */
 export function openConversation(id) {
-  const conv = { id, sigs: [], toolNames: new Map(), decisionKeys: new Set(), headerSig: null };
+  const conv = {
+    id,
+    sigs: [],
+    toolNames: new Map(),
+    decisionKeys: new Set(),
+    headerSig: null,
+    agentSig: null,
+    treeSig: null,
+    expanded: new Set(),
+  };
   $('conv-header').replaceChildren(
     h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
     h('p', { class: 'muted', text: 'Loading…' }),
   );
+  clearAgent();
   $('conv-cards').replaceChildren();
   $('conv-pending').hidden = true;
   $('conv-flash').hidden = true;
@@ -62,6 +75,9 @@ export function openConversation(id) {
  */
 export function renderNotFound(conv, id) {
   conv.headerSig = null;
+  conv.agentSig = null;
+  conv.treeSig = null;
+  clearAgent();
   $('conv-header').replaceChildren(
     h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
     h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }),
@@ -75,6 +91,7 @@ export function renderNotFound(conv, id) {
 export function renderConversation(conv, s) {
   conv.status = s.status;
   renderConvHeader(conv, s);
+  renderAgent(conv, s);
   const pending = (s.pendingApprovals || []).map((p) => ({ ...p, workflowId: conv.id }));
   const after = () => {
     $('conv-pending').hidden = $('conv-cards').children.length === 0;
@@ -88,7 +105,31 @@ export function renderConversation(conv, s) {
     const flag = box.querySelector('.pending-flag');
     if (flag instanceof HTMLElement) flag.hidden = !ids.has(box.dataset.toolUseId ?? '');
   });
+  linkSubAgentCalls(s.subAgents || []);
   syncLive();
+}
+
+/**
+ * Links each tool call that ran a sub-agent to the sub-agent's conversation (the run is listed once
+ * it has started, after the call is rendered).
+ * @param {NonNullable<ConversationResponse['subAgents']>} runs
+ */
+function linkSubAgentCalls(runs) {
+  if (runs.length === 0) return;
+  const byCall = new Map(runs.map((run) => [run.toolUseId, run]));
+  all($('transcript'), '.tool-call').forEach((box) => {
+    const run = byCall.get(box.dataset.toolUseId ?? '');
+    const slot = box.querySelector('.sub-agent-slot');
+    if (!run || !slot || slot.childElementCount > 0) return;
+    slot.replaceChildren(
+      h('a', {
+        href: conversationHref(run.workflowId),
+        class: 'small',
+        testid: 'call-subagent-link',
+        text: `sub-agent ${run.agent} →`,
+      }),
+    );
+  });
 }
 
 /**
@@ -274,6 +315,7 @@ function renderToolCall(conv, b) {
         text: 'awaiting approval',
         hidden: true,
       }),
+      h('span', { class: 'sub-agent-slot' }),
     ),
     h('pre', { class: 'json', text: pretty(b.input) }),
     h('div', { class: 'decisions' }),

@@ -6,7 +6,7 @@ import { conversationHref } from '../router.js';
 import { timeEl } from '../time.js';
 
 /** @typedef {import('../../../api/conversation').ConversationStatus} ConversationStatus */
-/** @typedef {import('../../../client').ConversationSummary} ConversationSummary */
+/** @typedef {import('../../server').ConversationRow} ConversationRow */
 
 /**
  * The JSON of the list shown: an unchanged list is not rebuilt.
@@ -39,7 +39,7 @@ export function clearList() {
   $('conv-rows').replaceChildren();
 }
 
-/** @param {ConversationSummary[]} list */
+/** @param {ConversationRow[]} list */
 export function renderConversationList(list) {
   const sig = JSON.stringify(list);
   if (sig === lastListSig) return;
@@ -48,7 +48,7 @@ export function renderConversationList(list) {
   $('conv-empty').hidden = list.length > 0;
 }
 
-/** @param {ConversationSummary} c */
+/** @param {ConversationRow} c */
 function renderRow(c) {
   const href = conversationHref(c.workflowId);
   const u = c.usage;
@@ -68,6 +68,7 @@ function renderRow(c) {
     },
     h('td', { class: 'id-cell' }, h('a', { href, text: c.workflowId })),
     h('td', null, statusBadge(c.status)),
+    h('td', { testid: 'conversation-agent', text: c.agent || '—' }),
     h('td', { text: c.model || '—' }),
     h('td', null, c.lastActivity ? timeEl(c.lastActivity) : '—'),
     h('td', { class: 'num', text: u ? `${num(u.inputTokens)} / ${num(u.outputTokens)}` : '—' }),
