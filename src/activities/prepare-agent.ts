@@ -1,5 +1,6 @@
 import { activityInfo, ApplicationFailure } from '@temporalio/activity';
-import type { AgentTools } from '../agents/agent-tools';
+import { AgentConfigurationError, type AgentTools } from '../agents/agent-tools';
+import { CONFIGURATION_ERROR } from '../api/activity-contract';
 import { UNKNOWN_AGENT, type AgentSnapshot, type PrepareAgentInput } from '../api/agents';
 import { TOOL_SOURCE_UNAVAILABLE } from './run-tool';
 
@@ -29,6 +30,13 @@ export function createPrepareAgent(agents: AgentTools) {
     try {
       return await agents.snapshot(input.agent, { retryUnavailable });
     } catch (err) {
+      if (err instanceof AgentConfigurationError) {
+        throw ApplicationFailure.create({
+          type: CONFIGURATION_ERROR,
+          message: err.message,
+          nonRetryable: true,
+        });
+      }
       throw ApplicationFailure.create({
         type: TOOL_SOURCE_UNAVAILABLE,
         message: err instanceof Error ? err.message : String(err),

@@ -15,6 +15,11 @@ import type { ApprovalPolicy, ToolDefinition } from '../tools/define-tool';
 import type { AgentDefinition } from './define-agent';
 import type { AgentRegistry } from './registry';
 
+/** A mistake in an agent's definition or its servers' offer that retrying cannot fix. */
+export class AgentConfigurationError extends Error {
+  override name = 'AgentConfigurationError';
+}
+
 /** A tool as one model call offers it, whatever it comes from. */
 export interface OfferedTool {
   name: string;
@@ -33,6 +38,13 @@ export interface OfferedTool {
   /** An MCP tool: its server and listing. */
   mcp?: { server: McpServerConfig; tool: McpToolSnapshot };
 }
+
+/**
+ * Most tools one agent may offer. Every call sends the whole list (a few hundred tools already cost
+ * more prompt than most conversations), and the run's listing is kept in workflow history: an MCP
+ * server with thousands of tools must be narrowed with `include` / `exclude`.
+ */
+export const MAX_AGENT_TOOLS = 500;
 
 /** How long a listing of an agent's MCP servers is reused by model calls before it is asked for again. */
 const LISTING_TTL_MS = 60_000;
@@ -77,6 +89,16 @@ export class AgentTools {
       })),
       ...agent.subAgents.map((sub): AgentToolInfo => ({ name: sub, source: 'agent' })),
     ];
+    if (tools.length > MAX_AGENT_TOOLS) {
+      const counts = agent.mcpServers
+        .map(
+          (server) => `${server.name}: ${listing.tools.filter((t) => t.server.name === server.name).length}`,
+        )
+        .join(', ');
+      throw new AgentConfigurationError(
+        `agent ${agent.name} offers ${tools.length} tools, more than the ${MAX_AGENT_TOOLS} one agent may offer (MCP servers: ${counts}); narrow them with include / exclude`,
+      );
+    }
     return {
       name: agent.name,
       fingerprint: agent.fingerprint,

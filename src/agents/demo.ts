@@ -25,10 +25,23 @@ export const lookupOrder = defineTool({
   },
 });
 
+// The examples are what the demo model (no API key) fills in: a refund that needs approval.
 const refundInput = z.object({
-  orderId: z.string().min(1).describe('The order id, e.g. A1'),
-  amount: z.number().positive().describe('Amount to refund, in USD'),
-  reason: z.string().min(1).describe('Why the customer gets a refund'),
+  orderId: z
+    .string()
+    .min(1)
+    .describe('The order id, e.g. A1')
+    .meta({ examples: ['A4'] }),
+  amount: z
+    .number()
+    .positive()
+    .describe('Amount to refund, in USD')
+    .meta({ examples: [349] }),
+  reason: z
+    .string()
+    .min(1)
+    .describe('Why the customer gets a refund')
+    .meta({ examples: ['The tent arrived torn'] }),
 });
 
 /** Refunds over this many dollars wait for an operator's approval. */

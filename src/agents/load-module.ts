@@ -20,10 +20,7 @@ export async function loadAgentModule(path: string): Promise<AgentModule> {
   try {
     loaded = await load(file);
   } catch (err) {
-    throw new Error(
-      `AGENT_MODULE ${path}: cannot load it: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw new Error(`AGENT_MODULE ${path}: cannot load it: ${messageOf(err)}`, { cause: err });
   }
   const exports = [loaded, isRecord(loaded.default) ? loaded.default : {}];
   const agents = new Set<AgentDefinition>();
@@ -68,6 +65,10 @@ async function load(file: string): Promise<Record<string, unknown>> {
     ) => Promise<Record<string, unknown>>;
     return importModule(pathToFileURL(file).href);
   }
+}
+
+function messageOf(err: unknown): string {
+  return isRecord(err) && typeof err.message === 'string' ? err.message : String(err);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

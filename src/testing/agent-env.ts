@@ -22,6 +22,7 @@ import { builtinTools } from '../tools/builtin';
 import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
 import type { AgentDefinition } from '../agents/define-agent';
+import { McpPool } from '../mcp/pool';
 import { CONVERSATION_BUNDLE_OPTIONS, anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
 import {
@@ -104,6 +105,8 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
   const taskQueue = `agent-${process.pid}-${Date.now()}`;
   const tools = [...builtinTools({ dataDir }), ...(options.tools ?? [])];
   let agents = options.agents;
+  // One pool of MCP connections across worker restarts, closed at teardown (its servers with it).
+  const mcpPool = new McpPool();
   const makeWorker = async () =>
     createAgentWorker({
       connection: env.nativeConnection,
@@ -111,6 +114,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       anthropic: anthropicClient({ apiKey: 'test-key', baseURL: fake.url }),
       tools,
       agents,
+      mcpPool,
       workflowBundle: await workflowBundle(),
       observer: options.observer,
     });
@@ -225,6 +229,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
     async teardown() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
+      await mcpPool.close();
       await fake.close();
       await env.teardown();
       rmSync(dataDir, { recursive: true, force: true });

@@ -31,10 +31,14 @@ const { prepareAgent } = proxyActivities<Activities>({
   },
 });
 
+/** Failures that refuse a new conversation rather than park it: a mistake no retry fixes. */
+const REFUSED_AT_START: readonly string[] = [UNKNOWN_AGENT, CONFIGURATION_ERROR];
+
 /**
- * Lists the conversation's agent for this run. An agent no worker serves refuses a new conversation
- * (the run fails with the worker's reason, naming the agents it serves; `agentReady` answers the
- * client with it); a later run whose agent a deploy removed parks until an operator resumes it.
+ * Lists the conversation's agent for this run. An agent no worker serves (or one whose tools cannot be
+ * offered) refuses a new conversation: the run fails with the worker's reason, e.g. naming the agents
+ * it serves, and `agentReady` answers the client with it. A later run whose agent a deploy removed
+ * parks until an operator resumes it.
  */
 export async function prepareAgentRun(
   conversation: Conversation,
@@ -54,10 +58,11 @@ export async function prepareAgentRun(
       if (isCancellation(err)) throw err;
       const message = failureMessage(err);
       const cause = err instanceof ActivityFailure ? err.cause : err;
-      if (firstRun && cause instanceof ApplicationFailure && cause.type === UNKNOWN_AGENT) {
-        conversation.startRefusal = message;
+      // At the start nothing is lost by refusing: the client learns why at once (see `agentReadyUpdate`).
+      if (firstRun && cause instanceof ApplicationFailure && REFUSED_AT_START.includes(cause.type ?? '')) {
+        conversation.startRefusal = { type: cause.type ?? UNKNOWN_AGENT, message };
         await condition(allHandlersFinished);
-        throw ApplicationFailure.create({ type: UNKNOWN_AGENT, message, nonRetryable: true });
+        throw ApplicationFailure.create({ ...conversation.startRefusal, nonRetryable: true });
       }
       await conversation.park({ reason: 'configuration', message: `cannot list agent ${agent}: ${message}` });
     }

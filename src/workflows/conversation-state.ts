@@ -116,8 +116,8 @@ export class Conversation {
   attention: Attention | undefined;
   /** The agent as this run listed it (agent conversations). */
   agent: AgentView | undefined;
-  /** Why the worker refused to start this conversation (an unknown agent). */
-  startRefusal: string | undefined;
+  /** Why the worker refused to start this conversation (an unknown agent, say): its failure type and message. */
+  startRefusal: { type: string; message: string } | undefined;
   /** Sub-agent conversations started, newest last (the newest 100). */
   readonly subAgents: SubAgentRun[];
   /** Sub-agent calls in flight, by tool_use_id: cancelled when the conversation is ended. */

@@ -7,7 +7,7 @@
  * a handler applies by the rules its recorded inputs passed (see `PATCHES.boundedSignals`).
  */
 import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { UNKNOWN_AGENT, agentReadyUpdate } from '../api/agents';
+import { agentReadyUpdate } from '../api/agents';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
   EndRequestSchema,
@@ -114,18 +114,24 @@ export function registerHandlers(conversation: Conversation): void {
     else log.warn('end signal ignored', { status: conversation.status });
   });
 
+  const agent = () => conversation.agent;
+  const startRefusal = () => conversation.startRefusal;
+  const attention = () => conversation.attention;
   // Answers once the agent is listed (or refused): clients call it right after start, so an unknown
   // agent is an error at start. The state carries the same view for later readers.
   setHandler(
     agentReadyUpdate,
     async () => {
-      await condition(() => conversation.agent !== undefined || conversation.startRefusal !== undefined);
-      if (conversation.agent) return conversation.agent;
-      throw ApplicationFailure.create({
-        type: UNKNOWN_AGENT,
-        message: conversation.startRefusal,
-        nonRetryable: true,
-      });
+      await condition(
+        () => agent() !== undefined || startRefusal() !== undefined || attention() !== undefined,
+      );
+      const ready = agent();
+      if (ready) return ready;
+      const refusal = startRefusal() ?? {
+        type: 'AgentNotReady',
+        message: `the agent could not be listed (${attention()?.message}); the conversation waits for an operator to resume or end it`,
+      };
+      throw ApplicationFailure.create({ ...refusal, nonRetryable: true });
     },
     {
       validator: () => {

@@ -16,6 +16,14 @@ import { startHttpFixture, type HttpFixture } from '../mcp/fixture-server';
 const ROOT = join(__dirname, '..', '..');
 const FIXTURE = join(ROOT, 'test', 'mcp', 'fixture-server.ts');
 
+const MANY_TOOLS = `
+const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js');
+const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
+const server = new McpServer({ name: 'many', version: '1.0.0' });
+for (let i = 0; i < 501; i++) server.registerTool('t' + i, { description: 'tool ' + i }, async () => ({ content: [] }));
+void server.connect(new StdioServerTransport());
+`;
+
 let http: HttpFixture;
 let t: AgentEnv;
 let client: AgentClient;
@@ -40,7 +48,7 @@ beforeAll(async () => {
         name: 'remote',
         transport: 'http',
         url: http.url,
-        include: ['lookup_order', 'refund'],
+        include: ['lookup_order', 'refund', 'big'],
         approval: 'never',
       },
     ],
@@ -50,7 +58,15 @@ beforeAll(async () => {
     model: 'claude-sonnet-5-5',
     mcpServers: [{ name: 'gone', transport: 'http', url: 'http://127.0.0.1:9/mcp' }],
   });
-  t = await startAgentEnv({ agents: [shop, broken] });
+  // A server that offers more tools than one agent may: a clear error at start.
+  const crowded = defineAgent({
+    name: 'crowded',
+    model: 'claude-sonnet-5-5',
+    mcpServers: [
+      { name: 'many', transport: 'stdio', command: process.execPath, args: ['-e', MANY_TOOLS], cwd: ROOT },
+    ],
+  });
+  t = await startAgentEnv({ agents: [shop, broken, crowded] });
   client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
 });
 afterAll(async () => {
@@ -77,6 +93,7 @@ describe('an agent with MCP servers', () => {
       ['orders__fail', 'read', 'orders'],
       ['remote__lookup_order', 'read', 'remote'],
       ['remote__refund', 'write', 'remote'],
+      ['remote__big', 'write', 'remote'],
     ]);
     await t.env.client.workflow.getHandle(workflowId).result();
     const [call] = t.requests(workflowId);
@@ -126,6 +143,34 @@ describe('an agent with MCP servers', () => {
     expect(results[0].is_error).toBeUndefined();
     expect(results[1].content).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'image' })]));
     expect(results[2]).toMatchObject({ tool_use_id: 'toolu_fail', is_error: true });
+  });
+});
+
+describe('what an MCP server may not do', () => {
+  it('returns 10 MB: the result is capped like any tool output, and the model is told', async () => {
+    const workflowId = id('big');
+    t.fake.script(workflowId, [
+      reply.toolUse({ name: 'remote__big', input: {}, id: 'toolu_big' }),
+      reply.text('Big.'),
+    ]);
+    await client.startConversation({ agent: 'shop', message: 'Go', singleTurn: true }, { workflowId });
+    await t.env.client.workflow.getHandle(workflowId).result();
+    const [result] = t.toolResults(workflowId);
+    const text = JSON.stringify(result.content);
+    expect(text.length).toBeLessThan(120_000);
+    expect(text).toMatch(/output truncated: \d+ characters omitted/);
+  });
+
+  it('offers more tools than an agent may: refused at start, naming the server and what to do', async () => {
+    const workflowId = id('crowded');
+    const err = await client.startConversation({ agent: 'crowded', message: 'Hi' }, { workflowId }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    expect(err?.code).toBe('invalid');
+    expect(err?.message).toMatch(/offers 501 tools, more than the 500 .*many: 501.*include \/ exclude/);
+    const described = await t.env.client.workflow.getHandle(workflowId).describe();
+    expect(described.status.name).toBe('FAILED');
   });
 });
 
