@@ -34,7 +34,8 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 const home = mkdtempSync(join(tmpdir(), 'package-test-'));
 const project = join(home, 'project');
-const notesDir = join(home, 'notes');
+// Where the README's agent writes its notes (relative to the worker's directory, the project).
+const notesDir = join(project, 'notes');
 const run = promisify(execFile);
 let child: ChildProcess | undefined;
 const timings: Record<string, number> = {};
@@ -122,7 +123,7 @@ describe('the package, installed in another project', () => {
         cwd: project,
         detached: true,
         // Only the CLI: a consumer's project has no test server binary.
-        env: { ...process.env, TEMPORAL_CLI_PATH: temporalBinaries().cli, NOTES_DIR: notesDir },
+        env: { ...process.env, TEMPORAL_CLI_PATH: temporalBinaries().cli },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let text = '';
@@ -168,9 +169,9 @@ describe('the package, installed in another project', () => {
     expect(outcome.result).toEqual(
       expect.objectContaining({ status: 'completed', lastText: 'Saved your note.' }),
     );
-    const effects = readFileSync(join(notesDir, 'effects.log'), 'utf8').trim().split('\n');
+    const effects = readFileSync(join(notesDir, 'notes.log'), 'utf8').trim().split('\n');
     expect(effects).toHaveLength(1);
-    expect(JSON.parse(effects[0])).toMatchObject({ title: 'Durable' });
+    expect(JSON.parse(effects[0])).toEqual({ title: 'Durable', body: 'Conversations survive crashes.' });
     // The model got the tool's result.
     const toolResults = outcome.requests
       .at(-1)!
@@ -180,6 +181,16 @@ describe('the package, installed in another project', () => {
     expect(outcome.cliShow.status).toBe('completed');
     expect(outcome.workerExit).toBe(0);
   }, 90_000);
+
+  it('runs the README\'s "Build your agent" code, as it is written there', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const file of ['agents.mjs', 'worker.mjs']) {
+      const block = new RegExp('```js\\n(// ' + file.replace('.', '\\.') + '[\\s\\S]*?)```').exec(
+        readme,
+      )?.[1];
+      expect(block).toBe(readFileSync(join(CONSUMER_FILES, file), 'utf8'));
+    }
+  });
 
   it('type-checks for TypeScript consumers (exports with node16 and bundler, typesVersions with node10)', () => {
     writeFileSync(join(project, 'check.ts'), CONSUMER_TYPES);

@@ -69,18 +69,25 @@ describe('npm start', () => {
       ).status,
     ).toBe(200);
 
-    // A demo conversation: the demo model calls save_article; approve it; it completes.
+    // The README's first conversation, with the demo agent: the demo model calls refund (over $100:
+    // it waits for approval); approve it; it completes.
     const agent = await AgentClient.connect({
       address: env.TEMPORAL_ADDRESS!,
       namespace: 'default',
       taskQueue: 'npm-start-test',
     });
-    const { workflowId } = await agent.startConversation({
-      model: 'claude-sonnet-5-5',
-      message: 'Summarize durable execution and save it',
-      tools: ['save_article'],
+    const { workflowId, agent: support } = await agent.startConversation({
+      agent: 'support',
+      message: 'Refund order A4: the tent arrived torn',
       singleTurn: true,
     });
+    // Its tools: its own, the help center's (an MCP server the worker started) and a sub-agent.
+    expect(support?.tools.map((t) => t.name)).toEqual([
+      'lookup_order',
+      'refund',
+      'help__search_articles',
+      'weather',
+    ]);
     let pending: Awaited<ReturnType<AgentClient['listPendingApprovals']>> = [];
     for (let i = 0; i < 150 && pending.length === 0; i++) {
       pending = (await agent.listPendingApprovals().catch(() => [])).filter(
@@ -88,7 +95,7 @@ describe('npm start', () => {
       );
       if (pending.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
-    expect(pending).toHaveLength(1);
+    expect(pending).toMatchObject([{ name: 'refund', input: { orderId: 'A4', amount: 349 } }]);
     await agent.decide(workflowId, {
       toolUseId: pending[0].toolUseId,
       decision: 'approve',
@@ -97,7 +104,7 @@ describe('npm start', () => {
     const result = await agent.client.workflow.getHandle(workflowId).result();
     expect(result).toMatchObject({
       status: 'completed',
-      lastText: expect.stringContaining('save_article returned'),
+      lastText: expect.stringContaining('refund returned'),
     });
     await agent.client.connection.close();
 

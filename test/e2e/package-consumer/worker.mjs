@@ -1,5 +1,3 @@
-// The worker: the package's conversation workflow (prebuilt) serving the agents of AGENT_MODULE
-// (./agents.mjs), configured from the environment. Stops on SIGINT/SIGTERM.
+// worker.mjs: the package's worker (its workflow code comes prebundled), configured from the environment.
 import { runWorker } from 'claude-temporal-agent/worker';
-
 await runWorker();
