@@ -1,29 +1,32 @@
 /**
- * `npm run crash-test [-- --short] [--only <case>]`: kills the worker (SIGKILL) at each crash point of a conversation,
- * restarts the Temporal server mid-conversation, then runs many conversations with kills at random
- * moments. Real processes: the Temporal CLI dev server on a SQLite file, the worker as a child process,
- * the fake Messages API. Exits non-zero if any conversation is lost or any side effect repeats.
+ * `npm run crash-test [-- --short] [--only <case>]`: kills the worker (SIGKILL) at each crash point of a
+ * conversation (and of a sub-agent's child conversation), restarts the Temporal server mid-conversation,
+ * then runs many conversations with kills at random moments. Real processes: the Temporal CLI dev server
+ * on a SQLite file, the worker as a child process, the fake Messages API. Exits non-zero if any
+ * conversation is lost or any side effect repeats.
  */
 import { CASES, runCase, runRandomized } from '../test/crash/scenarios';
-import { CrashStack } from '../test/crash/stack';
+import { CRASH_AGENT_MODULE, CrashStack } from '../test/crash/stack';
 
 async function main(): Promise<number> {
   const short = process.argv.includes('--short');
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
-  const stack = await CrashStack.start();
+  const stack = await CrashStack.start({ agentModule: CRASH_AGENT_MODULE });
   let failed = 0;
   try {
     await stack.startWorker();
     for (const spec of CASES.filter((c) => !only || c.name === only)) {
       const result = await runCase(stack, spec, String(Date.now()));
       failed += result.ok ? 0 : 1;
+      const children =
+        result.childConversations !== undefined ? `, ${result.childConversations} child conversation(s)` : '';
       const recovery =
         result.recoveryMs !== undefined
           ? `, recovered ${(result.recoveryMs / 1000).toFixed(1)} s after the kill`
           : '';
       console.log(
-        `${result.ok ? 'ok  ' : 'FAIL'} ${spec.name}: ${result.requests} model requests (fault-free ${result.baselineRequests}), ${result.sideEffects} side effects${recovery} [${(result.ms / 1000).toFixed(1)} s]`,
+        `${result.ok ? 'ok  ' : 'FAIL'} ${spec.name}: ${result.requests} model requests (fault-free ${result.baselineRequests}), ${result.sideEffects} side effects${children}${recovery} [${(result.ms / 1000).toFixed(1)} s]`,
       );
       for (const p of result.problems) console.log(`     ${p}`);
     }

@@ -3,10 +3,15 @@
  * fault injected at a point the driver observes from outside (what the fake Messages API received,
  * what the tool's store holds, the conversation's state). Then it checks that the faulted conversation
  * completed, that its transcript equals the fault-free one (ids and times aside), that each side
- * effect happened exactly once, and that the model saw no request beyond the documented retry.
+ * effect happened exactly once, and that the model saw no request beyond the documented retry. A
+ * sub-agent case also checks that the parent started exactly one child conversation, that the child's
+ * tool ran once and its transcript matches too, and that the parent got the child's answer.
  */
-import type { ConversationState, MessageParam } from '../../src/api/conversation';
+import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type { ConversationResult, ConversationState, MessageParam } from '../../src/api/conversation';
+import type { PendingApprovalItem } from '../../src/client';
 import { reply, type FakeHandler, type FakeReply } from '../../src/fake-claude';
+import { CHILD_AGENT, PARENT_AGENT } from './agents';
 import { CrashStack, sleep, until } from './stack';
 
 const ARTICLE = {
@@ -16,8 +21,13 @@ const ARTICLE = {
 const PREFACE =
   'Let me save this article for you. I will store the abstract and the review metadata now, so nothing is lost. ';
 
-/** The model of a "save an article" conversation: a slowly streamed tool call, then a final answer. */
-export function saveScript(options: { streamMs?: number; answerFirstByteMs?: number } = {}): FakeHandler {
+/**
+ * The model of a "save an article" conversation: a slowly streamed tool call, then a final answer.
+ * `retryStreamMs` paces the tool call when it is asked again (after a kill), if it should differ.
+ */
+export function saveScript(
+  options: { streamMs?: number; retryStreamMs?: number; answerFirstByteMs?: number } = {},
+): FakeHandler {
   const latency = { betweenEventsMs: options.streamMs ?? 60 };
   return (request) => {
     const last = request.body.messages.at(-1)!;
@@ -32,7 +42,8 @@ export function saveScript(options: { streamMs?: number; answerFirstByteMs?: num
         { name: 'save_article', input: ARTICLE, id: 'toolu_save_1' },
         { text: PREFACE, chunkSize: 4 },
       ),
-      latency,
+      latency:
+        request.index > 1 ? { betweenEventsMs: options.retryStreamMs ?? latency.betweenEventsMs } : latency,
     };
   };
 }
@@ -67,6 +78,53 @@ export function pauseScript(pauses = 3): FakeHandler {
   };
 }
 
+/** The parent's call of its sub-agent: the child conversation's id derives from it (sub-agents.ts). */
+export const DELEGATE_CALL_ID = 'toolu_delegate_1';
+
+/** The child conversation a sub-agent case's parent starts. */
+export function childOf(workflowId: string): string {
+  return `${workflowId}.${DELEGATE_CALL_ID}`;
+}
+
+/**
+ * The parent agent's model: hands the article to the writer (a sub-agent call), then passes the
+ * writer's answer on. It streams fast: the kill points of the sub-agent cases are in the child.
+ */
+export function delegateScript(): FakeHandler {
+  const task = `Save this article: "${ARTICLE.abstract}" (review: ${ARTICLE.meta.review})`;
+  const latency = { betweenEventsMs: 10 };
+  return (request) => {
+    const last = request.body.messages.at(-1)!;
+    const result = Array.isArray(last.content)
+      ? (last.content.find((b) => b.type === 'tool_result') as ToolResultBlockParam | undefined)
+      : undefined;
+    if (result) return { ...reply.text(`The writer says: ${textOf(result)}`, { chunkSize: 8 }), latency };
+    return {
+      ...reply.toolUse(
+        { name: CHILD_AGENT, input: { task }, id: DELEGATE_CALL_ID },
+        { text: 'I will ask the writer to save it. ', chunkSize: 8 },
+      ),
+      latency,
+    };
+  };
+}
+
+/** A tool result's text (its string content, or its text blocks joined). */
+function textOf(result: ToolResultBlockParam): string {
+  if (typeof result.content === 'string') return result.content;
+  return (result.content ?? []).map((b) => (b.type === 'text' ? b.text : '')).join('');
+}
+
+/** The tool_result block answering `toolUseId` in a transcript. */
+function toolResultIn(messages: MessageParam[], toolUseId: string): ToolResultBlockParam | undefined {
+  for (const message of messages) {
+    if (message.role !== 'user' || !Array.isArray(message.content)) continue;
+    for (const block of message.content)
+      if (block.type === 'tool_result' && block.tool_use_id === toolUseId) return block;
+  }
+  return undefined;
+}
+
 export interface CaseResult {
   name: string;
   ok: boolean;
@@ -74,6 +132,8 @@ export interface CaseResult {
   baselineRequests: number;
   requests: number;
   sideEffects: number;
+  /** Child conversations the faulted run's parent started (sub-agent cases). */
+  childConversations?: number;
   /** From the kill to the retried model request (mid-stream kills). */
   recoveryMs?: number;
   ms: number;
@@ -87,8 +147,13 @@ interface CaseSpec {
   sideEffects: number;
   /** Extra model requests the fault may cause (a retried call). */
   extraRequests: number;
-  /** Approve pending calls automatically (default true). */
+  /** Approve pending calls automatically (default true); in a sub-agent case, the child's. */
   autoApprove?: boolean;
+  /**
+   * The conversation talks to the parent agent, which hands the task to a sub-agent: the child's
+   * model. Requests and side effects are then counted over the parent and the child.
+   */
+  subAgent?: { script: () => FakeHandler };
   workerOptions?: Parameters<CrashStack['startWorker']>[0];
   /** Injects the fault; may return a recovery time. */
   inject(stack: CrashStack, workflowId: string): Promise<number | void>;
@@ -138,12 +203,16 @@ async function runConversation(
   workflowId: string,
   inject?: CaseSpec['inject'],
 ) {
+  const childId = spec.subAgent ? childOf(workflowId) : undefined;
   stack.fake.script(workflowId, spec.script());
+  if (childId) stack.fake.script(childId, spec.subAgent!.script());
   await stack.agent.startConversation({ model: 'claude-sonnet-5-5', ...spec.input } as never, { workflowId });
   const stop = { done: false };
   // The fault-free run is always approved automatically; a faulted case may decide itself.
   const approver =
-    inject && spec.autoApprove === false ? Promise.resolve() : autoApprove(stack, workflowId, stop);
+    inject && spec.autoApprove === false
+      ? Promise.resolve()
+      : autoApprove(stack, childId ?? workflowId, stop);
   const recovery = inject ? await inject(stack, workflowId) : undefined;
   await until(
     `${workflowId} to complete`,
@@ -160,13 +229,62 @@ async function runConversation(
   await approver;
   const result = await stack.agent.client.workflow.getHandle(workflowId).result();
   const state: ConversationState = await stack.agent.getState(workflowId);
-  return {
-    result,
-    state,
-    requests: stack.fake.requestsFor(workflowId).length,
-    sideEffects: (await stack.articles(workflowId)).length,
-    recovery: recovery ?? undefined,
-  };
+  const child = childId ? await childRun(stack, workflowId, childId) : undefined;
+  const ids = childId ? [workflowId, childId] : [workflowId];
+  let requests = 0;
+  let sideEffects = 0;
+  for (const id of ids) {
+    requests += stack.fake.requestsFor(id).length;
+    sideEffects += (await stack.articles(id)).length;
+  }
+  return { result, state, child, requests, sideEffects, recovery: recovery ?? undefined };
+}
+
+/** What became of a sub-agent call: the child conversations that exist, and the one expected. */
+interface ChildRun {
+  /** Every workflow run whose id starts with the parent's id and a dot (`workflowId/runId`). */
+  runs: string[];
+  /** StartChildWorkflowExecutionInitiated events in the parent's history. */
+  starts: number;
+  result: ConversationResult;
+  state: ConversationState;
+  /** Attempts of the child's runTool activities, over all of them (each attempt runs the tool). */
+  toolAttempts: number;
+}
+
+async function childRun(stack: CrashStack, parentId: string, childId: string): Promise<ChildRun> {
+  const workflow = stack.agent.client.workflow;
+  const runs: string[] = [];
+  // Visibility is written after the fact: give it a moment to show the child.
+  await until(
+    `the child conversations of ${parentId} to be listed`,
+    async () => {
+      runs.length = 0;
+      for await (const wf of workflow.list({ query: `WorkflowId STARTS_WITH "${parentId}."` }))
+        runs.push(`${wf.workflowId}/${wf.runId}`);
+      return runs.length > 0;
+    },
+    10_000,
+  ).catch(() => undefined);
+  const parentEvents = (await workflow.getHandle(parentId).fetchHistory()).events ?? [];
+  const starts = parentEvents.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length;
+  const handle = workflow.getHandle(childId);
+  const result = (await handle.result()) as ConversationResult;
+  const state = await stack.agent.getState(childId);
+  const events = (await handle.fetchHistory()).events ?? [];
+  const toolActivities = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTool')
+      .map((e) => String(e.eventId)),
+  );
+  const toolAttempts = events
+    .filter(
+      (e) =>
+        e.activityTaskStartedEventAttributes &&
+        toolActivities.has(String(e.activityTaskStartedEventAttributes.scheduledEventId)),
+    )
+    .reduce((sum, e) => sum + (e.activityTaskStartedEventAttributes!.attempt ?? 1), 0);
+  return { runs, starts, result, state, toolAttempts };
 }
 
 /** Runs one case: fault-free, then faulted, and compares. */
@@ -190,6 +308,7 @@ export async function runCase(stack: CrashStack, spec: CaseSpec, runId: string):
       `the model saw ${fault.requests} requests; the fault-free run needed ${base.requests} (+${spec.extraRequests} allowed for the retry)`,
     );
   }
+  if (base.child && fault.child) problems.push(...subAgentProblems(base, fault));
   return {
     name: spec.name,
     ok: problems.length === 0,
@@ -197,9 +316,53 @@ export async function runCase(stack: CrashStack, spec: CaseSpec, runId: string):
     baselineRequests: base.requests,
     requests: fault.requests,
     sideEffects: fault.sideEffects,
+    ...(fault.child && { childConversations: fault.child.runs.length }),
     ...(typeof fault.recovery === 'number' && { recoveryMs: fault.recovery }),
     ms: Date.now() - started,
   };
+}
+
+type Run = Awaited<ReturnType<typeof runConversation>>;
+
+/**
+ * A sub-agent case's own checks: one child conversation in each run, started once; the faulted child
+ * completed with the fault-free child's transcript, its tool ran once; the parent's tool result is the
+ * child's answer, and the parent's answer passes it on.
+ */
+function subAgentProblems(base: Run, fault: Run): string[] {
+  const problems: string[] = [];
+  for (const [label, run] of [
+    ['fault-free', base],
+    ['faulted', fault],
+  ] as const) {
+    const child = run.child!;
+    if (child.runs.length !== 1 || child.starts !== 1)
+      problems.push(
+        `${label} run: ${child.runs.length} child conversation(s) [${child.runs.join(', ')}] and ${child.starts} child start(s) in the parent's history, expected exactly 1`,
+      );
+  }
+  const child = fault.child!;
+  if (child.result.status !== 'completed')
+    problems.push(`the child did not complete: ${child.result.status}`);
+  if (normalize(child.state.messages) !== normalize(base.child!.state.messages)) {
+    problems.push(
+      `the child's transcript differs from the fault-free run:\n  fault-free: ${normalize(base.child!.state.messages).slice(0, 600)}\n  faulted:    ${normalize(child.state.messages).slice(0, 600)}`,
+    );
+  }
+  if (child.toolAttempts !== 1)
+    problems.push(`the child's tool ran ${child.toolAttempts} time(s) (runTool attempts), expected once`);
+  const answer = child.result.lastText.trim();
+  const result = toolResultIn(fault.state.messages, DELEGATE_CALL_ID);
+  if (!answer) problems.push('the child ended without an answer');
+  if (!result || result.is_error || textOf(result) !== answer)
+    problems.push(
+      `the parent's tool result is not the child's answer ${JSON.stringify(answer)}: ${JSON.stringify(result)}`,
+    );
+  if (!fault.result.lastText.includes(answer))
+    problems.push(
+      `the parent's answer does not pass the child's on: ${JSON.stringify(fault.result.lastText)}`,
+    );
+  return problems;
 }
 
 const saveInput = {
@@ -208,7 +371,14 @@ const saveInput = {
   singleTurn: true,
 };
 
-/** The kill points of the issue, and the server restart. */
+/** A conversation with the parent agent, which hands the saving to its sub-agent. */
+const delegateInput = {
+  agent: PARENT_AGENT,
+  message: 'Have this article about durable agents saved.',
+  singleTurn: true,
+};
+
+/** The kill points of the issue, the same in a sub-agent, and the server restart. */
 export const CASES: CaseSpec[] = [
   {
     name: 'mid-stream',
@@ -295,6 +465,64 @@ export const CASES: CaseSpec[] = [
         60_000,
       );
       await stack.crashWorker();
+    },
+  },
+  {
+    name: 'sub-agent-mid-stream',
+    // The kill lands while the child's model call streams: the child's call is retried on the new
+    // worker, the parent (waiting on its child) only replays.
+    script: () => delegateScript(),
+    // ~2 s of stream, killed 0.5 s in; the retry streams fast.
+    subAgent: { script: () => saveScript({ streamMs: 25, retryStreamMs: 10 }) },
+    input: delegateInput,
+    sideEffects: 1,
+    extraRequests: 1,
+    async inject(stack, workflowId) {
+      const childId = childOf(workflowId);
+      await until('the child model call to stream', () => stack.fake.requestsFor(childId).length >= 1);
+      await sleep(500);
+      const killedAt = Date.now();
+      await stack.crashWorker();
+      await until('the retried child call', () => stack.fake.requestsFor(childId).length >= 2, 60_000);
+      // The kill must have cut the stream off, or this case tested nothing.
+      if (!stack.fake.requestsFor(childId)[0].clientClosed)
+        throw new Error("the kill did not interrupt the child's stream (it had finished)");
+      return stack.fake.requestsFor(childId)[1].receivedAt - killedAt;
+    },
+  },
+  {
+    name: 'sub-agent-awaiting-approval',
+    // The kill lands while the child waits for approval of its save_article call; the operator
+    // approves (the child's conversation, as the approval queue shows it) after the restart.
+    script: () => delegateScript(),
+    subAgent: { script: () => saveScript({ streamMs: 10 }) },
+    input: delegateInput,
+    sideEffects: 1,
+    extraRequests: 0,
+    autoApprove: false,
+    async inject(stack, workflowId) {
+      const childId = childOf(workflowId);
+      await until(
+        'the child to ask for approval',
+        async () =>
+          (await stack.agent.getState(childId, { from: 0, to: 0 }).catch(() => undefined))?.status ===
+          'awaiting_approval',
+      );
+      await stack.crashWorker();
+      // The operator finds the child's call in the approval queue, linked to the parent, and decides it.
+      let row: PendingApprovalItem | undefined;
+      await until("the child's call in the approval queue", async () => {
+        const queue = await stack.agent.listPendingApprovals().catch(() => []);
+        row = queue.find((r) => r.workflowId === childId);
+        return row !== undefined;
+      });
+      if (row!.name !== 'save_article' || row!.parent?.workflowId !== workflowId)
+        throw new Error(`the approval queue shows the child's call wrongly: ${JSON.stringify(row)}`);
+      await stack.agent.decide(childId, {
+        toolUseId: row!.toolUseId,
+        decision: 'approve',
+        decidedBy: 'crash-test',
+      });
     },
   },
   {

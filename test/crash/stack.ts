@@ -25,6 +25,9 @@ import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 const ROOT = resolve(__dirname, '..', '..');
 const TASK_QUEUE = 'crash-test';
 
+/** The crash tests' agents and tools (test/crash/agents.ts), for {@link StackOptions.agentModule}. */
+export const CRASH_AGENT_MODULE = join(__dirname, 'agents.ts');
+
 export interface WorkerOptions {
   /** Hold tool completion after the side effect (ms): the window of kill point 2. */
   holdAfterToolMs?: number;
@@ -52,6 +55,8 @@ export interface StackOptions {
   workerEntry?: string;
   /** Extra node flags for the worker process (e.g. `--cpu-prof`). */
   workerNodeArgs?: string[];
+  /** The workers' `AGENT_MODULE` (default: none, the demo agents and the built-in tools). */
+  agentModule?: string;
 }
 
 /** The `temporal server start-dev` flags for `options`, after the port and log flags. */
@@ -206,6 +211,7 @@ export class CrashStack {
       ANTHROPIC_API_KEY: 'crash-test-key',
       AGENT_DATA_DIR: this.dataDir,
       AGENT_WORKFLOW_BUNDLE: this.bundlePath,
+      ...(this.options.agentModule && { AGENT_MODULE: this.options.agentModule }),
       ...this.extraEnv,
     };
   }

@@ -16,8 +16,19 @@ import { installQuietRuntime } from '../../src/testing';
 
 const dir = join(__dirname, '..', 'replay', 'histories');
 // Top level: the crash runs. integration/<suite>/: every conversation the integration suites ran, as
-// recorded before the loop redesign (RECORD_HISTORIES_DIR, see src/testing/agent-env.ts).
+// recorded before the loop redesign (RECORD_HISTORIES_DIR, see src/testing/agent-env.ts), and the
+// agent suites' conversations (sub-agents included) as recorded when agents came.
 const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json')).sort();
+
+/**
+ * The workflow id a history ran under: recorded files are named `<workflowId>_<runId>.json` (ids with
+ * only file-safe characters). A conversation that started sub-agents replays only under its own id
+ * (each child's id is derived from it); the crash runs' files have no run id and replay under their name.
+ */
+function workflowIdOf(file: string): string {
+  const name = file.split('/').pop()!;
+  return /^(.+)_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/.exec(name)?.[1] ?? file;
+}
 
 describe('recorded histories', () => {
   it('are there to replay', () => {
@@ -30,7 +41,7 @@ describe('recorded histories', () => {
     await Worker.runReplayHistory(
       { workflowBundle: await workflowBundle(), replayName: file },
       history,
-      file,
+      workflowIdOf(file),
     );
   });
 });
