@@ -134,9 +134,14 @@ export class TranscriptCache {
     to: number,
   ): Promise<{ messages: MessageParam[] }> {
     const messages: MessageParam[] = [];
-    for (let start = from; start < to; start += this.pageSize) {
+    // The workflow answers as much of a page as fits one answer (long messages: fewer): ask again
+    // from where it stopped.
+    for (let start = from; start < to;) {
       const page = await this.read(workflowId, start, Math.min(to, start + this.pageSize));
+      if (page.messages.length === 0)
+        throw new Error(`no messages from ${start} in the transcript of ${workflowId}`);
       messages.push(...page.messages);
+      start += page.messages.length;
     }
     this.stats.messagesRead += messages.length;
     return { messages };

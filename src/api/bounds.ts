@@ -13,6 +13,12 @@ export const TEMPORAL_PAYLOAD_LIMIT = 2 * 1024 * 1024;
  * same value as the server's `history.maxInFlightUpdatePayloads` we configure (see the README).
  */
 export const MAX_UPDATE_BYTES = TEMPORAL_PAYLOAD_LIMIT - 256 * 1024;
+/**
+ * Most bytes of transcript one query answer carries (the state query, the `messages` query): a long
+ * conversation's transcript can outgrow Temporal's payload limit, its answers never do. A reader pages
+ * through the rest (`from` / `to`).
+ */
+export const MAX_QUERY_MESSAGES_BYTES = 1024 * 1024;
 /** Longest tool_use id accepted in a decision (the API's ids are about 30 characters). */
 export const MAX_TOOL_USE_ID = 256;
 /** Longest name of a person or system (`decidedBy`, `by`). */

@@ -40,6 +40,7 @@ import {
 } from '../api/search-attributes';
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { EMPTY_DIGEST, answerMessage, appendMessage, blocksOf } from '../api/transcript';
+import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES } from '../api/bounds';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
 import type { ParkReason } from './next-step';
@@ -97,6 +98,8 @@ export class Conversation {
   readonly messages: MessageParam[];
   readonly meta: MessageMeta[];
   readonly digests: string[];
+  /** Bytes of JSON of each message (for answers that must stay under the payload limit). */
+  private readonly sizes: number[];
   readonly queue: QueuedMessage[];
   readonly usage: UsageTotals;
   readonly approvals: ApprovalBook;
@@ -138,6 +141,7 @@ export class Conversation {
     this.messages = carried?.messages ?? [];
     this.meta = carried?.meta ?? [];
     this.digests = carried?.digests ?? [];
+    this.sizes = this.messages.map(jsonBytes);
     this.queue = carried?.queue ?? [];
     // Spread over the defaults: a run continued from an older version carries fewer fields.
     this.usage = { ...EMPTY_USAGE, ...carried?.usage };
@@ -220,7 +224,31 @@ export class Conversation {
   append(message: MessageParam): void {
     const index = appendMessage(this.messages, this.digests, message);
     this.meta[index] = { turn: this.turn, at: nowIso() };
+    this.sizes[index] = jsonBytes(this.messages[index]);
     this.updatedAt = nowIso();
+  }
+
+  /**
+   * Messages of `[from, to)` that fit one query answer ({@link MAX_QUERY_MESSAGES_BYTES}), at least one:
+   * from the start of the range (`first`) or from its end (`last`, the newest, for people).
+   */
+  fitting(from: number, to: number, keep: 'first' | 'last'): { from: number; to: number } {
+    let bytes = 0;
+    if (keep === 'first') {
+      let end = from;
+      while (end < to && (end === from || bytes + this.sizes[end] <= MAX_QUERY_MESSAGES_BYTES))
+        bytes += this.sizes[end++];
+      return { from, to: end };
+    }
+    let start = to;
+    while (start > from && (start === to || bytes + this.sizes[start - 1] <= MAX_QUERY_MESSAGES_BYTES))
+      bytes += this.sizes[--start];
+    return { from: start, to };
+  }
+
+  /** Whether what continue-as-new would carry fits one payload (a transcript can outgrow it). */
+  carryFits(): boolean {
+    return jsonBytes(this.carry()) <= MAX_UPDATE_BYTES;
   }
 
   /** The digest of the transcript as it stands. */
@@ -350,8 +378,13 @@ export class Conversation {
   /** The answer of the state query: everything but the transcript outside `[from, to)`. */
   state(options: StateQueryOptions = {}): ConversationState {
     const length = this.messages.length;
-    const from = clampIndex(options.from ?? 0, length);
-    const to = Math.max(from, clampIndex(options.to ?? length, length));
+    const asked = clampIndex(options.from ?? 0, length);
+    // The newest messages of the range that fit one answer: `from` says where they start.
+    const { from, to } = this.fitting(
+      asked,
+      Math.max(asked, clampIndex(options.to ?? length, length)),
+      'last',
+    );
     return {
       // 'starting' lasts only until the first workflow task sets a status, before any query is answered.
       status: this.shownStatus === 'starting' ? 'running' : this.shownStatus,
@@ -422,6 +455,10 @@ function lastAssistantText(messages: readonly MessageParam[]): string {
     .filter((b): b is Extract<ContentBlockParam, { type: 'text' }> => b.type === 'text')
     .map((b) => b.text)
     .join('');
+}
+
+function jsonBytes(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
 }
 
 /** An index into a list of `length`, negative from the end, clamped to [0, length]. */

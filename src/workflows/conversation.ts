@@ -107,12 +107,21 @@ function parseInput(input: ConversationInput, carried: CarriedState | undefined)
   return parsed.data;
 }
 
-/** Temporal suggests it (history is long), or the conversation's own event limit is reached. */
-function continueAsNewDue({ limits }: Conversation): boolean {
+/**
+ * Temporal suggests it (history is long), or the conversation's own event limit is reached, and what
+ * the next run would carry fits one payload. A transcript past that (megabytes of tool output) stays in
+ * this run, whose history grows instead: a carry that does not fit would fail every workflow task.
+ */
+function continueAsNewDue(conversation: Conversation): boolean {
   const info = workflowInfo();
-  const { continueAsNewAfterEvents } = limits;
-  return (
+  const { continueAsNewAfterEvents } = conversation.limits;
+  const due =
     info.continueAsNewSuggested ||
-    (continueAsNewAfterEvents !== undefined && info.historyLength >= continueAsNewAfterEvents)
-  );
+    (continueAsNewAfterEvents !== undefined && info.historyLength >= continueAsNewAfterEvents);
+  if (!due) return false;
+  if (conversation.carryFits()) return true;
+  log.warn('continue-as-new skipped: the transcript is too large to carry', {
+    messages: conversation.messages.length,
+  });
+  return false;
 }

@@ -33,7 +33,11 @@ import { PATCHES, rolledOut } from './patches';
 
 export function registerHandlers(conversation: Conversation): void {
   setHandler(stateQuery, (options) => conversation.state(options));
-  setHandler(messagesQuery, ({ from, to }) => ({ messages: conversation.messages.slice(from, to) }));
+  // As much of the range as fits one answer (at least one message): the reader asks again for the rest.
+  setHandler(messagesQuery, ({ from, to }) => {
+    const fits = conversation.fitting(from, Math.min(to, conversation.messages.length), 'first');
+    return { messages: conversation.messages.slice(fits.from, fits.to) };
+  });
 
   setHandler(
     sendMessageUpdate,
