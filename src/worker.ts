@@ -258,6 +258,13 @@ export async function runWorker(
       'ANTHROPIC_API_KEY is not set. Set it, or point ANTHROPIC_BASE_URL at the fake Messages API (`npm start` does that for you).',
     );
   }
+  // Your agents and tools (AGENT_MODULE), or the demo agent and the built-in tools.
+  const served = config.AGENT_MODULE
+    ? await loadAgentModule(config.AGENT_MODULE)
+    : { agents: demoAgents({ dataDir: config.dataDir }), tools: builtinTools({ dataDir: config.dataDir }) };
+  // A mistake in them (two tools with one name, a sub-agent nobody defines) stops the worker here,
+  // before it connects, saying which.
+  new AgentRegistry(served.agents, served.tools);
   Runtime.install({
     logger:
       config.AGENT_LOG_FORMAT === 'json'
@@ -270,10 +277,6 @@ export async function runWorker(
       `cannot reach the Temporal server at ${connectionOptions.address} (${err instanceof Error ? err.message.slice(0, 200) : String(err)}): start it (\`npm start\` runs one) or set TEMPORAL_ADDRESS`,
     );
   });
-  // Your agents and tools (AGENT_MODULE), or the demo agent and the built-in tools.
-  const served = config.AGENT_MODULE
-    ? await loadAgentModule(config.AGENT_MODULE)
-    : { agents: demoAgents({ dataDir: config.dataDir }), tools: builtinTools({ dataDir: config.dataDir }) };
   const mcpPool = new McpPool();
   const worker = await createAgentWorker({
     connection,

@@ -175,6 +175,28 @@ describe('what an MCP server may not do', () => {
 });
 
 describe('an MCP server that is down', () => {
+  it('at call time: retried as transient, then an error result that names the server and why', async () => {
+    const workflowId = id('down-at-call');
+    t.fake.script(workflowId, [
+      reply.toolUse({ name: 'remote__lookup_order', input: { orderId: 'C3' }, id: 'toolu_down' }),
+      reply.text('The order service is down.'),
+    ]);
+    await client.startConversation(
+      { agent: 'shop', message: 'Where is C3?', singleTurn: true },
+      { workflowId },
+    );
+    http.failWith = 503;
+    try {
+      const result = (await t.env.client.workflow.getHandle(workflowId).result()) as ConversationResult;
+      expect(result.lastText).toBe('The order service is down.');
+    } finally {
+      http.failWith = undefined;
+    }
+    const [down] = t.toolResults(workflowId);
+    expect(down).toMatchObject({ tool_use_id: 'toolu_down', is_error: true });
+    expect(String(down.content)).toMatch(/remote__lookup_order could not be run: .*"remote".*503/);
+  }, 60_000);
+
   it('is retried, then the run goes on without its tools, saying which server and why', async () => {
     const workflowId = id('down');
     t.fake.script(workflowId, [reply.text('I have no tools.')]);
