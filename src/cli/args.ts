@@ -2,14 +2,21 @@
  * The `agent` command line, parsed and validated before anything connects: a mistake is a usage error
  * (exit 2) whether or not Temporal is up, and only validated values reach the client.
  */
-import { parseArgs } from 'node:util';
-import { AGENT_NAME_PATTERN } from '../api/agents';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../api/conversation';
-import { TOOL_NAME_PATTERN } from '../api/tools';
-import { hasControl, quoted } from './sanitize';
-
-/** Bad usage: exit code 2, a one-line message. */
-export class UsageError extends Error {}
+import {
+  agentName,
+  checkCommandShape,
+  oneOf,
+  optional,
+  parseOptions,
+  positiveInt,
+  printable,
+  text,
+  toolNames,
+  UsageError,
+  type CommandSpec,
+} from './parse';
+import { quoted } from './sanitize';
 
 /** A prompt or message given as `-` is read from stdin. */
 export const FROM_STDIN = '-';
@@ -68,7 +75,7 @@ const COMMANDS = {
   resume: { positionals: ['workflowId'], options: ['note', 'by'] },
   end: { positionals: ['workflowId'], options: ['reason', 'by'] },
   cancel: { positionals: ['workflowId'], options: [] },
-} as const satisfies Record<string, { positionals: readonly string[]; options: readonly OptionName[] }>;
+} as const satisfies Record<string, CommandSpec & { options: readonly OptionName[] }>;
 type CommandName = keyof typeof COMMANDS;
 
 type Decided = { workflowId: string; toolUseId: string; reason?: string; by?: string };
@@ -102,7 +109,7 @@ export type Command = { json: boolean } & (
 
 /** Parses and validates the arguments (without the node and script paths); throws {@link UsageError}. */
 export function parseCommand(argv: string[]): Command {
-  const { values, positionals } = parseOptions(argv);
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   const json = values.json === true;
   if (values.help) return { name: 'help', json };
   const [name, ...args] = positionals;
@@ -110,17 +117,12 @@ export function parseCommand(argv: string[]): Command {
   if (!Object.hasOwn(COMMANDS, name))
     throw new UsageError(`unknown command ${quoted(name)} (agent --help lists them)`);
   const command = name as CommandName;
-  const spec = COMMANDS[command];
-  const allowed = new Set<string>(['json', 'help', ...spec.options]);
-  for (const option of Object.keys(values))
-    if (!allowed.has(option)) throw new UsageError(`${command} does not take --${option}`);
-  const usage = `usage: agent ${command}${spec.positionals.map((p) => ` <${p}>`).join('')}`;
-  if (args.length < spec.positionals.length)
-    throw new UsageError(`${usage} (missing <${spec.positionals[args.length]}>)`);
-  if (args.length > spec.positionals.length)
-    throw new UsageError(
-      `${usage} (unexpected argument ${quoted(args[spec.positionals.length])}${command === 'start' || command === 'send' ? '; quote the whole text' : ''})`,
-    );
+  checkCommandShape(
+    command,
+    COMMANDS[command],
+    { options: Object.keys(values), positionals: args },
+    command === 'start' || command === 'send' ? '; quote the whole text' : '',
+  );
   const str = (option: OptionName) => values[option] as string | undefined;
 
   switch (command) {
@@ -202,129 +204,24 @@ export function parseCommand(argv: string[]): Command {
   }
 }
 
-/**
- * node's parseArgs, with its errors as usage errors in one line of our own: an unknown option, a value
- * given to a flag (`--json=yes`), an option without its value or given twice.
- */
-function parseOptions(argv: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) throw err;
-    throw new UsageError(describeParseError(argv));
-  }
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice`);
-    seen.add(token.name);
-  }
-  return parsed;
-}
-
-/** What is wrong with a command line strict parseArgs refused, found again from its tokens. */
-function describeParseError(argv: string[]): string {
-  const { tokens } = parseArgs({
-    args: argv,
-    options: OPTIONS,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
-  for (const token of tokens) {
-    if (token.kind !== 'option') continue;
-    const spec = (OPTIONS as Record<string, { type: 'string' | 'boolean' } | undefined>)[token.name];
-    if (!spec || !Object.hasOwn(OPTIONS, token.name))
-      return `unknown option ${quoted(token.rawName)} (agent --help lists them; a text starting with - goes after --)`;
-    if (spec.type === 'boolean' && token.value !== undefined) return `${token.rawName} takes no value`;
-    if (
-      spec.type === 'string' &&
-      (token.value === undefined || (!token.inlineValue && isOptionLike(token.value)))
-    )
-      return `${token.rawName} needs a value (one starting with - is given as ${token.rawName}=-...)`;
-  }
-  return 'bad arguments (agent --help lists the commands and options)';
-}
-
-/** As parseArgs sees it: a value that looks like an option is taken for a missing value. */
-function isOptionLike(value: string): boolean {
-  return value.length > 1 && value.startsWith('-');
-}
-
-function optional<K extends string, T>(
-  key: K,
-  value: string | undefined,
-  parse: (value: string) => T,
-): { [P in K]?: T } {
-  return (value === undefined ? {} : { [key]: parse(value) }) as { [P in K]?: T };
-}
-
-function text(value: string, what: string, max?: number): string {
-  if (value === '') throw new UsageError(`${what} is empty`);
-  if (max !== undefined && value.length > max)
-    throw new UsageError(`${what} is ${value.length} characters; the limit is ${max}`);
-  return value;
-}
-
 function id(value: string, what: string): string {
   return text(value, what, MAX_ID_CHARS);
 }
 
 /** An id for a new conversation: shown in lists, logs and the ops page, so no control characters. */
 function newId(value: string): string {
-  if (hasControl(value)) throw new UsageError('--id must not hold control characters');
-  return id(value, '--id');
+  return printable(value, '--id', MAX_ID_CHARS);
 }
 
 /** Who decides: recorded in the audit trail and shown to other operators. */
 function operator(value: string): string {
   if (!value.trim()) throw new UsageError('--by is blank');
-  if (hasControl(value)) throw new UsageError('--by must not hold control characters');
-  return text(value, '--by', 200);
-}
-
-/** Digits only: `1e3`, `0x10`, ` 5`, `5.0` and `-1` are mistakes, not numbers to guess at. */
-function positiveInt(value: string, name: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n > max)
-    throw new UsageError(
-      `${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, not ${quoted(value, 20)}`,
-    );
-  return n;
+  return printable(value, '--by', 200);
 }
 
 /** A status the conversation can be in: the only values the visibility query is built from. */
 function status(value: string): ConversationStatus {
-  const known = CONVERSATION_STATUSES.find((s) => s === value);
-  if (!known)
-    throw new UsageError(
-      `--status must be one of ${CONVERSATION_STATUSES.join(', ')}, not ${quoted(value, 40)}`,
-    );
-  return known;
-}
-
-/** An agent's name: the only kind of value `list --agent` puts in the visibility query (no quote can pass). */
-function agentName(value: string): string {
-  if (!AGENT_NAME_PATTERN.test(value))
-    throw new UsageError(
-      `--agent: ${quoted(value, 40)} is not an agent name (letters, digits, _ and -, up to 64)`,
-    );
-  return value;
-}
-
-function toolNames(value: string): string[] {
-  const names = value
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
-  const bad = names.find((n) => !TOOL_NAME_PATTERN.test(n));
-  if (bad !== undefined)
-    throw new UsageError(
-      `--tools: ${quoted(bad, 40)} is not a tool name (letters, digits, _ and -, up to 64)`,
-    );
-  return names;
+  return oneOf(value, '--status', CONVERSATION_STATUSES);
 }
 
 function jsonObject(text: string): Record<string, unknown> {

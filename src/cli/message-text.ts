@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS } from '../api/conversation';
-import { FROM_STDIN, UsageError } from './args';
+import { FROM_STDIN } from './args';
+import { UsageError } from './parse';
 
 /**
  * The largest message the CLI sends: a conversation's default `maxMessageBytes`. The workflow measures

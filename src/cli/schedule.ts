@@ -3,10 +3,7 @@
  * strictly as the other commands, before anything connects (a mistake exits 2); the schedule's cron
  * strings and time zone are checked by the server (an `invalid` error, also exit 2).
  */
-import { parseArgs } from 'node:util';
-import { AGENT_NAME_PATTERN } from '../api/agents';
 import type { ConversationInput } from '../api/conversation';
-import { TOOL_NAME_PATTERN } from '../api/tools';
 import type { AgentClient, ConversationSchedule, ScheduleDetails } from '../client';
 import {
   SCHEDULE_ID_PATTERN,
@@ -15,9 +12,22 @@ import {
   type ScheduleOverlap,
 } from '../client/schedule-spec';
 import type { Config } from '../config';
-import { MAX_ID_CHARS, MAX_LIST_LIMIT, UsageError, type Command } from './args';
+import { MAX_ID_CHARS, MAX_LIST_LIMIT, type Command } from './args';
 import { messageText } from './message-text';
-import { forTerminal, hasControl, jsonForTerminal, quoted } from './sanitize';
+import {
+  agentName,
+  checkCommandShape,
+  oneOf,
+  optional,
+  parseOptions,
+  positiveInt,
+  printable,
+  text,
+  toolNames,
+  UsageError,
+  type CommandSpec,
+} from './parse';
+import { forTerminal, jsonForTerminal, quoted } from './sanitize';
 
 export const SCHEDULE_USAGE = `schedules (Temporal Schedules that start a conversation; each run is single-turn):
   schedule create <prompt|-> --cron EXPR [--cron EXPR...] | --every 1h  [--timezone TZ] [--agent NAME] [--model M]
@@ -68,7 +78,7 @@ const ACTIONS = {
   unpause: { positionals: ['scheduleId'], options: ['note'] },
   trigger: { positionals: ['scheduleId'], options: ['overlap'] },
   delete: { positionals: ['scheduleId'], options: [] },
-} as const satisfies Record<string, { positionals: readonly string[]; options: readonly OptionName[] }>;
+} as const satisfies Record<string, CommandSpec & { options: readonly OptionName[] }>;
 type ActionName = keyof typeof ACTIONS;
 
 /** An `agent schedule ...` command line, validated (the prompt already read when it was `-`). */
@@ -101,7 +111,7 @@ export type ScheduleCommand = { name: 'schedule'; json: boolean } & (
 export async function parseScheduleCommand(
   argv: string[],
 ): Promise<ScheduleCommand | Extract<Command, { name: 'help' }>> {
-  const { values, positionals } = parseOptions(argv);
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   const json = values.json === true;
   if (values.help) return { name: 'help', json };
   const [action, ...args] = positionals;
@@ -112,17 +122,12 @@ export async function parseScheduleCommand(
       `unknown schedule sub-command ${quoted(action)} (one of ${Object.keys(ACTIONS).join(', ')})`,
     );
   const name = action as ActionName;
-  const spec = ACTIONS[name];
-  const allowed = new Set<string>(['json', 'help', ...spec.options]);
-  for (const option of Object.keys(values))
-    if (!allowed.has(option)) throw new UsageError(`schedule ${name} does not take --${option}`);
-  const usage = `usage: agent schedule ${name}${spec.positionals.map((p) => ` <${p}>`).join('')}`;
-  if (args.length < spec.positionals.length)
-    throw new UsageError(`${usage} (missing <${spec.positionals[args.length]}>)`);
-  if (args.length > spec.positionals.length)
-    throw new UsageError(
-      `${usage} (unexpected argument ${quoted(args[spec.positionals.length])}${name === 'create' ? '; quote the whole prompt' : ''})`,
-    );
+  checkCommandShape(
+    `schedule ${name}`,
+    ACTIONS[name],
+    { options: Object.keys(values), positionals: args },
+    name === 'create' ? '; quote the whole prompt' : '',
+  );
   const str = (option: OptionName) => values[option] as string | undefined;
   const base = { name: 'schedule' as const, json };
 
@@ -136,11 +141,7 @@ export async function parseScheduleCommand(
         throw new UsageError(
           `--every must be a whole number and s, m, h or d (90s, 15m, 1h, 1d), not ${quoted(every, 20)}`,
         );
-      const agent = str('agent');
-      if (agent !== undefined && !AGENT_NAME_PATTERN.test(agent))
-        throw new UsageError(
-          `--agent: ${quoted(agent, 40)} is not an agent name (letters, digits, _ and -, up to 64)`,
-        );
+      const agent = str('agent') === undefined ? undefined : agentName(str('agent')!);
       // As for `agent start`: the agent's definition sets these, the workflow would ignore them.
       const clash = (['model', 'system', 'tools'] as const).find((o) => str(o) !== undefined);
       if (agent !== undefined && clash)
@@ -302,95 +303,10 @@ function renderDetails(s: ScheduleDetails): string {
   return lines.join('\n');
 }
 
-function parseOptions(argv: string[]) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) throw err;
-    throw new UsageError(describeParseError(argv));
-  }
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option' || token.name === 'cron') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice`);
-    seen.add(token.name);
-  }
-  return parsed;
-}
-
-/** What is wrong with a command line strict parseArgs refused. */
-function describeParseError(argv: string[]): string {
-  const { tokens } = parseArgs({
-    args: argv,
-    options: OPTIONS,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
-  for (const token of tokens) {
-    if (token.kind !== 'option') continue;
-    if (!Object.hasOwn(OPTIONS, token.name))
-      return `unknown option ${quoted(token.rawName)} (agent --help lists them; a text starting with - goes after --)`;
-    const type = OPTIONS[token.name as OptionName].type;
-    if (type === 'boolean' && token.value !== undefined) return `${token.rawName} takes no value`;
-    if (type === 'string' && token.value === undefined)
-      return `${token.rawName} needs a value (one starting with - is given as ${token.rawName}=-...)`;
-  }
-  return 'bad arguments (agent --help lists the commands and options)';
-}
-
-function optional<K extends string, T>(
-  key: K,
-  value: string | undefined,
-  parse: (value: string) => T,
-): { [P in K]?: T } {
-  return (value === undefined ? {} : { [key]: parse(value) }) as { [P in K]?: T };
-}
-
-function text(value: string, what: string, max?: number): string {
-  if (value === '') throw new UsageError(`${what} is empty`);
-  if (max !== undefined && value.length > max)
-    throw new UsageError(`${what} is ${value.length} characters; the limit is ${max}`);
-  return value;
-}
-
-/** A value shown in lists and sent to the server as a name: no control characters. */
-function printable(value: string, what: string, max: number): string {
-  if (hasControl(value)) throw new UsageError(`${what} must not hold control characters`);
-  return text(value, what, max);
-}
-
 function scheduleId(value: string): string {
   return text(value, 'the schedule id', MAX_ID_CHARS);
 }
 
 function overlap(value: string): ScheduleOverlap {
-  const known = SCHEDULE_OVERLAPS.find((o) => o === value);
-  if (!known)
-    throw new UsageError(
-      `--overlap must be one of ${SCHEDULE_OVERLAPS.join(', ')}, not ${quoted(value, 40)}`,
-    );
-  return known;
-}
-
-function positiveInt(value: string, name: string, max: number): number {
-  const n = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n > max)
-    throw new UsageError(`${name} must be a positive integer up to ${max}, not ${quoted(value, 20)}`);
-  return n;
-}
-
-function toolNames(value: string): string[] {
-  const names = value
-    .split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
-  const bad = names.find((n) => !TOOL_NAME_PATTERN.test(n));
-  if (bad !== undefined)
-    throw new UsageError(
-      `--tools: ${quoted(bad, 40)} is not a tool name (letters, digits, _ and -, up to 64)`,
-    );
-  return names;
+  return oneOf(value, '--overlap', SCHEDULE_OVERLAPS);
 }

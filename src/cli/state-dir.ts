@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from './args';
+import { UsageError } from './parse';
 
 /**
  * Where `npm start` keeps its state (the Temporal database, the ops token): `AGENT_STATE_DIR`, else

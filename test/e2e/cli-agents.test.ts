@@ -7,30 +7,15 @@
  * parent's id holds an escape sequence: every line that names it shows it visibly.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
 import type { ConversationState } from '../../src/api/conversation';
 import { forTerminal } from '../../src/cli/sanitize';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
-import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
 import { inPool, RAW_CONTROL, runCli, type CliRun } from '../hostile/helpers-cli';
 
-const lookup = defineTool({
-  name: 'lookup',
-  description: 'Looks an order up',
-  input: z.object({ id: z.string() }),
-  effect: 'read',
-  run: async ({ id }) => ({ id, amount: 120 }),
-});
-const fileReport = defineTool({
-  name: 'file_report',
-  description: 'Files a report (waits for an operator)',
-  input: z.object({ title: z.string() }),
-  effect: 'write',
-  run: async ({ title }) => ({ filed: title }),
-});
 const spec = {
   name: 'support',
   model: 'claude-opus-4-1',
@@ -120,19 +105,26 @@ describe('agent start --agent', () => {
 describe('a conversation with a sub-agent', () => {
   // The parent's id holds a clear-screen sequence: the CLI refuses it in --id, a client need not.
   const parentId = newId('parent\x1b[2J');
-  const childId = `${parentId}.toolu_research`;
   const shownParent = forTerminal(parentId);
-  const shownChild = forTerminal(childId);
+  let childId: string;
+  let shownChild: string;
 
   beforeAll(async () => {
-    t.fake.script(parentId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'File the Q3 report' }, id: 'toolu_research' }),
-      reply.text('The researcher filed it.'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: 'toolu_file' }),
-      reply.text('Filed Q3.'),
-    ]);
+    childId = scriptSubAgentCall(
+      t.fake,
+      parentId,
+      {
+        agent: 'researcher',
+        task: 'File the Q3 report',
+        toolUseId: 'toolu_research',
+        answer: 'The researcher filed it.',
+      },
+      [
+        reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: 'toolu_file' }),
+        reply.text('Filed Q3.'),
+      ],
+    );
+    shownChild = forTerminal(childId);
     await client.startConversation(
       { agent: 'support', message: 'File the Q3 report', singleTurn: true },
       { workflowId: parentId },

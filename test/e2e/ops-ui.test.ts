@@ -11,31 +11,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
-import { defineTool } from '../../src/tools/define-tool';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
 
-const lookup = defineTool({
-  name: 'lookup',
-  description: 'Looks an order up',
-  input: z.object({ id: z.string() }),
-  effect: 'read',
-  run: async ({ id }) => ({ id }),
-});
-const fileReport = defineTool({
-  name: 'file_report',
-  description: 'Files a report (waits for an operator)',
-  input: z.object({ title: z.string() }),
-  effect: 'write',
-  run: async ({ title }) => ({ filed: title }),
-});
 /** Calls the researcher, which calls the archivist; its MCP server is down (nothing listens on port 9). */
 const helpdesk = defineAgent({
   name: 'helpdesk',
@@ -212,21 +197,19 @@ describe('ops UI in Chromium', () => {
 
   it('agents: the queue links a sub-agent’s call to its parent; the tree opens level by level and links each conversation', async () => {
     const parentId = `ui-helpdesk-${process.pid}-${Date.now()}`;
-    const childId = `${parentId}.toolu_research`;
-    const grandchildId = `${childId}.toolu_archive`;
     const toolUseId = `toolu_file_${Date.now()}`;
-    t.fake.script(parentId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'Have Q3 filed' }, id: 'toolu_research' }),
-      reply.text('The team filed it.'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'archivist', input: { task: 'File Q3' }, id: 'toolu_archive' }),
-      reply.text('The archivist filed it.'),
-    ]);
-    t.fake.script(grandchildId, [
-      reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: toolUseId }),
-      reply.text('Filed.'),
-    ]);
+    const childId = scriptSubAgentCall(t.fake, parentId, {
+      agent: 'researcher',
+      task: 'Have Q3 filed',
+      toolUseId: 'toolu_research',
+      answer: 'The team filed it.',
+    });
+    const grandchildId = scriptSubAgentCall(
+      t.fake,
+      childId,
+      { agent: 'archivist', task: 'File Q3', toolUseId: 'toolu_archive', answer: 'The archivist filed it.' },
+      [reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: toolUseId }), reply.text('Filed.')],
+    );
     await client.startConversation(
       { agent: 'helpdesk', message: 'File the Q3 report', singleTurn: true },
       { workflowId: parentId },

@@ -13,10 +13,15 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { endUpdate, sendMessageUpdate, stateQuery } from '../../src/api/conversation';
-import { reply } from '../../src/fake-claude';
 import { MAX_IN_FLIGHT_UPDATE_PAYLOADS } from '../../src/testing/temporal-env';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { json, taskFailures, type RawPayload } from './workflow-raw';
+import {
+  awaitingApprovalConversation,
+  idleConversation,
+  json,
+  taskFailures,
+  type RawPayload,
+} from './workflow-raw';
 
 const MiB = 1024 * 1024;
 /** gRPC's status code. */
@@ -87,24 +92,8 @@ function sendMessageOfSize(bytes: number): temporal.api.update.v1.IRequest {
   return request;
 }
 
-/** A conversation idle after its first turn. */
-async function idle(): Promise<WorkflowHandle> {
-  const handle = await t.start({ message: 'Hi' });
-  t.fake.script(handle.workflowId, [reply.text('Hello.'), reply.text('Still here.')]);
-  await t.waitFor(handle, (s) => s.status === 'idle');
-  return handle;
-}
-
-/** A conversation waiting for a decision on one save_article call. */
-async function awaitingApproval(): Promise<{ handle: WorkflowHandle; toolUseId: string }> {
-  const handle = await t.start({ message: 'Save it.', tools: ['save_article'] });
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({ name: 'save_article', input: { abstract: 'A', meta: { word_count: 1, review: 'ok' } } }),
-    reply.text('Saved.'),
-  ]);
-  const state = await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
-  return { handle, toolUseId: state.pendingApprovals[0].toolUseId };
-}
+const idle = () => idleConversation(t, ['Hello.', 'Still here.']);
+const awaitingApproval = () => awaitingApprovalConversation(t);
 
 /** Not wedged: the state query answers within 5 s (through the raw client: no retries) and no task failed. */
 async function expectHealthy(handle: WorkflowHandle) {

@@ -11,7 +11,9 @@ import { reply } from '../../src/fake-claude';
 import { AgentClient, AgentError } from '../../src/client';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import {
+  awaitingApprovalConversation,
   enc,
+  idleConversation,
   json,
   queryRaw as queryRawWith,
   signalRaw as signalRawWith,
@@ -57,23 +59,8 @@ const updateRaw = (id: string, name: string, payloads: RawPayload[]) =>
 const queryRaw = (id: string, name: string, payloads: RawPayload[]) =>
   queryRawWith(t.env.client, id, name, payloads);
 
-/** A conversation waiting for a decision on one save_article call. */
-async function awaitingApproval(): Promise<{ handle: WorkflowHandle; toolUseId: string }> {
-  const handle = await t.start({ message: 'Save it.', tools: ['save_article'] });
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({ name: 'save_article', input: { abstract: 'A', meta: { word_count: 1, review: 'ok' } } }),
-    reply.text('Saved.'),
-  ]);
-  const state = await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
-  return { handle, toolUseId: state.pendingApprovals[0].toolUseId };
-}
-
-async function idle(): Promise<WorkflowHandle> {
-  const handle = await t.start({ message: 'Hi' });
-  t.fake.script(handle.workflowId, [reply.text('Hello.'), reply.text('Again.'), reply.text('More.')]);
-  await t.waitFor(handle, (s) => s.status === 'idle');
-  return handle;
-}
+const awaitingApproval = () => awaitingApprovalConversation(t);
+const idle = () => idleConversation(t, ['Hello.', 'Again.', 'More.']);
 
 /** Nothing wedged: the state query answers (small), no workflow task failed, and `end` still works. */
 async function expectUnharmed(handle: WorkflowHandle): Promise<ConversationState> {

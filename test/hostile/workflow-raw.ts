@@ -1,11 +1,13 @@
 /**
  * Raw Temporal calls for the workflow hostile suites: signals, updates and queries with argument
  * payloads as a hostile client would build them (no client-side converter or validation in between),
- * and the check that a conversation never failed a workflow task.
+ * the check that a conversation never failed a workflow task, and the conversations they aim at.
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { reply } from '../../src/fake-claude';
+import type { AgentEnv } from '../helpers/agent-env';
 
 export type RawPayload = { metadata: Record<string, Uint8Array>; data: Uint8Array };
 
@@ -80,4 +82,28 @@ export async function taskFailures(handle: WorkflowHandle): Promise<string[]> {
   return (history.events ?? [])
     .filter((e) => e.workflowTaskFailedEventAttributes)
     .map((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? '(no message)');
+}
+
+/** A conversation idle after its first turn; its model answers `answers`, one a turn. */
+export async function idleConversation(t: AgentEnv, answers: string[]): Promise<WorkflowHandle> {
+  const handle = await t.start({ message: 'Hi' });
+  t.fake.script(
+    handle.workflowId,
+    answers.map((answer) => reply.text(answer)),
+  );
+  await t.waitFor(handle, (s) => s.status === 'idle');
+  return handle;
+}
+
+/** A conversation waiting for a decision on one save_article call. */
+export async function awaitingApprovalConversation(
+  t: AgentEnv,
+): Promise<{ handle: WorkflowHandle; toolUseId: string }> {
+  const handle = await t.start({ message: 'Save it.', tools: ['save_article'] });
+  t.fake.script(handle.workflowId, [
+    reply.toolUse({ name: 'save_article', input: { abstract: 'A', meta: { word_count: 1, review: 'ok' } } }),
+    reply.text('Saved.'),
+  ]);
+  const state = await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
+  return { handle, toolUseId: state.pendingApprovals[0].toolUseId };
 }

@@ -13,15 +13,9 @@ import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { lookup, scriptSubAgentCall } from '../helpers/agents';
 
 const refunds: string[] = [];
-const lookup = defineTool({
-  name: 'lookup',
-  description: 'Looks an order up',
-  input: z.object({ id: z.string() }),
-  effect: 'read',
-  run: async ({ id }) => ({ id, amount: 120 }),
-});
 const refund = defineTool({
   name: 'refund_order',
   description: 'Refunds an order',
@@ -156,12 +150,17 @@ describe('an agent conversation', () => {
 describe('sub-agents', () => {
   it('run as a child conversation whose answer is the tool result; usage rolls up', async () => {
     const workflowId = id('parent');
-    const childId = `${workflowId}.toolu_research`;
-    t.fake.script(workflowId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'Find the policy' }, id: 'toolu_research' }),
-      reply.text('The researcher says: 30 days.'),
-    ]);
-    t.fake.script(childId, [reply.text('Returns are accepted for 30 days.')]);
+    const childId = scriptSubAgentCall(
+      t.fake,
+      workflowId,
+      {
+        agent: 'researcher',
+        task: 'Find the policy',
+        toolUseId: 'toolu_research',
+        answer: 'The researcher says: 30 days.',
+      },
+      [reply.text('Returns are accepted for 30 days.')],
+    );
     await client.startConversation(
       { agent: 'support', message: 'Policy?', singleTurn: true },
       { workflowId },
@@ -195,15 +194,15 @@ describe('sub-agents', () => {
 
   it("put the child's approvals in the same queue, linked to the parent", async () => {
     const workflowId = id('parent-approval');
-    const childId = `${workflowId}.toolu_delegate`;
-    t.fake.script(workflowId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'Refund B2' }, id: 'toolu_delegate' }),
-      reply.text('Done.'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'refund_order', input: { id: 'B2', amount: 5 }, id: 'toolu_child_refund' }),
-      reply.text('Refunded B2.'),
-    ]);
+    const childId = scriptSubAgentCall(
+      t.fake,
+      workflowId,
+      { agent: 'researcher', task: 'Refund B2', toolUseId: 'toolu_delegate', answer: 'Done.' },
+      [
+        reply.toolUse({ name: 'refund_order', input: { id: 'B2', amount: 5 }, id: 'toolu_child_refund' }),
+        reply.text('Refunded B2.'),
+      ],
+    );
     await client.startConversation(
       { agent: 'support', message: 'Refund B2', singleTurn: true },
       { workflowId },
@@ -224,15 +223,15 @@ describe('sub-agents', () => {
 
   it('ending the parent while its sub-agent waits for approval stops the sub-agent; the parent completes', async () => {
     const workflowId = id('parent-stop');
-    const childId = `${workflowId}.toolu_stop`;
-    t.fake.script(workflowId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'Refund C3' }, id: 'toolu_stop' }),
-      reply.text('unreachable'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'refund_order', input: { id: 'C3', amount: 5 }, id: 'toolu_c3' }),
-      reply.text('unreachable'),
-    ]);
+    const childId = scriptSubAgentCall(
+      t.fake,
+      workflowId,
+      { agent: 'researcher', task: 'Refund C3', toolUseId: 'toolu_stop', answer: 'unreachable' },
+      [
+        reply.toolUse({ name: 'refund_order', input: { id: 'C3', amount: 5 }, id: 'toolu_c3' }),
+        reply.text('unreachable'),
+      ],
+    );
     await client.startConversation({ agent: 'support', message: 'Go', singleTurn: true }, { workflowId });
     const handle = t.env.client.workflow.getHandle(workflowId);
     await t.waitFor(t.env.client.workflow.getHandle(childId), (s) => s.pendingApprovals.length === 1);
@@ -248,20 +247,25 @@ describe('sub-agents', () => {
 
   it('refuses a cycle with an error result that shows it', async () => {
     const workflowId = id('cycle');
-    const childId = `${workflowId}.toolu_r`;
-    const looperId = `${childId}.toolu_loop`;
-    t.fake.script(workflowId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'Look it up' }, id: 'toolu_r' }),
-      reply.text('Finished.'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'looper', input: { task: 'loop' }, id: 'toolu_loop' }),
-      reply.text('Researcher done.'),
-    ]);
-    t.fake.script(looperId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'again' }, id: 'toolu_cycle' }),
-      reply.text('Looper gave up.'),
-    ]);
+    const childId = scriptSubAgentCall(t.fake, workflowId, {
+      agent: 'researcher',
+      task: 'Look it up',
+      toolUseId: 'toolu_r',
+      answer: 'Finished.',
+    });
+    const looperId = scriptSubAgentCall(t.fake, childId, {
+      agent: 'looper',
+      task: 'loop',
+      toolUseId: 'toolu_loop',
+      answer: 'Researcher done.',
+    });
+    // The call that closes the cycle: refused, so no conversation of its own to script.
+    scriptSubAgentCall(t.fake, looperId, {
+      agent: 'researcher',
+      task: 'again',
+      toolUseId: 'toolu_cycle',
+      answer: 'Looper gave up.',
+    });
     await client.startConversation({ agent: 'support', message: 'Go', singleTurn: true }, { workflowId });
     const result = (await t.env.client.workflow.getHandle(workflowId).result()) as ConversationResult;
     expect(result.lastText).toBe('Finished.');
@@ -272,10 +276,12 @@ describe('sub-agents', () => {
 
   it('refuses a call past the depth limit with an error result', async () => {
     const workflowId = id('shallow');
-    t.fake.script(workflowId, [
-      reply.toolUse({ name: 'researcher', input: { task: 'x' }, id: 'toolu_deep' }),
-      reply.text('OK, myself then.'),
-    ]);
+    scriptSubAgentCall(t.fake, workflowId, {
+      agent: 'researcher',
+      task: 'x',
+      toolUseId: 'toolu_deep',
+      answer: 'OK, myself then.',
+    });
     await client.startConversation({ agent: 'shallow', message: 'Go', singleTurn: true }, { workflowId });
     await t.env.client.workflow.getHandle(workflowId).result();
     const [result] = t.toolResults(workflowId);

@@ -6,15 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
-import { defineTool } from '../../src/tools/define-tool';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { fileReport, scriptSubAgentCall } from '../helpers/agents';
 
 const TOKEN = 'test-token-0123456789abcdef';
 let t: AgentEnv;
@@ -22,13 +21,6 @@ let ops: FastifyInstance;
 let base: string;
 let agent: AgentClient;
 
-const fileReport = defineTool({
-  name: 'file_report',
-  description: 'Files a report (waits for an operator)',
-  input: z.object({ title: z.string() }),
-  effect: 'write',
-  run: async ({ title }) => ({ filed: title }),
-});
 const desk = defineAgent({ name: 'desk', model: 'claude-opus-4-1', subAgents: ['clerk'] });
 const clerk = defineAgent({ name: 'clerk', model: 'claude-haiku-4-5', tools: [fileReport] });
 
@@ -186,15 +178,12 @@ describe('ops API', () => {
 
   it("an agent's conversation and its sub-agent's: the list, each state and the queue name the agents and link them", async () => {
     const parentId = `ops-desk-${Date.now()}`;
-    const childId = `${parentId}.toolu_clerk`;
-    t.fake.script(parentId, [
-      reply.toolUse({ name: 'clerk', input: { task: 'File Q3' }, id: 'toolu_clerk' }),
-      reply.text('Filed by the clerk.'),
-    ]);
-    t.fake.script(childId, [
-      reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: 'toolu_q3' }),
-      reply.text('Filed.'),
-    ]);
+    const childId = scriptSubAgentCall(
+      t.fake,
+      parentId,
+      { agent: 'clerk', task: 'File Q3', toolUseId: 'toolu_clerk', answer: 'Filed by the clerk.' },
+      [reply.toolUse({ name: 'file_report', input: { title: 'Q3' }, id: 'toolu_q3' }), reply.text('Filed.')],
+    );
     await agent.startConversation(
       { agent: 'desk', message: 'File Q3', singleTurn: true },
       { workflowId: parentId },
