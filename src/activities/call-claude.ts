@@ -15,6 +15,7 @@ import {
   type ModelRequest,
   type ToolCallInfo,
 } from '../api/activity-contract';
+import { AGENT_NOT_SERVED } from '../api/agents';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
 import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import { withCacheBreakpoints } from './cache-breakpoints';
@@ -156,7 +157,14 @@ async function resolveRequest(agents: AgentTools, request: ModelRequest): Promis
         cacheTtl: request.cacheTtl,
       };
     }
-    const agent = agents.registry.resolve(request.agent.name);
+    const agent = agents.registry.get(request.agent.name);
+    // A rolling deploy: another worker serves it. Retried; when retries run out the conversation parks.
+    if (!agent) {
+      throw ApplicationFailure.create({
+        type: AGENT_NOT_SERVED,
+        message: `this worker does not serve agent ${request.agent.name} (it serves ${agents.registry.names().join(', ') || 'none'})`,
+      });
+    }
     return {
       model: agent.model,
       system: agent.system,
@@ -170,6 +178,7 @@ async function resolveRequest(agents: AgentTools, request: ModelRequest): Promis
       agent: { name: agent.name, fingerprint: agent.fingerprint },
     };
   } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
     throw ApplicationFailure.create({
       type: CONFIGURATION_ERROR,
       message: (err as Error).message,

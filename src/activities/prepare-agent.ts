@@ -1,8 +1,14 @@
 import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import { AgentConfigurationError, type AgentTools } from '../agents/agent-tools';
 import { CONFIGURATION_ERROR } from '../api/activity-contract';
-import { UNKNOWN_AGENT, type AgentSnapshot, type PrepareAgentInput } from '../api/agents';
+import { AGENT_NOT_SERVED, UNKNOWN_AGENT, type AgentSnapshot, type PrepareAgentInput } from '../api/agents';
 import { TOOL_SOURCE_UNAVAILABLE } from './run-tool';
+
+/**
+ * Attempts before an agent this worker does not serve refuses the conversation: in a rolling deploy an
+ * older worker may get the call first, and a retry may reach one that serves it.
+ */
+const RETRY_UNKNOWN_AGENT_ATTEMPTS = 3;
 
 /** Attempts on which an MCP server that cannot be listed fails the listing (so Temporal retries it). */
 const RETRY_UNAVAILABLE_ATTEMPTS = 3;
@@ -22,7 +28,12 @@ export function createPrepareAgent(agents: AgentTools) {
       } catch (err) {
         message = (err as Error).message;
       }
-      throw ApplicationFailure.create({ type: UNKNOWN_AGENT, message, nonRetryable: true });
+      const last = activityInfo().attempt >= RETRY_UNKNOWN_AGENT_ATTEMPTS;
+      throw ApplicationFailure.create({
+        type: last ? UNKNOWN_AGENT : AGENT_NOT_SERVED,
+        message,
+        nonRetryable: last,
+      });
     }
     // An MCP server that is down is retried a few times; then the run goes on without its tools and
     // the listing (and so the conversation's state) says which server and why.

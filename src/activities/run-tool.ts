@@ -1,3 +1,4 @@
+import type { ImageBlockParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import type { RunToolInput, RunToolResult } from '../api/activity-contract';
@@ -34,11 +35,16 @@ export function createRunTool(deps: RunToolDeps) {
       durationMs: Date.now() - started,
     });
     const tool = await findTool(deps.agents, call);
+    if (!tool) {
+      // Not the call's fault, and another worker (or this one, later) can run it: Temporal retries.
+      // An agent this worker does not serve (a rolling deploy), or an MCP server it could not list.
+      const unavailable = unavailableSource(deps.agents, call);
+      if (unavailable)
+        throw ApplicationFailure.create({ type: TOOL_SOURCE_UNAVAILABLE, message: unavailable });
+    }
     if (!tool || tool.subAgent) {
-      const names = call.agent
-        ? `the tools of agent ${call.agent}`
-        : `Available tools: ${deps.agents.registry.tools.names().join(', ') || 'none'}`;
-      return done(`Unknown tool "${call.name}". ${names}.`, true);
+      const available = call.offered ?? deps.agents.registry.tools.names();
+      return done(`Unknown tool "${call.name}". Available tools: ${available.join(', ') || 'none'}.`, true);
     }
     const checked = tool.check(call.input);
     if (!checked.ok) {
@@ -107,8 +113,21 @@ export function createRunTool(deps: RunToolDeps) {
   };
 }
 
-/** The tool a call names: the conversation's agent's (own or MCP), or the worker's for an ad-hoc one. */
+/** Why this worker cannot look the call's tool up now, if it cannot. */
+function unavailableSource(agents: AgentTools, call: RunToolInput): string | undefined {
+  if (!call.agent || (call.offered && !call.offered.includes(call.name))) return undefined;
+  const agent = agents.registry.get(call.agent);
+  if (!agent) return `this worker does not serve agent ${call.agent}`;
+  const server = agents.unavailable(agent).find((u) => call.name.startsWith(`${u.server}__`));
+  return server && `MCP server ${server.server} is unavailable: ${server.error}`;
+}
+
+/**
+ * The tool a call names: the conversation's agent's (own or MCP), or the worker's own for an ad-hoc
+ * one; only among those the model was offered (older workflows do not say: the worker's own, then).
+ */
 async function findTool(agents: AgentTools, call: RunToolInput): Promise<OfferedTool | undefined> {
+  if (call.offered && !call.offered.includes(call.name)) return undefined;
   if (call.agent) {
     const agent = agents.registry.get(call.agent);
     return agent && (await agents.find(agent, call.name));
@@ -131,7 +150,16 @@ function render(output: ToolOutput): RunToolResult['content'] {
   return JSON.stringify(output ?? null);
 }
 
-/** Cuts text content to `max` characters, telling the model; history stays healthy with huge outputs. */
+/**
+ * Most bytes of images one tool result carries (base64): with the text cap, a result stays far below
+ * Temporal's payload limit (an activity result past it fails after the tool ran).
+ */
+const MAX_IMAGE_BYTES = 1024 * 1024;
+
+/**
+ * Cuts text content to `max` characters and images past {@link MAX_IMAGE_BYTES}, telling the model;
+ * history stays healthy with huge outputs.
+ */
 function cap(content: RunToolResult['content'], max: number): [RunToolResult['content'], boolean] {
   const note = (omitted: number) =>
     `\n[output truncated: ${omitted} characters omitted; ask for less if you need the rest]`;
@@ -141,9 +169,18 @@ function cap(content: RunToolResult['content'], max: number): [RunToolResult['co
       : [content.slice(0, max) + note(content.length - max), true];
   }
   let budget = max;
+  let imageBudget = MAX_IMAGE_BYTES;
   let truncated = false;
-  const blocks = content.map((block) => {
-    if (block.type !== 'text') return block;
+  const blocks = content.map((block): TextBlockParam | ImageBlockParam => {
+    if (block.type === 'image') {
+      const bytes = block.source.type === 'base64' ? block.source.data.length : 0;
+      if (bytes <= imageBudget) {
+        imageBudget -= bytes;
+        return block;
+      }
+      truncated = true;
+      return { type: 'text', text: `[image omitted: ${bytes} bytes of base64, past the tool output limit]` };
+    }
     if (block.text.length <= budget) {
       budget -= block.text.length;
       return block;

@@ -6,6 +6,7 @@ import {
   type AgentToolInfo,
   type AgentToolSource,
 } from '../api/agents';
+import { quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
 import type { ToolEffect } from '../api/tools';
 import type { McpPool } from '../mcp/pool';
@@ -61,6 +62,7 @@ interface Listing {
  */
 export class AgentTools {
   private readonly listings = new Map<string, Listing>();
+  private readonly refreshing = new Map<string, Promise<Listing>>();
 
   constructor(
     readonly registry: AgentRegistry,
@@ -143,6 +145,11 @@ export class AgentTools {
     return entry && fromMcp(entry, agent.approval?.[name]);
   }
 
+  /** The agent's MCP servers the worker's last listing could not reach, with why. */
+  unavailable(agent: AgentDefinition): Listing['unavailable'] {
+    return this.listings.get(agent.name)?.unavailable ?? [];
+  }
+
   /** Calls an MCP tool through the worker's pool (the idempotency key travels in the request's `_meta`). */
   callMcp(
     entry: { server: McpServerConfig; tool: McpToolSnapshot },
@@ -160,8 +167,17 @@ export class AgentTools {
     return this.list(agent);
   }
 
+  /** One listing at a time per agent: concurrent callers share it. */
+  private list(agent: AgentDefinition): Promise<Listing> {
+    const inFlight = this.refreshing.get(agent.name);
+    if (inFlight) return inFlight;
+    const listing = this.listNow(agent).finally(() => this.refreshing.delete(agent.name));
+    this.refreshing.set(agent.name, listing);
+    return listing;
+  }
+
   /** Lists every MCP server of the agent; the tools of a server that fails keep their last listing. */
-  private async list(agent: AgentDefinition): Promise<Listing> {
+  private async listNow(agent: AgentDefinition): Promise<Listing> {
     if (agent.mcpServers.length === 0) return { at: Date.now(), tools: [], unavailable: [] };
     if (!this.pool) throw new Error(`agent ${agent.name} has MCP servers but this worker has no MCP pool`);
     const previous = this.listings.get(agent.name);
@@ -171,7 +187,8 @@ export class AgentTools {
         try {
           return { server, tools: await pool.listTools(server) };
         } catch (err) {
-          const error = err instanceof Error ? err.message : String(err);
+          // Kept in the run's listing (history, state): clipped.
+          const error = quote(err instanceof Error ? err.message : String(err), 500);
           log.warn('MCP server could not be listed', { agent: agent.name, server: server.name, error });
           const stale = previous?.tools.filter((t) => t.server.name === server.name).map((t) => t.tool);
           return { server, tools: stale ?? [], error };

@@ -9,7 +9,10 @@ import type { AgentDefinition } from './define-agent';
  */
 export class AgentRegistry {
   private readonly agents = new Map<string, AgentDefinition>();
-  /** Every tool: the worker's own (for conversations without an agent) and each agent's. */
+  /**
+   * The worker's own tools: what a conversation without an agent may name. An agent's tools are its
+   * own (an ad-hoc conversation cannot reach them, or bypass the agent's approval rules).
+   */
   readonly tools: ToolRegistry;
 
   constructor(agents: readonly AgentDefinition[] = [], tools: readonly ToolDefinition[] = []) {
@@ -29,7 +32,7 @@ export class AgentRegistry {
     };
     for (const tool of tools) add(tool, 'the worker');
     for (const agent of agents) for (const tool of agent.tools) add(tool, `agent ${agent.name}`);
-    this.tools = new ToolRegistry([...byName.values()].map(({ tool }) => tool));
+    this.tools = new ToolRegistry(tools);
     for (const agent of agents) {
       for (const sub of agent.subAgents) {
         if (!this.agents.has(sub)) {

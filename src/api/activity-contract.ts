@@ -113,6 +113,11 @@ export interface CallClaudeResult {
 export interface RunToolInput {
   /** The conversation's agent, whose tools (its own and its MCP servers') the call is looked up in. */
   agent?: string;
+  /**
+   * The tools the model was offered (by name): a call to any other is refused, whatever the worker
+   * has (a tool the model was not offered was not judged for approval either).
+   */
+  offered?: string[];
   workflowId: string;
   toolUseId: string;
   name: string;

@@ -2,8 +2,8 @@
  * The agent contract between the workflow, the worker and clients: what the worker tells a conversation
  * about its agent, and how a conversation of a sub-agent is linked to its parent. Workflow-safe.
  */
-import { defineUpdate } from '@temporalio/workflow';
-import type { Limits } from './conversation';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Limits, UsageTotals } from './conversation';
 import type { ToolEffect } from './tools';
 
 /** The rule for an agent's name (the same as a tool's: a sub-agent is offered as a tool by this name). */
@@ -11,6 +11,11 @@ export const AGENT_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Failure type of a conversation that names an agent no worker serves. */
 export const UNKNOWN_AGENT = 'UnknownAgent';
+/**
+ * Failure type of a call that names an agent this worker does not serve: retried, since in a rolling
+ * deploy another worker (or a newer one) may serve it.
+ */
+export const AGENT_NOT_SERVED = 'AgentNotServed';
 
 /** Where a tool of an agent comes from. */
 export type AgentToolSource = 'tool' | 'mcp' | 'agent';
@@ -80,6 +85,8 @@ export interface SubAgentRun {
   status: 'running' | 'completed' | 'failed' | 'cancelled';
   startedAt: string;
   endedAt?: string;
+  /** Its tokens and cost (its own sub-agents' included), once it ended; added to the parent's totals. */
+  usage?: UsageTotals;
 }
 
 /** What a sub-agent tool takes from the model. */
@@ -107,3 +114,9 @@ export const SUB_AGENT_INPUT_SCHEMA = {
  * after starting a conversation with an agent, so a mistake is an error at start, not a failed run later.
  */
 export const agentReadyUpdate = defineUpdate<AgentView, []>('agentReady');
+
+/**
+ * A sub-agent's conversation that was stopped (cancelled: its parent ended or was cancelled) tells its
+ * parent what it spent before it closes, since a cancelled run returns no result.
+ */
+export const subAgentUsageSignal = defineSignal<[{ toolUseId: string; usage: UsageTotals }]>('subAgentUsage');

@@ -15,6 +15,11 @@ export class UsageError extends Error {}
 /** An options table as parseArgs takes it; an option marked `multiple` may be given more than once. */
 export type OptionsTable = NonNullable<ParseArgsConfig['options']>;
 
+/** What {@link parseOptions} answers: parseArgs' own result for these options (named, for declarations). */
+export type ParsedOptions<O extends OptionsTable> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true; tokens: true }>
+>;
+
 /** A command's positionals and the options it takes (besides --json and --help). */
 export interface CommandSpec {
   readonly positionals: readonly string[];
@@ -26,7 +31,7 @@ export interface CommandSpec {
  * one line of our own: an unknown option, a value given to a flag (`--json=yes`), an option without
  * its value, or given twice when it is not `multiple`.
  */
-export function parseOptions<O extends OptionsTable>(argv: string[], options: O) {
+export function parseOptions<O extends OptionsTable>(argv: string[], options: O): ParsedOptions<O> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { CONFIGURATION_ERROR } from '../api/activity-contract';
-import { UNKNOWN_AGENT } from '../api/agents';
+import { UNKNOWN_AGENT, type AgentSnapshot } from '../api/agents';
 import type { ConversationConfig } from '../api/conversation';
 import type { Conversation } from './conversation-state';
 import { decoded, failureMessage } from './model-call';
@@ -47,24 +47,34 @@ export async function prepareAgentRun(
 ): Promise<void> {
   const agent = input.agent!;
   for (;;) {
+    let snapshot: AgentSnapshot | undefined;
+    let failure: unknown;
+    conversation.preparing = true;
     try {
-      const snapshot = decoded(
+      snapshot = decoded(
         await prepareAgent({ workflowId: conversation.workflowId, agent }),
         `listing agent ${agent}`,
       );
-      conversation.applyAgent(snapshot, input);
-      return;
     } catch (err) {
       if (isCancellation(err)) throw err;
-      const message = failureMessage(err);
-      const cause = err instanceof ActivityFailure ? err.cause : err;
-      // At the start nothing is lost by refusing: the client learns why at once (see `agentReadyUpdate`).
-      if (firstRun && cause instanceof ApplicationFailure && REFUSED_AT_START.includes(cause.type ?? '')) {
-        conversation.startRefusal = { type: cause.type ?? UNKNOWN_AGENT, message };
-        await condition(allHandlersFinished);
-        throw ApplicationFailure.create({ ...conversation.startRefusal, nonRetryable: true });
-      }
-      await conversation.park({ reason: 'configuration', message: `cannot list agent ${agent}: ${message}` });
+      failure = err;
+    } finally {
+      conversation.preparing = false;
     }
+    if (snapshot) {
+      conversation.applyAgent(snapshot, input);
+      conversation.throwIfEnding(); // ended while it was listed
+      return;
+    }
+    const message = failureMessage(failure);
+    const cause = failure instanceof ActivityFailure ? failure.cause : failure;
+    // At the start nothing is lost by refusing: the client learns why at once (see `agentReadyUpdate`).
+    if (firstRun && cause instanceof ApplicationFailure && REFUSED_AT_START.includes(cause.type ?? '')) {
+      conversation.startRefusal = { type: cause.type ?? UNKNOWN_AGENT, message };
+      await condition(allHandlersFinished);
+      throw ApplicationFailure.create({ ...conversation.startRefusal, nonRetryable: true });
+    }
+    conversation.throwIfEnding();
+    await conversation.park({ reason: 'configuration', message: `cannot list agent ${agent}: ${message}` });
   }
 }

@@ -40,7 +40,7 @@ import {
 } from '../api/search-attributes';
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { EMPTY_DIGEST, answerMessage, appendMessage, blocksOf } from '../api/transcript';
-import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES } from '../api/bounds';
+import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES, utf8Bytes } from '../api/bounds';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
 import type { ParkReason } from './next-step';
@@ -128,6 +128,9 @@ export class Conversation {
   private readonly agentChanges: AgentView['changes'];
   private agentFingerprint: string | undefined;
   private shownStatus: ConversationStatus | 'starting' = 'starting';
+  private firstMessageQueued = false;
+  /** The agent is being listed (`prepareAgent`): `end` is accepted and takes effect once it is. */
+  preparing = false;
   private endReason: string | undefined;
   private pendingCount = 0;
   private updatedAt = nowIso();
@@ -159,6 +162,16 @@ export class Conversation {
       { key: AGENT_MODEL, value: this.model },
       ...(this.agent ? [{ key: AGENT_NAME, value: this.agent.name }] : []),
     ]);
+    this.queueFirstMessage();
+  }
+
+  /**
+   * The start input's message, first in the queue (once): an agent's conversation queues it before
+   * its agent is listed, so a message sent meanwhile comes after it.
+   */
+  queueFirstMessage(): void {
+    if (this.firstMessageQueued) return;
+    this.firstMessageQueued = true;
     if (this.config.message) this.queue.push({ content: this.config.message, turn: 1 });
   }
 
@@ -210,6 +223,7 @@ export class Conversation {
 
   /** Whether `end` is accepted now: while waiting, or while sub-agents work (they are stopped). */
   get endable(): boolean {
+    if (this.preparing) return true;
     if (this.shownStatus === 'running' && this.subAgentScopes.size > 0) return true;
     return this.shownStatus !== 'starting' && ENDABLE.includes(this.shownStatus);
   }
@@ -281,7 +295,7 @@ export class Conversation {
   }
 
   /** A sub-agent's usage joins this conversation's totals (its own sub-agents' included). */
-  addUsage(usage: UsageTotals): void {
+  private addUsage(usage: UsageTotals): void {
     for (const key of [
       'calls',
       'inputTokens',
@@ -295,11 +309,17 @@ export class Conversation {
     this.usage.costUsd = Math.round((this.usage.costUsd + (usage.costUsd ?? 0)) * 1e6) / 1e6;
   }
 
-  /** A sub-agent conversation started or ended (kept in the state, the newest 100). */
+  /**
+   * A sub-agent conversation started or ended (kept in the state, the newest 100). Its usage, the
+   * first time it is known (its result, or its report when it was stopped), joins the totals.
+   */
   trackSubAgent(run: SubAgentRun): void {
     const index = this.subAgents.findIndex((r) => r.toolUseId === run.toolUseId);
-    if (index >= 0) this.subAgents[index] = run;
-    else this.subAgents.push(run);
+    const known = index >= 0 ? this.subAgents[index] : undefined;
+    if (run.usage && !known?.usage) this.addUsage(run.usage);
+    const merged = { ...known, ...run, ...(known?.usage && { usage: known.usage }) };
+    if (index >= 0) this.subAgents[index] = merged;
+    else this.subAgents.push(merged);
     if (this.subAgents.length > 100) this.subAgents.shift();
     this.updatedAt = nowIso();
   }
@@ -457,8 +477,9 @@ function lastAssistantText(messages: readonly MessageParam[]): string {
     .join('');
 }
 
+/** Bytes of a value's JSON, as a payload carries it (UTF-8). */
 function jsonBytes(value: unknown): number {
-  return JSON.stringify(value)?.length ?? 0;
+  return utf8Bytes(JSON.stringify(value) ?? '');
 }
 
 /** An index into a list of `length`, negative from the end, clamped to [0, length]. */

@@ -32,6 +32,7 @@ import { PATCHES, rolledOut } from './patches';
 import { prepareAgentRun } from './agent-run';
 import { callModel } from './model-call';
 import { countCall, nextStep, startTurn } from './next-step';
+import { reportUsageToParent } from './sub-agents';
 import { runTools } from './tool-calls';
 
 export type { CarriedState } from './conversation-state';
@@ -45,7 +46,10 @@ export async function conversationWorkflow(
   const conversation = new Conversation(config, carried);
   registerHandlers(conversation);
   try {
-    if (config.agent) await prepareAgentRun(conversation, config, !carried);
+    if (config.agent) {
+      if (!carried) conversation.queueFirstMessage();
+      await prepareAgentRun(conversation, config, !carried);
+    }
     if (!carried) conversation.begin();
     for (;;) {
       if (continueAsNewDue(conversation)) {
@@ -61,7 +65,10 @@ export async function conversationWorkflow(
     if (err instanceof ConversationEnded) return conversation.finish('completed', err.reason);
     if (isCancellation(err)) {
       // Record the end where operators look, then let the workflow show as cancelled.
-      await CancellationScope.nonCancellable(async () => void conversation.finish('cancelled', 'cancelled'));
+      await CancellationScope.nonCancellable(async () => {
+        conversation.finish('cancelled', 'cancelled');
+        await reportUsageToParent(conversation); // a stopped sub-agent's spend, for its parent's totals
+      });
     }
     throw err;
   }
@@ -110,7 +117,8 @@ function parseInput(input: ConversationInput, carried: CarriedState | undefined)
 /**
  * Temporal suggests it (history is long), or the conversation's own event limit is reached, and what
  * the next run would carry fits one payload. A transcript past that (megabytes of tool output) stays in
- * this run, whose history grows instead: a carry that does not fit would fail every workflow task.
+ * this run, whose history grows instead; near Temporal's history limit the conversation ends (a run
+ * the server terminates records no end), its transcript kept in history.
  */
 function continueAsNewDue(conversation: Conversation): boolean {
   const info = workflowInfo();
@@ -118,10 +126,18 @@ function continueAsNewDue(conversation: Conversation): boolean {
   const due =
     info.continueAsNewSuggested ||
     (continueAsNewAfterEvents !== undefined && info.historyLength >= continueAsNewAfterEvents);
-  if (!due) return false;
-  if (conversation.carryFits()) return true;
+  if (!due || conversation.carryFits() || !rolledOut(PATCHES.carryFits)) return due;
+  if (info.historySize > MAX_HISTORY_BYTES) {
+    throw new ConversationEnded(
+      `the transcript is too large to carry into a new run (${conversation.messages.length} messages) and this run's history is near Temporal's limit`,
+    );
+  }
   log.warn('continue-as-new skipped: the transcript is too large to carry', {
     messages: conversation.messages.length,
+    historyBytes: info.historySize,
   });
   return false;
 }
+
+/** Where a run that cannot continue-as-new ends, below Temporal's default history limit (50 MB). */
+const MAX_HISTORY_BYTES = 40 * 1024 * 1024;

@@ -7,7 +7,7 @@
  * a handler applies by the rules its recorded inputs passed (see `PATCHES.boundedSignals`).
  */
 import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { agentReadyUpdate } from '../api/agents';
+import { agentReadyUpdate, subAgentUsageSignal } from '../api/agents';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
   EndRequestSchema,
@@ -30,6 +30,7 @@ import { AGENT_LAST_ACTIVITY } from '../api/search-attributes';
 import { now, nowIso } from './clock';
 import type { Conversation } from './conversation-state';
 import { PATCHES, rolledOut } from './patches';
+import { recordStoppedSubAgentUsage } from './sub-agents';
 
 export function registerHandlers(conversation: Conversation): void {
   setHandler(stateQuery, (options) => conversation.state(options));
@@ -144,6 +145,8 @@ export function registerHandlers(conversation: Conversation): void {
       },
     },
   );
+
+  setHandler(subAgentUsageSignal, (report) => recordStoppedSubAgentUsage(conversation, report));
 
   // Approval: an update, so the operator learns at once whether the decision was taken (the validator
   // refuses unknown ids, conflicting repeats and edits that fail the tool's schema, and nothing is

@@ -19,6 +19,7 @@ import {
   type CallClaudeResult,
   type ModelErrorDetails,
 } from '../api/activity-contract';
+import { AGENT_NOT_SERVED } from '../api/agents';
 import type { Attention } from '../api/conversation';
 import { isUndecodable, type Undecodable } from '../api/payload-converter';
 import { tailStart } from '../api/transcript';
@@ -118,7 +119,8 @@ function attentionFrom(err: unknown): Omit<Attention, 'at'> {
   if (cause instanceof ApplicationFailure) {
     const details = modelErrorDetails(cause.details?.[0]);
     return {
-      reason: cause.type === CONFIGURATION_ERROR ? 'configuration' : 'api_error',
+      reason:
+        cause.type === CONFIGURATION_ERROR || cause.type === AGENT_NOT_SERVED ? 'configuration' : 'api_error',
       message: details.message ?? cause.message,
       errorType: details.errorType ?? cause.type ?? undefined,
       ...(details.status !== undefined && { status: details.status }),

@@ -17,6 +17,13 @@ export const PATCHES = {
   firstMessageChecks: 'first-message-checks',
   /** Decision and end signals are held to the bounded, typed rules (before: applied more leniently). */
   boundedSignals: 'bounded-signals',
+  /**
+   * Continue-as-new is skipped while what it would carry does not fit one payload (before: attempted,
+   * and a carry over the limit failed every workflow task). Consulted only when the carry is too big.
+   */
+  carryFits: 'carry-fits',
+  /** A sub-agent's conversation that is stopped reports its usage to its parent before it closes. */
+  stoppedSubAgentUsage: 'stopped-sub-agent-usage',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

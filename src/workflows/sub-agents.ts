@@ -7,17 +7,25 @@
  */
 import {
   CancellationScope,
+  ChildWorkflowCancellationType,
   ChildWorkflowFailure,
   ParentClosePolicy,
-  ChildWorkflowCancellationType,
   executeChild,
+  getExternalWorkflowHandle,
   isCancellation,
+  log,
 } from '@temporalio/workflow';
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { ToolCallInfo } from '../api/activity-contract';
-import type { SubAgentRun } from '../api/agents';
-import { CONVERSATION_WORKFLOW, type ConversationInput, type ConversationResult } from '../api/conversation';
+import { subAgentUsageSignal, type SubAgentRun } from '../api/agents';
+import {
+  CONVERSATION_WORKFLOW,
+  type ConversationInput,
+  type ConversationResult,
+  type UsageTotals,
+} from '../api/conversation';
 import { nowIso } from './clock';
+import { PATCHES, rolledOut } from './patches';
 import type { Conversation } from './conversation-state';
 import { failureMessage } from './model-call';
 import { toolResult } from './tool-results';
@@ -48,7 +56,12 @@ export async function runSubAgent(
       true,
     );
   }
-  const task = typeof input.task === 'string' ? input.task : JSON.stringify(input);
+  // The worker's input check (judged in the model call) does not run for a call the model could not
+  // be offered; a task must be text either way.
+  const task = typeof input.task === 'string' ? input.task.trim() : '';
+  if (!task) {
+    return toolResult(call.id, `Agent ${agent} was not called: give it the task as text in "task".`, true);
+  }
   const run: SubAgentRun = {
     toolUseId: call.id,
     workflowId: childWorkflowId(conversation.workflowId, call.id),
@@ -76,8 +89,7 @@ export async function runSubAgent(
         cancellationType: ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
       }),
     );
-    conversation.addUsage(result.usage);
-    conversation.trackSubAgent({ ...run, status: result.status, endedAt: nowIso() });
+    conversation.trackSubAgent({ ...run, status: result.status, endedAt: nowIso(), usage: result.usage });
     const text = result.lastText.trim();
     if (result.status === 'cancelled') return toolResult(call.id, `Agent ${agent} was stopped.`, true);
     return toolResult(
@@ -122,4 +134,46 @@ function fnv1a(text: string): string {
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * A stopped sub-agent's report of what it spent (see `subAgentUsageSignal`): counted once, for a run
+ * this conversation started, with sane numbers; anything else is ignored.
+ */
+export function recordStoppedSubAgentUsage(
+  conversation: Conversation,
+  report: { toolUseId?: unknown; usage?: unknown },
+): void {
+  const run = conversation.subAgents.find((r) => r.toolUseId === report?.toolUseId);
+  const usage = report?.usage as Partial<UsageTotals> | undefined;
+  const fields = [
+    'calls',
+    'inputTokens',
+    'outputTokens',
+    'cacheCreationInputTokens',
+    'cacheReadInputTokens',
+    'costUsd',
+    'unpricedCalls',
+  ] as const;
+  const sane =
+    usage && fields.every((f) => typeof usage[f] === 'number' && Number.isFinite(usage[f]) && usage[f] >= 0);
+  if (!run || run.usage || !sane) {
+    log.warn('sub-agent usage report ignored', { toolUseId: String(report?.toolUseId).slice(0, 100) });
+    return;
+  }
+  conversation.trackSubAgent({ ...run, usage: usage as UsageTotals });
+}
+
+/** A stopped sub-agent tells its parent what it spent (a cancelled run returns no result). */
+export async function reportUsageToParent(conversation: Conversation): Promise<void> {
+  const parent = conversation.config.parent;
+  if (!parent || !rolledOut(PATCHES.stoppedSubAgentUsage)) return;
+  try {
+    await getExternalWorkflowHandle(parent.workflowId).signal(subAgentUsageSignal, {
+      toolUseId: parent.toolUseId,
+      usage: conversation.usage,
+    });
+  } catch (err) {
+    log.warn('could not report usage to the parent', { error: failureMessage(err) });
+  }
 }

@@ -58,9 +58,17 @@ export async function runTools(
       });
       try {
         const { workflowId } = conversation;
-        const { agent } = conversation.config;
+        const { agent, tools } = conversation.config;
+        const offered = conversation.snapshot?.tools.map((t) => t.name) ?? tools;
         const result = decoded(
-          await runTool({ ...(agent && { agent }), workflowId, toolUseId: call.id, name: call.name, input }),
+          await runTool({
+            ...(agent && { agent }),
+            offered,
+            workflowId,
+            toolUseId: call.id,
+            name: call.name,
+            input,
+          }),
           `the ${call.name} call`,
         );
         return decision?.decision === 'edit'

@@ -241,7 +241,9 @@ describe('sub-agents', () => {
     const child = await t.env.client.workflow.getHandle(childId).describe();
     expect(child.status.name).toBe('CANCELLED');
     const parent = await handle.query(stateQuery, {});
-    expect(parent.subAgents?.[0]).toMatchObject({ status: 'cancelled' });
+    // The stopped child reported what it spent (a cancelled run has no result): in the parent's totals.
+    expect(parent.subAgents?.[0]).toMatchObject({ status: 'cancelled', usage: { calls: 1 } });
+    expect(parent.usage.calls).toBe(2);
     expect(refunds).not.toContain(`${childId}/toolu_c3`);
   });
 

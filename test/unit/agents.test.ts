@@ -94,7 +94,10 @@ describe('the worker registry', () => {
       defineAgent({ ...base, tools: [shared] }),
       defineAgent({ ...base, name: 'b', tools: [shared] }),
     ]);
-    expect(registry.tools.names()).toEqual(['t']);
+    expect(registry.get('a')?.tools).toEqual([shared]);
+    expect(registry.get('b')?.tools).toEqual([shared]);
+    // An agent's tools are its own: a conversation without an agent cannot name them.
+    expect(registry.tools.names()).toEqual([]);
     expect(() => new AgentRegistry([defineAgent({ ...base, subAgents: ['ghost'] })])).toThrow(
       'agent a: sub-agent ghost is not defined (this worker has: a)',
     );
