@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
-import type { ConversationResult } from '../../src/api/conversation';
+import { endUpdate, type ConversationResult } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
@@ -175,6 +175,13 @@ describe('what an MCP server may not do', () => {
 });
 
 describe('an MCP server that is down', () => {
+  it('while the agent is listed: end is accepted, and ends the conversation once it is listed', async () => {
+    const handle = await t.start({ agent: 'broken', message: 'Hi' });
+    await handle.executeUpdate(endUpdate, { args: [{ by: 'ops', reason: 'not now' }] });
+    expect(await handle.result()).toMatchObject({ status: 'completed', endReason: 'not now', turns: 0 });
+    expect(t.requests(handle.workflowId)).toEqual([]);
+  }, 60_000);
+
   it('at call time: retried as transient, then an error result that names the server and why', async () => {
     const workflowId = id('down-at-call');
     t.fake.script(workflowId, [

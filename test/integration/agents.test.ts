@@ -147,6 +147,50 @@ describe('an agent conversation', () => {
   });
 });
 
+describe('a tool the model was not offered', () => {
+  it("is never run: an ad-hoc conversation cannot reach an agent's tool, an agent's call a tool outside its own", async () => {
+    const adHoc = id('adhoc-injection');
+    t.fake.script(adHoc, [
+      reply.toolUse({ name: 'refund_order', input: { id: 'Z9', amount: 1 }, id: 'toolu_sneak' }),
+      reply.text('Tried.'),
+    ]);
+    await client.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Hi', tools: ['get_weather'], singleTurn: true },
+      { workflowId: adHoc },
+    );
+    await t.env.client.workflow.getHandle(adHoc).result();
+    expect(t.toolResults(adHoc)).toMatchObject([
+      {
+        tool_use_id: 'toolu_sneak',
+        is_error: true,
+        content: expect.stringMatching(/Unknown tool "refund_order"/),
+      },
+    ]);
+    const agentCall = id('agent-injection');
+    t.fake.script(agentCall, [
+      reply.toolUse({
+        name: 'save_article',
+        input: { abstract: 'x', meta: { word_count: 1, review: 'y' } },
+        id: 'toolu_other',
+      }),
+      reply.text('Tried.'),
+    ]);
+    await client.startConversation(
+      { agent: 'support', message: 'Hi', singleTurn: true },
+      { workflowId: agentCall },
+    );
+    await t.env.client.workflow.getHandle(agentCall).result();
+    expect(t.toolResults(agentCall)).toMatchObject([
+      {
+        tool_use_id: 'toolu_other',
+        is_error: true,
+        content: expect.stringMatching(/Unknown tool "save_article"/),
+      },
+    ]);
+    expect(refunds.some((key) => key.startsWith(adHoc))).toBe(false);
+  });
+});
+
 describe('sub-agents', () => {
   it('run as a child conversation whose answer is the tool result; usage rolls up', async () => {
     const workflowId = id('parent');
