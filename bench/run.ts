@@ -232,7 +232,7 @@ async function streamLatency(stack: CrashStack, opsUrl: string, deltas: number) 
 /** 6. A 20-turn conversation with a system prompt, with and without prompt caching. */
 async function caching(stack: CrashStack, turns: number) {
   // Priced by the worker's default table (Sonnet 4.5 list prices); the fake answers any model.
-  const model = 'claude-sonnet-4-5';
+  const model = 'claude-sonnet-4-6';
   const system = `You are a travel assistant. ${'Answer with the weather, the season and what to pack. '.repeat(150)}`;
   const run = async (promptCaching: '5m' | 'off') => {
     const { state } = await converse(

@@ -33,7 +33,7 @@ describe('prompt caching', () => {
   it("reads at least 80% of a 20-turn conversation's input from the cache, and the state adds up tokens and cost across continue-as-new", async () => {
     const turns = 20;
     const handle = await t.start({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       system: SYSTEM,
       tools: ['get_weather'],
       message: 'Weather in Paris, turn 1?',
@@ -77,7 +77,7 @@ describe('prompt caching', () => {
       (dollars, u) =>
         dollars +
         costOf(
-          'claude-sonnet-4-5',
+          'claude-sonnet-4-6',
           {
             inputTokens: u.input_tokens,
             outputTokens: 0,
