@@ -109,6 +109,7 @@ export class AgentTools {
       maxTokens: agent.maxTokens,
       promptCaching: agent.promptCaching,
       ...(agent.limits && { limits: agent.limits }),
+      ...(agent.budget && { budget: agent.budget }),
       maxSubAgentDepth: agent.maxSubAgentDepth,
       tools,
       ...(listing.unavailable.length > 0 && { unavailable: listing.unavailable }),

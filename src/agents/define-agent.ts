@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TextBlockParam, ThinkingConfigParam, ToolUnion } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
-import { LimitsSchema, type Limits } from '../api/conversation';
+import { BudgetSchema, LimitsSchema, type Budget, type Limits } from '../api/conversation';
 import { AGENT_NAME_PATTERN } from '../api/agents';
 import { formatIssues } from '../api/issues';
 import { mcpServerConfigSchema, type McpServerConfig } from '../mcp/types';
@@ -31,6 +31,8 @@ export interface AgentSpec {
   approval?: Record<string, ApprovalPolicy<never>>;
   /** This agent's limits (a conversation's own `limits` win over them). */
   limits?: Limits;
+  /** A ceiling on each conversation's spend, in dollars and/or tokens (a conversation's own wins). */
+  budget?: Budget;
   /** Prompt caching (default `5m`; see the conversation input's `promptCaching`). */
   promptCaching?: '5m' | '1h' | 'off';
   thinking?: ThinkingConfigParam;
@@ -83,6 +85,7 @@ const SpecSchema = z.object({
     )
     .optional(),
   limits: LimitsSchema.optional(),
+  budget: BudgetSchema.optional(),
   promptCaching: z.enum(['5m', '1h', 'off']).optional(),
   thinking: z.looseObject({ type: z.string() }).optional(),
   maxTokens: z.number().int().positive().optional(),

@@ -56,7 +56,9 @@ export type AttentionReason =
   /** More model calls than `limits.maxModelCallsPerTurn` in one turn (a tool loop that does not end). */
   | 'turn_call_limit'
   /** The worker cannot serve this conversation as configured (unknown tool name, bad option). */
-  | 'configuration';
+  | 'configuration'
+  /** Its spend reached its budget (dollars or tokens): raise it (`raiseBudget`) or end it. */
+  | 'budget_exceeded';
 
 export interface Attention {
   reason: AttentionReason;
@@ -88,6 +90,19 @@ export const LimitsSchema = z.object({
   /** How long a tool call waits for an operator's decision before it is rejected (ms). */
   approvalTimeoutMs: z.number().int().positive().optional(),
 });
+
+/**
+ * A ceiling on a conversation's spend, in US dollars (priced models only) and/or tokens (all of them:
+ * input, output, cache writes and reads), its sub-agents' included. Reaching it parks the conversation
+ * before its next model call, never mid-stream.
+ */
+export const BudgetSchema = z
+  .strictObject({
+    usd: z.number().positive().max(1e9).optional(),
+    tokens: z.number().int().positive().max(1e15).optional(),
+  })
+  .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'a budget needs usd or tokens' });
+export type Budget = z.infer<typeof BudgetSchema>;
 
 /** How a sub-agent's conversation names the conversation that called it (set by the parent workflow). */
 const ParentLinkSchema = z.strictObject({
@@ -248,6 +263,8 @@ export const ConversationInputSchema = z
     /** End after the first turn (a single-shot run) instead of waiting for more messages. */
     singleTurn: z.boolean().default(false),
     limits: LimitsSchema.default({}),
+    /** A ceiling on its spend (the agent's budget otherwise; see {@link BudgetSchema}). */
+    budget: BudgetSchema.optional(),
     /** Set by the parent workflow on a sub-agent's conversation. */
     parent: ParentLinkSchema.optional(),
   })
@@ -334,6 +351,8 @@ export interface ConversationState {
   parent?: ParentLink;
   /** Sub-agent conversations this one started (the newest 100). */
   subAgents?: SubAgentRun[];
+  /** Its budget, when it has one, and what it spent against it. */
+  budget?: { limit: Budget; spent: { usd: number; tokens: number } };
   /** Current (or last) user turn, from 1; 0 before the first message. */
   turn: number;
   /** Messages in the transcript (API form). */
@@ -397,6 +416,19 @@ export type ResumeRequest = NonNullable<z.input<typeof ResumeRequestSchema>>;
 export type EndRequest = NonNullable<z.input<typeof EndRequestSchema>>;
 /** Retries whatever parked the conversation (after the operator fixed it). */
 export const resumeUpdate = defineUpdate<ConversationStatus, [ResumeRequest]>('resume');
+/** Who raises a budget, to what, and why. */
+export const RaiseBudgetSchema = z.strictObject({
+  usd: z.number().positive().max(1e9).optional(),
+  tokens: z.number().int().positive().max(1e15).optional(),
+  by: z.string().max(MAX_NAME).optional(),
+  note: z.string().max(MAX_REASON).optional(),
+});
+export type RaiseBudgetRequest = z.input<typeof RaiseBudgetSchema>;
+/**
+ * Sets the conversation's budget to new ceilings (each given one replaces its old value); a
+ * conversation parked on its budget goes on if it is now under it. Answers with the budget.
+ */
+export const raiseBudgetUpdate = defineUpdate<Budget, [RaiseBudgetRequest]>('raiseBudget');
 /** Ends the conversation (parked, idle, refused or awaiting approval). */
 export const endUpdate = defineUpdate<ConversationStatus, [EndRequest]>('end');
 /** The conversation's state, with the transcript or a range of it. */

@@ -18,6 +18,7 @@ import {
   EMPTY_USAGE,
   resolveLimits,
   type Attention,
+  type Budget,
   type ConversationConfig,
   type ConversationResult,
   type ConversationState,
@@ -43,7 +44,7 @@ import { EMPTY_DIGEST, answerMessage, appendMessage, blocksOf } from '../api/tra
 import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES, utf8Bytes } from '../api/bounds';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
-import type { ParkReason } from './next-step';
+import { budgetProblem, spent, type ParkReason } from './next-step';
 
 /** A user message accepted by `sendMessage` (or the start input), waiting for its turn. */
 export interface QueuedMessage {
@@ -68,6 +69,8 @@ export interface CarriedState {
   agentChanges?: AgentView['changes'];
   /** The fingerprint the last model call used. */
   agentFingerprint?: string;
+  /** Budget ceilings an operator set (`raiseBudget`). */
+  budgetOverride?: Budget;
   subAgents?: SubAgentRun[];
 }
 
@@ -126,6 +129,8 @@ export class Conversation {
   /** Sub-agent calls in flight, by tool_use_id: cancelled when the conversation is ended. */
   readonly subAgentScopes = new Map<string, CancellationScope>();
   private readonly agentChanges: AgentView['changes'];
+  /** Budget ceilings an operator set, over the input's and the agent's. */
+  private budgetOverride: Budget | undefined;
   private agentFingerprint: string | undefined;
   private shownStatus: ConversationStatus | 'starting' = 'starting';
   private firstMessageQueued = false;
@@ -140,6 +145,7 @@ export class Conversation {
     this.limits = resolveLimits(config.limits);
     this.agentChanges = carried?.agentChanges ?? [];
     this.agentFingerprint = carried?.agentFingerprint;
+    this.budgetOverride = carried?.budgetOverride;
     this.subAgents = carried?.subAgents ?? [];
     this.messages = carried?.messages ?? [];
     this.meta = carried?.meta ?? [];
@@ -284,6 +290,31 @@ export class Conversation {
     };
   }
 
+  // ── Budget ───────────────────────────────────────────────────────────────────────────────────────
+  /** The budget: the agent's, under the conversation's own, under an operator's raise. */
+  get budget(): Budget | undefined {
+    const budget = { ...this.snapshot?.budget, ...this.config.budget, ...this.budgetOverride };
+    return budget.usd === undefined && budget.tokens === undefined ? undefined : budget;
+  }
+
+  /** Before a model call: parks while the spend is at or past the budget (never mid-stream). */
+  async withinBudget(): Promise<void> {
+    for (let problem = budgetProblem(this.budget, this.usage); problem;) {
+      await this.park({ reason: 'budget_exceeded', message: problem });
+      problem = budgetProblem(this.budget, this.usage);
+    }
+  }
+
+  /** An operator's new ceilings; a conversation parked on its budget goes on if it is now under it. */
+  raiseBudget(ceilings: Budget): Budget | undefined {
+    this.budgetOverride = { ...this.budgetOverride, ...ceilings };
+    if (this.attention?.reason === 'budget_exceeded' && !budgetProblem(this.budget, this.usage)) {
+      this.resumeRequested = true;
+    }
+    this.updatedAt = nowIso();
+    return this.budget;
+  }
+
   /** A model call used this definition of the agent: a change (a deploy) is kept, the newest 20. */
   private noteFingerprint(fingerprint: string): void {
     const previous = this.agentFingerprint ?? this.snapshot?.fingerprint;
@@ -413,6 +444,7 @@ export class Conversation {
       ...(this.agent && { agent: this.agent }),
       ...(this.config.parent && { parent: this.config.parent }),
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
+      ...(this.budget && { budget: { limit: this.budget, spent: spent(this.usage) } }),
       turn: this.turn,
       messageCount: length,
       messages: this.messages.slice(from, to),
@@ -449,6 +481,7 @@ export class Conversation {
       refusedDecisions: this.refusedDecisions,
       ...(this.agent && { agentChanges: this.agentChanges, agentFingerprint: this.agentFingerprint }),
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
+      ...(this.budgetOverride && { budgetOverride: this.budgetOverride }),
     };
   }
 

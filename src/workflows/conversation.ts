@@ -80,6 +80,7 @@ async function runTurn(conversation: Conversation): Promise<void> {
   for (;;) {
     const counted = countCall(turn, conversation.limits, conversation.turn);
     if (counted.park) await conversation.park(counted.park);
+    await conversation.withinBudget(); // parks at or past its budget, before the call
     const answer = await callModel(conversation, counted.turn);
     const step = nextStep(answer, counted.turn, conversation.limits, conversation.config);
     turn = step.turn;

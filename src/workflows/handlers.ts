@@ -11,15 +11,18 @@ import { agentReadyUpdate, subAgentUsageSignal } from '../api/agents';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
   EndRequestSchema,
+  RaiseBudgetSchema,
   ResumeRequestSchema,
   SendMessageSchema,
   messageSizeProblem,
   endSignal,
   endUpdate,
   messagesQuery,
+  raiseBudgetUpdate,
   resumeUpdate,
   sendMessageUpdate,
   stateQuery,
+  type Budget,
   type ConversationStatus,
   type EndRequest,
   type ResumeRequest,
@@ -142,6 +145,29 @@ export function registerHandlers(conversation: Conversation): void {
       validator: () => {
         if (!conversation.config.agent)
           throw new Error('this conversation has no agent (it was started with a model)');
+      },
+    },
+  );
+
+  setHandler(
+    raiseBudgetUpdate,
+    (request): Budget => {
+      const { usd, tokens, by, note } = request;
+      log.info('budget raised', { by, note, usd, tokens });
+      return conversation.raiseBudget({
+        ...(usd !== undefined && { usd }),
+        ...(tokens !== undefined && { tokens }),
+      })!;
+    },
+    {
+      validator: (request) => {
+        const parsed = RaiseBudgetSchema.safeParse(request);
+        if (!parsed.success) throw new Error(`invalid budget: ${formatIssues(parsed.error)}`);
+        if (parsed.data.usd === undefined && parsed.data.tokens === undefined)
+          throw new Error('invalid budget: give usd and/or tokens');
+        const { status } = conversation;
+        if (status === 'completed' || status === 'cancelled')
+          throw new Error(`the conversation is ${status}`);
       },
     },
   );

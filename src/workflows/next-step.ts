@@ -4,7 +4,13 @@
  * (test/unit/next-step.test.ts), and the workflow only carries the decisions out.
  */
 import type { CallClaudeResult } from '../api/activity-contract';
-import type { AttentionReason, ConversationConfig, ResolvedLimits } from '../api/conversation';
+import type {
+  AttentionReason,
+  Budget,
+  ConversationConfig,
+  ResolvedLimits,
+  UsageTotals,
+} from '../api/conversation';
 
 /** The state of one user turn across its model calls. */
 export interface TurnState {
@@ -125,4 +131,24 @@ function relaxedToolChoice(
   if (!forced || answer.toolCalls.length === 0 || forcedToolChoice !== 'once') return toolChoice;
   const { disable_parallel_tool_use } = toolChoice;
   return { type: 'auto', ...(disable_parallel_tool_use !== undefined && { disable_parallel_tool_use }) };
+}
+
+/** What a conversation spent against a budget: dollars (priced calls) and every token. */
+export function spent(usage: UsageTotals): { usd: number; tokens: number } {
+  return {
+    usd: usage.costUsd,
+    tokens:
+      usage.inputTokens + usage.outputTokens + usage.cacheCreationInputTokens + usage.cacheReadInputTokens,
+  };
+}
+
+/** Why the next model call must wait for an operator, if the spend reached the budget. */
+export function budgetProblem(budget: Budget | undefined, usage: UsageTotals): string | undefined {
+  if (!budget) return undefined;
+  const { usd, tokens } = spent(usage);
+  if (budget.usd !== undefined && usd >= budget.usd)
+    return `spent $${usd.toFixed(4)} of a $${budget.usd} budget`;
+  if (budget.tokens !== undefined && tokens >= budget.tokens)
+    return `spent ${tokens} tokens of a ${budget.tokens}-token budget`;
+  return undefined;
 }

@@ -4,8 +4,20 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { CallClaudeResult, ToolCallInfo } from '../../src/api/activity-contract';
-import { DEFAULT_LIMITS, type ConversationConfig } from '../../src/api/conversation';
-import { countCall, nextStep, startTurn, type TurnState } from '../../src/workflows/next-step';
+import {
+  DEFAULT_LIMITS,
+  EMPTY_USAGE,
+  type ConversationConfig,
+  type UsageTotals,
+} from '../../src/api/conversation';
+import {
+  budgetProblem,
+  countCall,
+  nextStep,
+  spent,
+  startTurn,
+  type TurnState,
+} from '../../src/workflows/next-step';
 
 type Answer = Pick<CallClaudeResult, 'stopReason' | 'toolCalls'>;
 const limits = { ...DEFAULT_LIMITS, maxTokensCeiling: 8_000, maxPauseTurns: 2, maxModelCallsPerTurn: 3 };
@@ -169,6 +181,30 @@ describe('startTurn', () => {
       calls: 0,
       pauseTurns: 0,
       retriedCutInput: false,
+    });
+  });
+});
+
+describe('budgetProblem', () => {
+  const usage = (over: Partial<UsageTotals>): UsageTotals => ({ ...EMPTY_USAGE, ...over });
+
+  it('is nothing without a budget, or under it', () => {
+    expect(budgetProblem(undefined, usage({ costUsd: 100 }))).toBeUndefined();
+    expect(budgetProblem({ usd: 1 }, usage({ costUsd: 0.99 }))).toBeUndefined();
+    expect(budgetProblem({ tokens: 100 }, usage({ inputTokens: 50, outputTokens: 49 }))).toBeUndefined();
+  });
+
+  it('says which ceiling was reached: dollars, or every token (cache writes and reads included)', () => {
+    expect(budgetProblem({ usd: 1 }, usage({ costUsd: 1 }))).toBe('spent $1.0000 of a $1 budget');
+    expect(
+      budgetProblem(
+        { usd: 5, tokens: 100 },
+        usage({ inputTokens: 10, outputTokens: 10, cacheCreationInputTokens: 30, cacheReadInputTokens: 50 }),
+      ),
+    ).toBe('spent 100 tokens of a 100-token budget');
+    expect(spent(usage({ costUsd: 0.25, inputTokens: 1, cacheReadInputTokens: 2 }))).toEqual({
+      usd: 0.25,
+      tokens: 3,
     });
   });
 });
