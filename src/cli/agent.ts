@@ -2,7 +2,8 @@
 /**
  * `npm run agent -- <command>`: conversations from the command line.
  *
- *   start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S]] [--single-turn] [--id ID] [--max-turns N] [--wait]
+ *   start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S]] [--single-turn] [--id ID] [--max-turns N]
+ *         [--budget-usd N] [--budget-tokens N] [--wait]
  *   send <workflowId> <message|->
  *   show <workflowId>                   (with its agent, the parent of a sub-agent, the sub-agents it ran)
  *   list [--status S] [--agent NAME] [--limit N]
@@ -11,6 +12,7 @@
  *   approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
  *   reject <workflowId> <toolUseId> --reason R [--by NAME]
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
+ *   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (raises a conversation's budget)
  *   schedule create <prompt|-> --cron EXPR | --every 1h [--timezone TZ] [--agent NAME] [--model M] [--id ID]
  *   schedule list | show <id> | pause <id> [--note N] | unpause <id> | trigger <id> | delete <id>   (src/cli/schedule.ts)
  *
@@ -23,7 +25,7 @@
  */
 import { userInfo } from 'node:os';
 import type { AgentToolInfo, AgentView } from '../api/agents';
-import type { ConversationState } from '../api/conversation';
+import type { Budget, ConversationState } from '../api/conversation';
 import type { AgentClient, AgentError } from '../client';
 import type { Config } from '../config';
 import { parseCommand, USAGE, type Command } from './args';
@@ -102,6 +104,7 @@ async function run(
           singleTurn: command.singleTurn,
           ...(command.maxTokens !== undefined && { maxTokens: command.maxTokens }),
           limits: command.maxTurns !== undefined ? { maxTurns: command.maxTurns } : {},
+          ...(command.budget && { budget: command.budget }),
         },
         { workflowId: command.id },
       );
@@ -202,6 +205,12 @@ async function run(
       out({ status }, `ended: ${status}`);
       return 0;
     }
+    case 'budget': {
+      const { usd, tokens, note } = command;
+      const budget = await agent.raiseBudget(command.workflowId, { usd, tokens, by, note });
+      out({ budget }, `budget: ${budgetText(budget)}`);
+      return 0;
+    }
     case 'watch': {
       await watchConversation(agent, config, command.workflowId, command.json, token);
       return 0;
@@ -264,6 +273,7 @@ function renderState(state: ConversationState, scheduleId?: string): string {
   const lines = [
     `status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`,
     `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`,
+    ...(state.budget ? [`budget: ${spentText(state.budget)}`] : []),
     ...(scheduleId ? [`schedule: ${scheduleId}`] : []),
     ...agentLines(state),
   ];
@@ -288,6 +298,36 @@ function renderState(state: ConversationState, scheduleId?: string): string {
       `pending approval: ${p.toolUseId} ${p.name} ${JSON.stringify(p.input)} (deadline ${p.deadline})`,
     );
   return lines.join('\n');
+}
+
+/** `$0.50, 100,000 tokens`: a budget's ceilings. */
+function budgetText(budget: Budget): string {
+  return [
+    budget.usd !== undefined && dollars(budget.usd),
+    budget.tokens !== undefined && `${count(budget.tokens)} tokens`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** `$0.0123 of $0.50, 1,234 of 100,000 tokens`: what a conversation spent against its budget. */
+function spentText({ limit, spent }: NonNullable<ConversationState['budget']>): string {
+  return [
+    limit.usd !== undefined && `$${spent.usd.toFixed(4)} of ${dollars(limit.usd)}`,
+    limit.tokens !== undefined && `${count(spent.tokens)} of ${count(limit.tokens)} tokens`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
+/** `$0.50`, `$2.00`, `$0.125`: cents at least, and every digit a limit was given with. */
+function dollars(usd: number): string {
+  return `$${Number(usd.toFixed(2)) === usd ? usd.toFixed(2) : String(usd)}`;
+}
+
+/** `100,000`: the same on every machine, whatever its locale. */
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 /** What `start --agent` says about the agent: as a worker listed it, or that none has yet. */

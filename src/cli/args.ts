@@ -2,7 +2,7 @@
  * The `agent` command line, parsed and validated before anything connects: a mistake is a usage error
  * (exit 2) whether or not Temporal is up, and only validated values reach the client.
  */
-import { CONVERSATION_STATUSES, type ConversationStatus } from '../api/conversation';
+import { CONVERSATION_STATUSES, type Budget, type ConversationStatus } from '../api/conversation';
 import {
   agentName,
   checkCommandShape,
@@ -10,6 +10,7 @@ import {
   optional,
   parseOptions,
   positiveInt,
+  positiveNumber,
   printable,
   text,
   toolNames,
@@ -25,16 +26,22 @@ export const FROM_STDIN = '-';
 export const MAX_ID_CHARS = 1000;
 /** The most rows `list` asks for (the visibility store pages them). */
 export const MAX_LIST_LIMIT = 1000;
+/** The contract's bounds on a budget (BudgetSchema): refused here, before anything connects. */
+const MAX_BUDGET_USD = 1e9;
+const MAX_BUDGET_TOKENS = 1e15;
 
 export const USAGE = `usage: agent <command> [--json]
-  start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S] [--max-tokens N]] [--single-turn] [--id ID] [--max-turns N] [--wait]
+  start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S] [--max-tokens N]] [--single-turn] [--id ID] [--max-turns N]
+        [--budget-usd N] [--budget-tokens N] [--wait]
   send <workflowId> <message|->      show <workflowId>        list [--status S] [--agent NAME] [--limit N]
   watch <workflowId>                 (the live model stream, from the ops server: OPS_URL, OPS_TOKEN)
   pending                            approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
   reject <workflowId> <toolUseId> --reason R [--by NAME]
   resume <workflowId> [--note N] [--by NAME]     end <workflowId> [--reason R] [--by NAME]     cancel <workflowId>
+  budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (new ceilings; a conversation parked on its budget goes on)
   - as the prompt or message reads it from stdin (at most 256 KiB)
   --agent: an agent the workers serve (defineAgent); it brings its model, system prompt, tools and max tokens
+  --budget-usd, --budget-tokens, --usd, --tokens: a ceiling on the conversation's spend, in US dollars and/or tokens
 statuses: ${CONVERSATION_STATUSES.join(', ')}
 exit codes: 0 done, 1 failed, 2 bad usage, 3 refused, 4 not found, 5 Temporal or worker unreachable`;
 
@@ -49,6 +56,10 @@ const OPTIONS = {
   'max-turns': { type: 'string' },
   'max-tokens': { type: 'string' },
   wait: { type: 'boolean' },
+  'budget-usd': { type: 'string' },
+  'budget-tokens': { type: 'string' },
+  usd: { type: 'string' },
+  tokens: { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
   input: { type: 'string' },
@@ -63,7 +74,19 @@ type OptionName = keyof typeof OPTIONS;
 const COMMANDS = {
   start: {
     positionals: ['prompt'],
-    options: ['agent', 'tools', 'system', 'model', 'id', 'single-turn', 'max-turns', 'max-tokens', 'wait'],
+    options: [
+      'agent',
+      'tools',
+      'system',
+      'model',
+      'id',
+      'single-turn',
+      'max-turns',
+      'max-tokens',
+      'budget-usd',
+      'budget-tokens',
+      'wait',
+    ],
   },
   send: { positionals: ['workflowId', 'message'], options: [] },
   show: { positionals: ['workflowId'], options: [] },
@@ -75,6 +98,7 @@ const COMMANDS = {
   resume: { positionals: ['workflowId'], options: ['note', 'by'] },
   end: { positionals: ['workflowId'], options: ['reason', 'by'] },
   cancel: { positionals: ['workflowId'], options: [] },
+  budget: { positionals: ['workflowId'], options: ['usd', 'tokens', 'note', 'by'] },
 } as const satisfies Record<string, CommandSpec & { options: readonly OptionName[] }>;
 type CommandName = keyof typeof COMMANDS;
 
@@ -95,6 +119,8 @@ export type Command = { json: boolean } & (
       singleTurn: boolean;
       maxTurns?: number;
       maxTokens?: number;
+      /** A ceiling on its spend (at least one of the two). */
+      budget?: Budget;
       wait: boolean;
     }
   | { name: 'send'; workflowId: string; message: string }
@@ -105,6 +131,7 @@ export type Command = { json: boolean } & (
   | ({ name: 'reject' } & Decided & { reason: string })
   | { name: 'resume'; workflowId: string; note?: string; by?: string }
   | { name: 'end'; workflowId: string; reason?: string; by?: string }
+  | ({ name: 'budget'; workflowId: string; note?: string; by?: string } & Budget)
 );
 
 /** Parses and validates the arguments (without the node and script paths); throws {@link UsageError}. */
@@ -136,6 +163,7 @@ export function parseCommand(argv: string[]): Command {
         throw new UsageError(
           `--${clash} cannot be given with --agent (the agent's definition sets its model, system prompt, tools and max tokens)`,
         );
+      const ceilings = budget(str('budget-usd'), str('budget-tokens'), '--budget-');
       return {
         name: command,
         json,
@@ -148,6 +176,7 @@ export function parseCommand(argv: string[]): Command {
         singleTurn: values['single-turn'] === true,
         ...optional('maxTurns', str('max-turns'), (v) => positiveInt(v, '--max-turns')),
         ...optional('maxTokens', str('max-tokens'), (v) => positiveInt(v, '--max-tokens')),
+        ...(ceilings && { budget: ceilings }),
         wait: values.wait === true,
       };
     }
@@ -193,6 +222,18 @@ export function parseCommand(argv: string[]): Command {
         ...optional('note', str('note'), (v) => text(v, '--note', 4000)),
         ...optional('by', str('by'), operator),
       };
+    case 'budget': {
+      const ceilings = budget(str('usd'), str('tokens'), '--');
+      if (!ceilings) throw new UsageError('budget needs --usd and/or --tokens (the new ceilings)');
+      return {
+        name: command,
+        json,
+        workflowId: id(args[0], 'workflowId'),
+        ...ceilings,
+        ...optional('note', str('note'), (v) => text(v, '--note', 4000)),
+        ...optional('by', str('by'), operator),
+      };
+    }
     case 'end':
       return {
         name: command,
@@ -202,6 +243,15 @@ export function parseCommand(argv: string[]): Command {
         ...optional('by', str('by'), operator),
       };
   }
+}
+
+/** `--usd`/`--tokens` (with `prefix` `--`) or `--budget-usd`/`--budget-tokens`; undefined when neither is given. */
+function budget(usd: string | undefined, tokens: string | undefined, prefix: string): Budget | undefined {
+  if (usd === undefined && tokens === undefined) return undefined;
+  return {
+    ...optional('usd', usd, (v) => positiveNumber(v, `${prefix}usd`, MAX_BUDGET_USD)),
+    ...optional('tokens', tokens, (v) => positiveInt(v, `${prefix}tokens`, MAX_BUDGET_TOKENS)),
+  };
 }
 
 function id(value: string, what: string): string {

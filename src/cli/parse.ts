@@ -106,6 +106,17 @@ export function positiveInt(value: string, name: string, max = Number.MAX_SAFE_I
   return n;
 }
 
+/**
+ * A positive decimal such as `0.5`, `2` or `12.75`: digits, an optional fraction, nothing else
+ * (`1e3`, `.5`, `-1`, `0x10`, ` 5` and `0` are mistakes, not numbers to guess at).
+ */
+export function positiveNumber(value: string, name: string, max: number): number {
+  const n = /^[0-9]{1,16}(\.[0-9]{1,12})?$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0) || n > max)
+    throw new UsageError(`${name} must be a positive number up to ${max}, not ${quoted(value, 20)}`);
+  return n;
+}
+
 /** One of `allowed`, given to `option`: nothing else reaches the server for it. */
 export function oneOf<T extends string>(value: string, option: string, allowed: readonly T[]): T {
   const known = allowed.find((a) => a === value);

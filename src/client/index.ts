@@ -31,12 +31,15 @@ import {
   ConversationInputSchema,
   firstMessageProblem,
   endUpdate,
+  raiseBudgetUpdate,
   resumeUpdate,
   sendMessageUpdate,
   stateQuery,
+  type Budget,
   type ConversationInput,
   type ConversationState,
   type ConversationStatus,
+  type RaiseBudgetRequest,
   type SendMessageInput,
   type SendMessageResult,
   type StateQueryOptions,
@@ -320,6 +323,17 @@ export class AgentClient {
   end(workflowId: string, by?: string, reason?: string): Promise<ConversationStatus> {
     return this.update(workflowId, () =>
       this.handle(workflowId).executeUpdate(endUpdate, { args: [{ by, reason }] }),
+    );
+  }
+
+  /**
+   * Sets new budget ceilings (each one given replaces its old value; `by` and `note` go to the log);
+   * a conversation parked on its budget goes on if it is now under it. Answers with the new budget.
+   * Refused (`refused`, with the reason) without `usd` or `tokens`, or once the conversation has ended.
+   */
+  raiseBudget(workflowId: string, request: RaiseBudgetRequest): Promise<Budget> {
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(raiseBudgetUpdate, { args: [request] }),
     );
   }
 

@@ -6,7 +6,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
 import { formatIssues } from '../api/issues';
-import { CONVERSATION_STATUSES, type ConversationState, type ConversationStatus } from '../api/conversation';
+import {
+  CONVERSATION_STATUSES,
+  RaiseBudgetSchema,
+  type Budget,
+  type ConversationState,
+  type ConversationStatus,
+} from '../api/conversation';
 import {
   AgentError,
   type AgentClient,
@@ -62,6 +68,12 @@ const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true })
       .max(MAX_TOOL_USE_ID, `a toolUseId is at most ${MAX_TOOL_USE_ID} characters`),
   })
   .strict();
+/** The new ceilings and why; who raises it is the operator (`x-ops-operator`), never the body. */
+const BudgetBodySchema = RaiseBudgetSchema.omit({ by: true })
+  .strict()
+  .refine((b) => b.usd !== undefined || b.tokens !== undefined, {
+    message: 'give usd and/or tokens (the new ceilings)',
+  });
 const ListQuerySchema = z.object({
   status: z.enum(CONVERSATION_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -104,6 +116,12 @@ export type DecisionBody = z.infer<typeof DecisionBodySchema>;
 /** `POST /api/conversations/:id/decisions`: the decision as the conversation recorded it. */
 export interface DecisionResponse {
   decision: RecordedDecision;
+}
+/** `POST /api/conversations/:id/budget` takes this (the operator comes from `x-ops-operator`). */
+export type BudgetBody = z.infer<typeof BudgetBodySchema>;
+/** `POST /api/conversations/:id/budget`: the conversation's budget, its new ceilings applied. */
+export interface BudgetResponse {
+  budget: Budget;
 }
 /** `POST /stream/publish`: the lines applied, and those skipped (with the first few problems). */
 export interface PublishResponse {
@@ -154,8 +172,8 @@ const STATUS_OF: Record<AgentError['code'], number> = {
 
 /**
  * The ops server: the approval page and its JSON API. Every `/api` route needs `Authorization: Bearer
- * <OPS_TOKEN>`; decisions also need the operator's name (`x-ops-operator`, percent-encoded UTF-8),
- * which becomes `decidedBy`. No CORS: browsers may not call it from another origin, and requests that
+ * <OPS_TOKEN>`; decisions and budget raises also need the operator's name (`x-ops-operator`,
+ * percent-encoded UTF-8), which becomes `decidedBy` (a raise's `by`). No CORS: browsers may not call it from another origin, and requests that
  * say they come from one are refused outright. Every answer carries the security headers; every error
  * is `{error, message}` with a bounded message; every 5xx is logged.
  */
@@ -400,6 +418,18 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
         // Whatever the answer, the queue reads this conversation again rather than trust its cache.
         queue.invalidate(id);
       }
+    });
+
+    // Raising a budget spends money: it is recorded as the operator's, like a decision.
+    api.post('/api/conversations/:id/budget', async (request, reply) => {
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
+      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
+      const body = BudgetBodySchema.safeParse(request.body);
+      if (!body.success) return badRequest(reply, body.error);
+      const budget = await options.agent.raiseBudget(id, { ...body.data, by: operator.name });
+      return { budget } satisfies BudgetResponse;
     });
   });
 

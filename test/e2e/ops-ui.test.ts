@@ -314,6 +314,54 @@ describe('ops UI in Chromium', () => {
     await client.end(id, 'Olivia', 'done');
   });
 
+  it('a conversation parked on its budget shows spent / limit; the operator raises it and it completes', async () => {
+    const handle = await t.start({
+      message: 'Weather?',
+      tools: ['get_weather'],
+      singleTurn: true,
+      budget: { tokens: 1 },
+    });
+    t.fake.script(handle.workflowId, [
+      reply.toolUse({ name: 'get_weather', input: { location: 'Lima' }, id: 'toolu_lima' }),
+      reply.text('Mild in Lima.'),
+    ]);
+    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    const spent = parked.budget!.spent.tokens;
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
+    const form = page.getByTestId('budget-form');
+    await form.waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('budget-spent').textContent()).toBe(
+      `Budget: ${spent.toLocaleString('en-US')} of 1 tokens`,
+    );
+    expect(await page.getByTestId('conversation-status').textContent()).toBe('needs_attention');
+
+    // Nothing given: said on the page, nothing sent. A value still under the spend: set, still parked.
+    await form.getByTestId('budget-raise').click();
+    await form.getByTestId('budget-error').filter({ hasText: 'Give a new ceiling' }).waitFor();
+    await form.getByTestId('budget-tokens').fill('2');
+    await form.getByTestId('budget-raise').click();
+    await page.getByTestId('budget-spent').filter({ hasText: ' of 2 tokens' }).waitFor({ timeout: 15_000 });
+    expect(await form.isVisible()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'budget-parked.png'), fullPage: true });
+
+    await form.getByTestId('budget-tokens').fill('1000000');
+    await form.getByTestId('budget-usd').fill('2.5');
+    await form.getByTestId('budget-raise').click();
+    await page
+      .locator('#conv-flash')
+      .filter({ hasText: `Budget of ${handle.workflowId} set to $2.50 and 1,000,000 tokens.` })
+      .waitFor({ timeout: 15_000 });
+    expect((await handle.result()).lastText).toBe('Mild in Lima.');
+    await form.waitFor({ state: 'detached', timeout: 15_000 });
+    await page
+      .getByTestId('conversation-status')
+      .filter({ hasText: 'completed' })
+      .waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('budget-spent').textContent()).toMatch(
+      /^Budget: \$\d+\.\d{4} of \$2\.50 · [\d,]+ of 1,000,000 tokens$/,
+    );
+  });
+
   it('the API answers 401 without the token, even from the page origin', async () => {
     const res = await page.request.get(`${base}/api/approvals`);
     expect(res.status()).toBe(401);

@@ -67,12 +67,14 @@ describe('ops API', () => {
         401,
       );
     }
-    const post = await fetch(`${base}/api/conversations/x/decisions`, {
-      method: 'POST',
-      body: '{}',
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(post.status).toBe(401);
+    for (const route of ['decisions', 'budget']) {
+      const post = await fetch(`${base}/api/conversations/x/${route}`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(post.status).toBe(401);
+    }
     expect((await api('/api/session')).status).toBe(200);
   });
 
@@ -231,6 +233,71 @@ describe('ops API', () => {
     });
     expect(decided.status).toBe(200);
     await t.env.client.workflow.getHandle(parentId).result();
+  });
+
+  it('raises a budget as the operator (never the body’s `by`); refuses bad bodies, an unknown or ended id', async () => {
+    const handle = await t.start({
+      message: 'Weather?',
+      tools: ['get_weather'],
+      singleTurn: true,
+      budget: { tokens: 1 },
+    });
+    t.fake.script(handle.workflowId, [
+      reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' }, id: 'toolu_oslo' }),
+      reply.text('Cold in Oslo.'),
+    ]);
+    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    expect(parked.attention?.reason).toBe('budget_exceeded');
+    const shown = (await (await api(`/api/conversations/${handle.workflowId}`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(shown).toMatchObject({
+      budget: { limit: { tokens: 1 }, spent: { tokens: parked.budget!.spent.tokens } },
+    });
+
+    const path = `/api/conversations/${handle.workflowId}/budget`;
+    const post = (body: unknown, operator: string | undefined = 'ivy') =>
+      api(path, { method: 'POST', operator, body: JSON.stringify(body) });
+    const refusals: Array<[unknown, string | undefined, RegExp]> = [
+      [{ tokens: 1000 }, '', /x-ops-operator/],
+      [{}, 'ivy', /usd and\/or tokens/],
+      [{ note: 'only a note' }, 'ivy', /usd and\/or tokens/],
+      [{ tokens: -5 }, 'ivy', /tokens/],
+      [{ tokens: 2.5 }, 'ivy', /tokens/],
+      [{ usd: '5' }, 'ivy', /usd/],
+      [{ tokens: 1000, by: 'mallory' }, 'ivy', /by/],
+      [[1000], 'ivy', /expected object/i],
+    ];
+    for (const [body, operator, message] of refusals) {
+      const res = await post(body, operator);
+      expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      expect(((await res.json()) as { message: string }).message).toMatch(message);
+    }
+    expect((await handle.query(stateQuery, { from: -1 })).status).toBe('needs_attention');
+    const unknown = await api(`/api/conversations/nope-${Date.now()}/budget`, {
+      method: 'POST',
+      operator: 'ivy',
+      body: JSON.stringify({ tokens: 1000 }),
+    });
+    expect(unknown.status).toBe(404);
+
+    const raised = await post({ tokens: 1_000_000, note: 'worth it' }, encodeURIComponent('Zoë'));
+    expect(raised.status).toBe(200);
+    expect(await raised.json()).toEqual({ budget: { tokens: 1_000_000 } });
+    expect((await handle.result()).lastText).toBe('Cold in Oslo.');
+    // Who raised it is the operator's header, as the update recorded it in the history.
+    const accepted = (await handle.fetchHistory()).events!.flatMap((e) => {
+      const request = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+      return request?.input?.name === 'raiseBudget' ? request.input.args!.payloads! : [];
+    });
+    expect(accepted.map((p) => JSON.parse(Buffer.from(p.data!).toString('utf8')) as unknown)).toEqual([
+      { tokens: 1_000_000, note: 'worth it', by: 'Zoë' },
+    ]);
+
+    const ended = await post({ tokens: 2_000_000 });
+    expect(ended.status).toBe(422);
+    expect(await ended.json()).toMatchObject({ error: 'refused', message: expect.stringMatching(/ended/) });
   });
 });
 

@@ -10,6 +10,8 @@ import { app } from './state.js';
 /** @typedef {import('../server').ConversationResponse} ConversationResponse */
 /** @typedef {import('../server').DecisionBody} DecisionBody */
 /** @typedef {import('../server').DecisionResponse} DecisionResponse */
+/** @typedef {import('../server').BudgetBody} BudgetBody */
+/** @typedef {import('../server').BudgetResponse} BudgetResponse */
 
 /** An API call that failed: the HTTP status (0 when the server cannot be reached) and the error code. */
 export class ApiError extends Error {
@@ -118,3 +120,12 @@ export const getConversation = (id) => api('/api/conversations/' + encodeURIComp
  */
 export const postDecision = (workflowId, body) =>
   api(`/api/conversations/${encodeURIComponent(workflowId)}/decisions`, { method: 'POST', body });
+
+/**
+ * Sets new budget ceilings (the operator raising it is the signed-in one).
+ * @param {string} workflowId
+ * @param {BudgetBody} body
+ * @returns {Promise<BudgetResponse>}
+ */
+export const postBudget = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/budget`, { method: 'POST', body });

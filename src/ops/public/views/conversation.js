@@ -9,6 +9,7 @@ import { compact, costText, num, pretty } from '../format.js';
 import { conversationHref } from '../router.js';
 import { timeEl } from '../time.js';
 import { clearAgent, renderAgent } from './agent.js';
+import { clearBudget, renderBudget } from './budget.js';
 import { reconcileCards, VERBS } from './cards.js';
 import { liveIdle, stopLive, syncLive } from './live.js';
 
@@ -57,6 +58,7 @@ export function openConversation(id) {
     h('p', { class: 'muted', text: 'Loading…' }),
   );
   clearAgent();
+  clearBudget();
   $('conv-cards').replaceChildren();
   $('conv-pending').hidden = true;
   $('conv-flash').hidden = true;
@@ -78,6 +80,7 @@ export function renderNotFound(conv, id) {
   conv.agentSig = null;
   conv.treeSig = null;
   clearAgent();
+  clearBudget();
   $('conv-header').replaceChildren(
     h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
     h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }),
@@ -92,6 +95,7 @@ export function renderConversation(conv, s) {
   conv.status = s.status;
   renderConvHeader(conv, s);
   renderAgent(conv, s);
+  renderBudget(conv.id, s);
   const pending = (s.pendingApprovals || []).map((p) => ({ ...p, workflowId: conv.id }));
   const after = () => {
     $('conv-pending').hidden = $('conv-cards').children.length === 0;

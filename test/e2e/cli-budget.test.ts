@@ -1,0 +1,145 @@
+/**
+ * Budgets from the `agent` CLI, as a real process against a real dev server, worker and the scripted
+ * fake Messages API: `start --budget-tokens` sets one, the conversation parks on it before its second
+ * model call, `show` prints what it spent against it and why it waits, `budget` raises it (text and
+ * --json) and the conversation completes. Bad arguments exit 2 before anything connects; a raise of an
+ * ended conversation exits 3, of an unknown one 4.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { ConversationState } from '../../src/api/conversation';
+import { reply } from '../../src/fake-claude';
+import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { inPool, RAW_CONTROL, runCli, type CliRun } from '../hostile/helpers-cli';
+
+let t: AgentEnv;
+beforeAll(async () => {
+  t = await startAgentEnv();
+}, 120_000);
+afterAll(async () => {
+  await t?.teardown();
+});
+
+let n = 0;
+const newId = (what: string) => `cli-budget-${what}-${process.pid}-${++n}`;
+
+function cli(args: string[], address = t.env.address): Promise<CliRun> {
+  return runCli(args, {
+    env: { TEMPORAL_ADDRESS: address, AGENT_TASK_QUEUE: t.taskQueue, AGENT_MODEL: 'claude-sonnet-5-5' },
+  });
+}
+function ok(run: CliRun): CliRun {
+  if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`);
+  expect(run.stdout).not.toMatch(RAW_CONTROL);
+  return run;
+}
+const state = (workflowId: string, predicate: (s: ConversationState) => boolean) =>
+  t.waitFor(t.env.client.workflow.getHandle(workflowId), predicate, 30_000);
+
+/** A tool call, then the answer: the second model call is the one a 1-token budget holds back. */
+function scriptWeather(workflowId: string): void {
+  t.fake.script(workflowId, [
+    reply.toolUse({ name: 'get_weather', input: { location: 'Paris' }, id: 'toolu_weather' }),
+    reply.text('Sunny in Paris.'),
+  ]);
+}
+
+describe('agent budget', () => {
+  it('start --budget-tokens parks it; show prints the budget; budget raises it and it completes', async () => {
+    const id = newId('raise');
+    scriptWeather(id);
+    ok(
+      await cli([
+        'start',
+        'Weather?',
+        '--tools',
+        'get_weather',
+        '--single-turn',
+        '--budget-tokens',
+        '1',
+        '--id',
+        id,
+      ]),
+    );
+    const parked = await state(id, (s) => s.status === 'needs_attention');
+    expect(parked.attention?.reason).toBe('budget_exceeded');
+    const spent = parked.budget!.spent.tokens;
+    expect(spent).toBeGreaterThan(1);
+    expect(t.requests(id)).toHaveLength(1);
+
+    const [shown, shownJson] = await inPool([() => cli(['show', id]), () => cli(['show', id, '--json'])]);
+    expect(ok(shown).stdout).toMatch(
+      new RegExp(
+        `^status: needs_attention \\(budget_exceeded: spent ${spent} tokens of a 1-token budget\\)$`,
+        'm',
+      ),
+    );
+    expect(shown.stdout).toMatch(new RegExp(`^budget: ${spent.toLocaleString('en-US')} of 1 tokens$`, 'm'));
+    expect(JSON.parse(ok(shownJson).stdout)).toMatchObject({
+      budget: { limit: { tokens: 1 }, spent: { tokens: spent } },
+    });
+
+    // Still under what it spent: the new ceiling is set, the conversation stays parked.
+    const low = ok(await cli(['budget', id, '--tokens', '2', '--by', 'cli-budget']));
+    expect(low.stdout).toBe('budget: 2 tokens\n');
+    expect((await state(id, () => true)).status).toBe('needs_attention');
+
+    const raised = ok(
+      await cli(['budget', id, '--tokens', '1000000', '--usd', '2.5', '--note', 'worth it', '--json']),
+    );
+    expect(JSON.parse(raised.stdout)).toEqual({ budget: { tokens: 1_000_000, usd: 2.5 } });
+    const result = (await t.env.client.workflow.getHandle(id).result()) as { lastText: string };
+    expect(result.lastText).toBe('Sunny in Paris.');
+    expect(t.requests(id)).toHaveLength(2);
+
+    const after = ok(await cli(['show', id])).stdout;
+    expect(after).toMatch(/^status: completed$/m);
+    expect(after).toMatch(/^budget: \$\d+\.\d{4} of \$2\.50, [\d,]+ of 1,000,000 tokens$/m);
+  });
+
+  it('a raise of an ended conversation exits 3, of an unknown one 4 (--json says why)', async () => {
+    const id = newId('ended');
+    t.fake.script(id, [reply.text('Done.')]);
+    ok(await cli(['start', 'Hi', '--single-turn', '--budget-usd', '0.5', '--id', id]));
+    await t.env.client.workflow.getHandle(id).result();
+    const [ended, unknown] = await inPool([
+      () => cli(['budget', id, '--usd', '1']),
+      () => cli(['budget', newId('nobody'), '--tokens', '10', '--json']),
+    ]);
+    expect(ended).toMatchObject({ code: 3, stdout: '' });
+    expect(ended.stderr).toMatch(/^agent: the conversation .* has ended \(completed\)/);
+    expect(unknown.code).toBe(4);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: 'not_found' });
+  });
+
+  it('bad arguments exit 2 before anything connects', async () => {
+    const bad = [
+      ['budget', 'x'],
+      ['budget', 'x', '--usd', '0'],
+      ['budget', 'x', '--usd', '1e3'],
+      ['budget', 'x', '--usd', '-1'],
+      ['budget', 'x', '--tokens', '1.5'],
+      ['budget', 'x', '--tokens', '0'],
+      ['budget', 'x', '--usd', '1', '--reason', 'r'],
+      ['budget', '--usd', '1'],
+      ['start', 'Hi', '--budget-usd', 'lots'],
+      ['start', 'Hi', '--budget-tokens', '10.5'],
+    ];
+    // Temporal is not reachable at this address: only a usage error can answer before it is tried.
+    const runs = await inPool(bad.map((args) => () => cli(args, '127.0.0.1:1')));
+    runs.forEach((run, i) => {
+      expect({ args: bad[i], code: run.code, stdout: run.stdout }).toEqual({
+        args: bad[i],
+        code: 2,
+        stdout: '',
+      });
+    });
+    expect(runs[0].stderr).toBe('agent: budget needs --usd and/or --tokens (the new ceilings)\n');
+    expect(runs[2].stderr).toBe('agent: --usd must be a positive number up to 1000000000, not "1e3"\n');
+    expect(runs[4].stderr).toMatch(/^agent: --tokens must be a positive integer/);
+    expect(runs[6].stderr).toBe('agent: budget does not take --reason\n');
+    expect(runs[8].stderr).toMatch(/^agent: --budget-usd must be a positive number/);
+    const help = ok(await cli(['--help'], '127.0.0.1:1')).stdout;
+    expect(help).toContain('budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]');
+    expect(help).toContain('[--budget-usd N] [--budget-tokens N]');
+  });
+});
