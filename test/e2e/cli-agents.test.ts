@@ -8,13 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
-import type { ConversationState } from '../../src/api/conversation';
 import { forTerminal } from '../../src/cli/sanitize';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
-import { inPool, RAW_CONTROL, runCli, type CliRun } from '../hostile/helpers-cli';
+import { cliAgainst } from '../helpers/cli';
+import { inPool } from '../hostile/helpers-cli';
 
 const spec = {
   name: 'support',
@@ -44,18 +44,7 @@ afterAll(async () => {
 let n = 0;
 const newId = (what: string) => `cli-agents-${what}-${process.pid}-${++n}`;
 
-function cli(args: string[], address = t.env.address): Promise<CliRun> {
-  return runCli(args, {
-    env: { TEMPORAL_ADDRESS: address, AGENT_TASK_QUEUE: t.taskQueue, AGENT_MODEL: 'claude-sonnet-5-5' },
-  });
-}
-function ok(run: CliRun): CliRun {
-  if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`);
-  expect(run.stdout).not.toMatch(RAW_CONTROL);
-  return run;
-}
-const state = (workflowId: string, predicate: (s: ConversationState) => boolean) =>
-  t.waitFor(t.env.client.workflow.getHandle(workflowId), predicate, 30_000);
+const { cli, ok, state } = cliAgainst(() => t);
 
 describe('agent start --agent', () => {
   it('prints the agent and its fingerprint (text and --json); the model is the agent’s', async () => {

@@ -6,10 +6,11 @@
  * ended conversation exits 3, of an unknown one 4.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ConversationState } from '../../src/api/conversation';
 import { reply } from '../../src/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { inPool, RAW_CONTROL, runCli, type CliRun } from '../hostile/helpers-cli';
+import { scriptWeatherCall } from '../helpers/agents';
+import { cliAgainst } from '../helpers/cli';
+import { inPool } from '../hostile/helpers-cli';
 
 let t: AgentEnv;
 beforeAll(async () => {
@@ -22,31 +23,12 @@ afterAll(async () => {
 let n = 0;
 const newId = (what: string) => `cli-budget-${what}-${process.pid}-${++n}`;
 
-function cli(args: string[], address = t.env.address): Promise<CliRun> {
-  return runCli(args, {
-    env: { TEMPORAL_ADDRESS: address, AGENT_TASK_QUEUE: t.taskQueue, AGENT_MODEL: 'claude-sonnet-5-5' },
-  });
-}
-function ok(run: CliRun): CliRun {
-  if (run.code !== 0) throw new Error(`exit ${run.code}: ${run.stderr}`);
-  expect(run.stdout).not.toMatch(RAW_CONTROL);
-  return run;
-}
-const state = (workflowId: string, predicate: (s: ConversationState) => boolean) =>
-  t.waitFor(t.env.client.workflow.getHandle(workflowId), predicate, 30_000);
-
-/** A tool call, then the answer: the second model call is the one a 1-token budget holds back. */
-function scriptWeather(workflowId: string): void {
-  t.fake.script(workflowId, [
-    reply.toolUse({ name: 'get_weather', input: { location: 'Paris' }, id: 'toolu_weather' }),
-    reply.text('Sunny in Paris.'),
-  ]);
-}
+const { cli, ok, state } = cliAgainst(() => t);
 
 describe('agent budget', () => {
   it('start --budget-tokens parks it; show prints the budget; budget raises it and it completes', async () => {
     const id = newId('raise');
-    scriptWeather(id);
+    scriptWeatherCall(t.fake, id, { location: 'Paris', answer: 'Sunny in Paris.' });
     ok(
       await cli([
         'start',

@@ -19,7 +19,7 @@ import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
+import { fileReport, lookup, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
 
 /** Calls the researcher, which calls the archivist; its MCP server is down (nothing listens on port 9). */
 const helpdesk = defineAgent({
@@ -315,17 +315,7 @@ describe('ops UI in Chromium', () => {
   });
 
   it('a conversation parked on its budget shows spent / limit; the operator raises it and it completes', async () => {
-    const handle = await t.start({
-      message: 'Weather?',
-      tools: ['get_weather'],
-      singleTurn: true,
-      budget: { tokens: 1 },
-    });
-    t.fake.script(handle.workflowId, [
-      reply.toolUse({ name: 'get_weather', input: { location: 'Lima' }, id: 'toolu_lima' }),
-      reply.text('Mild in Lima.'),
-    ]);
-    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    const { handle, parked } = await parkedOnBudget(t, { location: 'Lima', answer: 'Mild in Lima.' });
     const spent = parked.budget!.spent.tokens;
     await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
     const form = page.getByTestId('budget-form');

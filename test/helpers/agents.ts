@@ -1,10 +1,13 @@
 /**
  * What the agent suites (integration, CLI, ops API and page) share: two test tools, one that reads and
- * one that waits for an operator, and the script of a conversation that hands a task to a sub-agent.
+ * one that waits for an operator, the script of a conversation that hands a task to a sub-agent, and a
+ * conversation parked on its budget.
  */
 import { z } from 'zod';
+import type { ConversationState } from '../../src/api/conversation';
 import { reply, type FakeClaude, type FakeReply } from '../../src/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
+import type { AgentEnv } from './agent-env';
 
 /** A read tool: runs without asking anyone. */
 export const lookup = defineTool({
@@ -51,4 +54,45 @@ export function scriptSubAgentCall(
   ]);
   if (child) fake.script(childId, child);
   return childId;
+}
+
+/** A `get_weather` call for `location`, then `answer`: what the model says in a budget test. */
+export interface WeatherCall {
+  location: string;
+  answer: string;
+}
+
+/**
+ * Scripts `workflowId`'s model to call `get_weather`, then answer: with a 1-token budget, the second
+ * model call is the one held back.
+ */
+export function scriptWeatherCall(fake: FakeClaude, workflowId: string, call: WeatherCall): void {
+  fake.script(workflowId, [
+    reply.toolUse({
+      name: 'get_weather',
+      input: { location: call.location },
+      id: `toolu_${call.location.toLowerCase()}`,
+    }),
+    reply.text(call.answer),
+  ]);
+}
+
+/**
+ * Starts a single-turn `get_weather` conversation with a 1-token budget, scripted by
+ * {@link scriptWeatherCall}, and waits until it is parked (`needs_attention`) before its second model
+ * call. Answers its handle and the parked state.
+ */
+export async function parkedOnBudget(
+  t: AgentEnv,
+  call: WeatherCall,
+): Promise<{ handle: Awaited<ReturnType<AgentEnv['start']>>; parked: ConversationState }> {
+  const handle = await t.start({
+    message: 'Weather?',
+    tools: ['get_weather'],
+    singleTurn: true,
+    budget: { tokens: 1 },
+  });
+  scriptWeatherCall(t.fake, handle.workflowId, call);
+  const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+  return { handle, parked };
 }

@@ -13,9 +13,9 @@ import {
   type ConversationResult,
 } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
 import { getWeather } from '../../src/tools/get-weather';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { parkedOnBudget, scriptWeatherCall } from '../helpers/agents';
 import { expectRefused } from '../helpers/updates';
 
 const thrifty = defineAgent({
@@ -33,21 +33,11 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-const weatherThenText = [
-  reply.toolUse({ name: 'get_weather', input: { location: 'Paris' }, id: 'toolu_w' }),
-  reply.text('Sunny.'),
-];
+const sunnyInParis = { location: 'Paris', answer: 'Sunny.' };
 
 describe('a budget', () => {
   it('parks the conversation before the call past it, and a raise lets it go on', async () => {
-    const handle = await t.start({
-      message: 'Weather?',
-      tools: ['get_weather'],
-      singleTurn: true,
-      budget: { tokens: 1 },
-    });
-    t.fake.script(handle.workflowId, weatherThenText);
-    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    const { handle, parked } = await parkedOnBudget(t, sunnyInParis);
     expect(parked.attention).toMatchObject({ reason: 'budget_exceeded' });
     expect(parked.attention?.message).toMatch(/^spent \d+ tokens of a 1-token budget$/);
     expect(parked.budget).toMatchObject({ limit: { tokens: 1 }, spent: { tokens: expect.any(Number) } });
@@ -74,7 +64,7 @@ describe('a budget', () => {
   it('of an agent applies to its conversations (priced in dollars); ending it instead works', async () => {
     const client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
     const workflowId = `budget-agent-${process.pid}`;
-    t.fake.script(workflowId, weatherThenText);
+    scriptWeatherCall(t.fake, workflowId, sunnyInParis);
     await client.startConversation({ agent: 'thrifty', message: 'Weather?' }, { workflowId });
     const handle = t.env.client.workflow.getHandle(workflowId);
     const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');

@@ -13,7 +13,7 @@ import { reply } from '../../src/fake-claude';
 import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport, scriptSubAgentCall } from '../helpers/agents';
+import { fileReport, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
 
 const TOKEN = 'test-token-0123456789abcdef';
 let t: AgentEnv;
@@ -236,17 +236,7 @@ describe('ops API', () => {
   });
 
   it('raises a budget as the operator (never the body’s `by`); refuses bad bodies, an unknown or ended id', async () => {
-    const handle = await t.start({
-      message: 'Weather?',
-      tools: ['get_weather'],
-      singleTurn: true,
-      budget: { tokens: 1 },
-    });
-    t.fake.script(handle.workflowId, [
-      reply.toolUse({ name: 'get_weather', input: { location: 'Oslo' }, id: 'toolu_oslo' }),
-      reply.text('Cold in Oslo.'),
-    ]);
-    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    const { handle, parked } = await parkedOnBudget(t, { location: 'Oslo', answer: 'Cold in Oslo.' });
     expect(parked.attention?.reason).toBe('budget_exceeded');
     const shown = (await (await api(`/api/conversations/${handle.workflowId}`)).json()) as Record<
       string,
