@@ -12,7 +12,7 @@ import type { ToolEffect } from '../api/tools';
 import type { McpPool } from '../mcp/pool';
 import { namespaceTools } from '../mcp/tool-snapshots';
 import type { McpServerConfig, McpToolSnapshot } from '../mcp/types';
-import type { ApprovalPolicy, ToolDefinition } from '../tools/define-tool';
+import { approvalRequired, type ApprovalPolicy, type ToolDefinition } from '../tools/define-tool';
 import type { AgentDefinition } from './define-agent';
 import type { AgentRegistry } from './registry';
 
@@ -229,7 +229,7 @@ export function fromDefinition(
     needsApproval: (value) =>
       override === undefined
         ? tool.needsApproval(value as Record<string, unknown>)
-        : evaluate(override, value),
+        : approvalRequired(override, value as never),
   };
 }
 
@@ -249,7 +249,7 @@ function fromMcp(
     },
     mcp: entry,
     check: (input) => ({ ok: true, value: input }),
-    needsApproval: (value) => evaluate(override ?? tool.approval, value),
+    needsApproval: (value) => approvalRequired(override ?? tool.approval, value as never),
   };
 }
 
@@ -271,11 +271,6 @@ function fromSubAgent(agent: AgentDefinition, override?: ApprovalPolicy<never>):
         ? { ok: true, value: { task } }
         : { ok: false, error: 'task: a non-empty string is required' };
     },
-    needsApproval: (value) => (override === undefined ? false : evaluate(override, value)),
+    needsApproval: (value) => (override === undefined ? false : approvalRequired(override, value as never)),
   };
-}
-
-function evaluate(policy: ApprovalPolicy<never>, value: unknown): boolean {
-  if (typeof policy === 'function') return (policy as (input: unknown) => boolean)(value);
-  return policy === 'always';
 }

@@ -306,6 +306,17 @@ export interface UsageTotals {
   unpricedCalls: number;
 }
 
+/** The counters of {@link UsageTotals}, for code that adds or checks them all. */
+export const USAGE_FIELDS = [
+  'calls',
+  'inputTokens',
+  'outputTokens',
+  'cacheCreationInputTokens',
+  'cacheReadInputTokens',
+  'costUsd',
+  'unpricedCalls',
+] as const satisfies ReadonlyArray<keyof UsageTotals>;
+
 export const EMPTY_USAGE: UsageTotals = {
   calls: 0,
   inputTokens: 0,

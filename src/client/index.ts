@@ -15,8 +15,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
-import { MAX_UPDATE_BYTES, TEMPORAL_PAYLOAD_LIMIT, quote } from '../api/bounds';
-import { formatIssues } from '../api/issues';
+import { MAX_UPDATE_BYTES, quote } from '../api/bounds';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
 import {
@@ -28,8 +27,6 @@ import {
 import {
   CONVERSATION_STATUSES,
   CONVERSATION_WORKFLOW,
-  ConversationInputSchema,
-  firstMessageProblem,
   endUpdate,
   raiseBudgetUpdate,
   resumeUpdate,
@@ -55,6 +52,7 @@ import {
 import type { conversationWorkflow } from '../workflows/conversation';
 import { AGENT_NAME_PATTERN, agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
 import { AgentError, grpcErrorOf, GRPC_STATUS, type AgentErrorCode } from './errors';
+import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
 
 export { AgentError, type AgentErrorCode } from './errors';
@@ -225,20 +223,7 @@ export class AgentClient {
     input: ConversationInput,
     options: { workflowId?: string } = {},
   ): Promise<StartedConversation> {
-    const parsed = ConversationInputSchema.safeParse(input);
-    if (!parsed.success) {
-      throw new AgentError('invalid', `invalid conversation input: ${formatIssues(parsed.error)}`);
-    }
-    const firstMessage = firstMessageProblem(parsed.data);
-    if (firstMessage) throw new AgentError('invalid', `invalid conversation input: ${firstMessage}`);
-    // Temporal refuses a larger start input with a bare "Failed to start Workflow": say why first.
-    const bytes = Buffer.byteLength(JSON.stringify(input));
-    if (bytes > TEMPORAL_PAYLOAD_LIMIT) {
-      throw new AgentError(
-        'invalid',
-        `the conversation input is ${bytes} bytes of JSON; Temporal's payload limit is ${TEMPORAL_PAYLOAD_LIMIT} (a large system prompt? send documents as messages)`,
-      );
-    }
+    const checked = checkConversationInput(input);
     const workflowId = options.workflowId ?? `conversation-${randomUUID()}`;
     const handle = await this.client.workflow.start<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
       taskQueue: this.taskQueue,
@@ -246,7 +231,7 @@ export class AgentClient {
       args: [input],
     });
     const started = { workflowId, runId: handle.firstExecutionRunId };
-    return parsed.data.agent ? { ...started, agent: await this.agentOf(workflowId) } : started;
+    return checked.agent ? { ...started, agent: await this.agentOf(workflowId) } : started;
   }
 
   /**

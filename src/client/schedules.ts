@@ -15,17 +15,11 @@ import {
   type ScheduleSpecDescription,
 } from '@temporalio/client';
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
-import {
-  CONVERSATION_WORKFLOW,
-  ConversationInputSchema,
-  firstMessageProblem,
-  type ConversationInput,
-  type ConversationStatus,
-} from '../api/conversation';
-import { MAX_REASON, TEMPORAL_PAYLOAD_LIMIT, quote } from '../api/bounds';
-import { formatIssues } from '../api/issues';
+import { CONVERSATION_WORKFLOW, type ConversationInput, type ConversationStatus } from '../api/conversation';
+import { MAX_REASON, quote } from '../api/bounds';
 import { AGENT_STATUS } from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
+import { checkConversationInput } from './input';
 import { AgentError, GRPC_STATUS, grpcErrorOf } from './errors';
 import {
   SCHEDULE_ID_PATTERN,
@@ -458,22 +452,11 @@ function scheduleSpec(options: Pick<CreateScheduleOptions, 'cron' | 'every' | 't
  * single-turn unless it says otherwise (see {@link CreateScheduleOptions.input}).
  */
 function scheduledInput(input: ConversationInput): ConversationInput {
-  const parsed = ConversationInputSchema.safeParse(input);
-  if (!parsed.success)
-    throw new AgentError('invalid', `invalid conversation input: ${formatIssues(parsed.error)}`);
-  const firstMessage = firstMessageProblem(parsed.data);
-  if (firstMessage) throw new AgentError('invalid', `invalid conversation input: ${firstMessage}`);
-  if (parsed.data.message === undefined)
+  const scheduled = { ...input, singleTurn: input.singleTurn ?? true };
+  if (checkConversationInput(scheduled).message === undefined)
     throw new AgentError(
       'invalid',
       'a scheduled conversation needs its first message (input.message): no one is there to send it',
-    );
-  const scheduled = { ...input, singleTurn: input.singleTurn ?? true };
-  const bytes = Buffer.byteLength(JSON.stringify(scheduled));
-  if (bytes > TEMPORAL_PAYLOAD_LIMIT)
-    throw new AgentError(
-      'invalid',
-      `the conversation input is ${bytes} bytes of JSON; Temporal's payload limit is ${TEMPORAL_PAYLOAD_LIMIT}`,
     );
   return scheduled;
 }

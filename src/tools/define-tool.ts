@@ -12,6 +12,11 @@ export type { ToolEffect };
  */
 export type ApprovalPolicy<I> = 'never' | 'always' | ((input: I) => boolean);
 
+/** Whether `policy` asks for an operator's approval of this (validated) input. */
+export function approvalRequired<I>(policy: ApprovalPolicy<I>, input: I): boolean {
+  return typeof policy === 'function' ? policy(input) : policy === 'always';
+}
+
 /** What a tool's `run` gets besides its input. */
 export interface ToolContext {
   /**
@@ -101,6 +106,6 @@ export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefini
       input_schema: inputSchema,
       ...(spec.eagerInputStreaming === false ? {} : { eager_input_streaming: true }),
     }),
-    needsApproval: (input) => (typeof approval === 'function' ? approval(input) : approval === 'always'),
+    needsApproval: (input) => approvalRequired(approval, input),
   };
 }

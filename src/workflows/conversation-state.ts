@@ -16,6 +16,7 @@ import type { AgentSnapshot, AgentView, SubAgentRun } from '../api/agents';
 import type { RefusedDecision } from '../api/approvals';
 import {
   EMPTY_USAGE,
+  USAGE_FIELDS,
   resolveLimits,
   type Attention,
   type Budget,
@@ -327,16 +328,7 @@ export class Conversation {
 
   /** A sub-agent's usage joins this conversation's totals (its own sub-agents' included). */
   private addUsage(usage: UsageTotals): void {
-    for (const key of [
-      'calls',
-      'inputTokens',
-      'outputTokens',
-      'cacheCreationInputTokens',
-      'cacheReadInputTokens',
-      'unpricedCalls',
-    ] as const) {
-      this.usage[key] += usage[key] ?? 0;
-    }
+    for (const key of USAGE_FIELDS) if (key !== 'costUsd') this.usage[key] += usage[key] ?? 0;
     this.usage.costUsd = Math.round((this.usage.costUsd + (usage.costUsd ?? 0)) * 1e6) / 1e6;
   }
 

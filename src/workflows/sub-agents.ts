@@ -20,6 +20,7 @@ import type { ToolCallInfo } from '../api/activity-contract';
 import { subAgentUsageSignal, type SubAgentRun } from '../api/agents';
 import {
   CONVERSATION_WORKFLOW,
+  USAGE_FIELDS,
   type ConversationInput,
   type ConversationResult,
   type UsageTotals,
@@ -146,17 +147,10 @@ export function recordStoppedSubAgentUsage(
 ): void {
   const run = conversation.subAgents.find((r) => r.toolUseId === report?.toolUseId);
   const usage = report?.usage as Partial<UsageTotals> | undefined;
-  const fields = [
-    'calls',
-    'inputTokens',
-    'outputTokens',
-    'cacheCreationInputTokens',
-    'cacheReadInputTokens',
-    'costUsd',
-    'unpricedCalls',
-  ] as const;
+
   const sane =
-    usage && fields.every((f) => typeof usage[f] === 'number' && Number.isFinite(usage[f]) && usage[f] >= 0);
+    usage &&
+    USAGE_FIELDS.every((f) => typeof usage[f] === 'number' && Number.isFinite(usage[f]) && usage[f] >= 0);
   if (!run || run.usage || !sane) {
     log.warn('sub-agent usage report ignored', { toolUseId: String(report?.toolUseId).slice(0, 100) });
     return;
