@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { estimateTokens } from './sse';
+import { compactionTokens } from './compaction';
 
 /**
  * Prompt caching the way the Messages API accounts it, for the fake server.
@@ -107,7 +108,8 @@ export function promptBlocks(body: Obj): Block[] {
     // The message-level settings key what follows; they are not prompt tokens.
     if (marker === 'messages') continue;
     blocks.push({
-      tokens: estimateTokens(text),
+      // A compaction block stands for its summary: its opaque fields are not prompt text.
+      tokens: content.type === 'compaction' ? compactionTokens(content) : estimateTokens(text),
       key: chain,
       breakpoint: ttlOf(cacheControl),
       cacheable: !NOT_CACHEABLE.has(String(content.type)),

@@ -7,6 +7,7 @@ import { demoReply } from './demo';
 import {
   accumulateEvents,
   encodeEvent,
+  estimateTokens,
   newId,
   parseSse,
   renderEvents,
@@ -15,9 +16,27 @@ import {
   seededRandom,
   type SseEvent,
 } from './sse';
-import type { FakeHandler, FakeReply, FakeScript, Latency, RecordedRequest } from './types';
-import { PromptCache, promptTokens } from './prompt-cache';
+import type {
+  FakeBlock,
+  FakeHandler,
+  FakeMessageReply,
+  FakeReply,
+  FakeScript,
+  Latency,
+  RecordedRequest,
+} from './types';
+import { PromptCache, promptTokens, type CacheUsage } from './prompt-cache';
 import { validateRequest, type Route } from './validate';
+import { Signer } from './signatures';
+import { compactEdit, compactionBlock } from './compaction';
+import { applyContextEdits, type AppliedEdit } from './context-edits';
+import {
+  contentTokens,
+  contextWindowOf,
+  fitToWindow,
+  promptTooLong,
+  type ContextWindow,
+} from './context-window';
 
 /** Options of {@link FakeClaude.start}. */
 export interface FakeClaudeOptions {
@@ -45,6 +64,40 @@ export interface FakeClaudeOptions {
   now?: () => number;
   /** Smallest cacheable prefix per model (default: the API's published minimums, 1024 for others). */
   cacheMinimumTokens?: (model: string) => number;
+  /**
+   * Context window in tokens, or one per model (default 200000). A prompt over it gets the API's 400
+   * `prompt is too long: N tokens > W maximum`; an answer that would not fit in what is left is cut and
+   * stops with `model_context_window_exceeded`. Tokens are counted as `promptTokens` counts them.
+   */
+  contextWindow?: ContextWindow;
+  /**
+   * Secret of the signatures the fake gives `thinking`, `redacted_thinking` and `compaction` blocks (and
+   * checks when they come back). Default: one drawn per process, so a fake in another process (or
+   * restarted) refuses them; give the same secret to fakes that must accept each other's blocks.
+   */
+  signingSecret?: string;
+}
+
+/** Input usage of nothing: the top-level usage of an answer that is only a compaction block. */
+const NO_INPUT: CacheUsage = {
+  input_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+  cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+};
+
+/** How the server answers a request beyond its script: usage it computed, edits it applied. */
+interface Answer {
+  /** Top-level input usage; default: the prompt cache's accounting of `seen`. */
+  input?: CacheUsage;
+  /** What the model sees once context edits are applied. */
+  seen: Record<string, unknown>;
+  iterations?: Array<Record<string, unknown>>;
+  contextManagement?: { applied_edits: AppliedEdit[] };
+  /** A compaction block the answer starts with (threshold compaction). */
+  compaction?: FakeBlock;
+  /** The compaction iteration's usage, placed before the message's own. */
+  compactionUsage?: Record<string, unknown>;
 }
 
 const WILDCARD = '*';
@@ -56,6 +109,11 @@ const WILDCARD = '*';
  *
  * Conversations are told apart by the `x-agent-conversation-id` header the worker sends (its
  * workflow id); requests without it belong to `*`.
+ *
+ * Beyond the script, the fake answers as the API does: compaction requests (`compaction`) and threshold
+ * compaction (`compact_20260112`) with signed summaries of its own (compaction.ts), context edits
+ * (context-edits.ts), the context window (context-window.ts); and it refuses `thinking`,
+ * `redacted_thinking` and `compaction` blocks it did not issue (signatures.ts). Betas are not checked.
  */
 export class FakeClaude {
   /** Every request received, in order, valid or not. */
@@ -71,6 +129,8 @@ export class FakeClaude {
   private seq = 0;
   /** Prompt cache entries written by earlier requests (see prompt-cache.ts). */
   readonly promptCache: PromptCache;
+  /** Signs the blocks the fake emits and checks them when they come back (see signatures.ts). */
+  readonly signer: Signer;
 
   private constructor(
     private readonly server: Server,
@@ -78,6 +138,7 @@ export class FakeClaude {
   ) {
     this.apiKey = options.apiKey;
     this.promptCache = new PromptCache(options.now, options.cacheMinimumTokens);
+    this.signer = new Signer(options.signingSecret);
   }
 
   /** Starts a server and resolves once it listens. */
@@ -252,19 +313,71 @@ export class FakeClaude {
       if (!res.writableEnded) recorded.clientClosed = true;
     });
     if (this.options.validate !== false) {
-      const result = validateRequest(body, route, { lenientRoles: this.options.lenientRoles });
+      const result = validateRequest(body, route, {
+        lenientRoles: this.options.lenientRoles,
+        signer: this.signer,
+      });
       if (!result.ok) {
         recorded.invalid = result.message;
-        return this.sendError(res, 400, 'invalid_request_error', result.message);
+        const details = result.errorCode ? { error_code: result.errorCode } : undefined;
+        return this.sendError(res, 400, 'invalid_request_error', result.message, undefined, details);
       }
     }
+    const params = recorded.body as unknown as Record<string, unknown>;
+    // Context edits change what the model sees, so everything below counts the edited prompt.
+    const { body: seen, applied } = applyContextEdits(params);
+    const tokens = promptTokens(seen);
+    const contextManagement = params.context_management != null ? { applied_edits: applied } : undefined;
     if (route === 'count_tokens') {
       return this.sendJson(res, 200, {
-        input_tokens: promptTokens(recorded.body as unknown as Record<string, unknown>),
+        input_tokens: tokens,
+        ...(contextManagement && { context_management: { original_input_tokens: promptTokens(params) } }),
+      });
+    }
+    const window = contextWindowOf(this.options.contextWindow, String(params.model));
+    const tooLong = promptTooLong(tokens, window);
+    if (tooLong) {
+      recorded.invalid = tooLong;
+      return this.sendError(res, 400, 'invalid_request_error', tooLong);
+    }
+    const threaded = thread !== undefined;
+    const messages = params.messages as unknown[];
+    // A compaction request is answered by the fake itself: no script is consumed.
+    if (params.compaction != null) {
+      const { instructions } = params.compaction as { instructions?: string | null };
+      const block = compactionBlock(this.signer, messages, tokens, 'summarize', instructions);
+      return this.send(res, compactionOnly(block), recorded, threaded, {
+        seen,
+        input: NO_INPUT,
+        iterations: [compactionUsage(tokens, block)],
+      });
+    }
+    // Threshold compaction: the prompt reached the edit's trigger, so the answer starts with a summary.
+    const edit = compactEdit(params);
+    if (edit && tokens >= edit.trigger) {
+      const block = compactionBlock(this.signer, messages, tokens, 'compact_20260112', edit.instructions);
+      const usage = compactionUsage(tokens, block);
+      if (edit.pause) {
+        return this.send(res, compactionOnly(block), recorded, threaded, {
+          seen,
+          input: NO_INPUT,
+          iterations: [usage],
+          contextManagement,
+        });
+      }
+      // The model then answers from the summary: the prompt it reads is tools, system and the summary.
+      const after = { ...seen, messages: [{ role: 'assistant', content: [block] }] };
+      const reply = await this.nextReply(recorded);
+      return this.send(res, reply, recorded, threaded, {
+        seen: after,
+        input: { ...NO_INPUT, input_tokens: promptTokens(after) },
+        compaction: block,
+        compactionUsage: usage,
+        contextManagement,
       });
     }
     const reply = await this.nextReply(recorded);
-    await this.send(res, reply, recorded, thread !== undefined);
+    await this.send(res, reply, recorded, threaded, { seen, contextManagement });
   }
 
   private async nextReply(request: RecordedRequest): Promise<FakeReply> {
@@ -285,7 +398,8 @@ export class FakeClaude {
     res: ServerResponse,
     reply: FakeReply,
     request: RecordedRequest,
-    threaded = false,
+    threaded: boolean,
+    answer: Answer,
   ): Promise<void> {
     const latency = reply.latency ?? this.options.latency ?? {};
     const alive = await sleepUnlessClosed(res, latency.firstByteMs);
@@ -311,14 +425,24 @@ export class FakeClaude {
       case 'message': {
         // Ids once, so the streamed events, the final message and the stored thread agree.
         reply = { ...reply, content: completeBlocks(reply.content) };
+        const input =
+          answer.input ?? this.promptCache.account(answer.seen, String(request.headers['x-api-key'] ?? ''));
+        reply = this.signed(this.fitted(reply, input, request.body.model));
+        let iterations: Array<Record<string, unknown>> | undefined;
+        if (answer.compaction) {
+          iterations = [
+            answer.compactionUsage!,
+            { type: 'message', model: reply.model ?? request.body.model, ...iterationUsage(input, reply) },
+          ];
+          reply = { ...reply, content: [answer.compaction, ...reply.content] };
+        }
         const ctx = {
           id: newId('msg'),
           model: request.body.model,
-          input: this.promptCache.account(
-            request.body as unknown as Record<string, unknown>,
-            String(request.headers['x-api-key'] ?? ''),
-          ),
+          input,
           random: seededRandom(request.seq),
+          iterations: iterations ?? answer.iterations,
+          contextManagement: answer.contextManagement,
         };
         const message = renderMessage(reply, ctx);
         if (threaded) {
@@ -345,6 +469,41 @@ export class FakeClaude {
         return;
       }
     }
+  }
+
+  /**
+   * The reply cut to what the context window leaves after the prompt (`model_context_window_exceeded`),
+   * or unchanged when it fits.
+   */
+  private fitted(reply: FakeMessageReply, input: CacheUsage, model: string): FakeMessageReply {
+    const prompt = input.input_tokens + input.cache_creation_input_tokens + input.cache_read_input_tokens;
+    const budget = contextWindowOf(this.options.contextWindow, model) - prompt;
+    const wanted = reply.usage?.output_tokens ?? contentTokens(reply.content);
+    if (wanted <= budget) return reply;
+    return {
+      ...reply,
+      content: fitToWindow(reply.content, budget),
+      stop_reason: 'model_context_window_exceeded',
+      stop_sequence: null,
+      usage: { ...reply.usage, output_tokens: Math.max(0, budget) },
+    };
+  }
+
+  /**
+   * Thinking blocks as the fake sends them: signed by the fake when the script gave no signature, else
+   * with the scripted one, remembered so that the block comes back valid. Scripted `redacted_thinking` data
+   * is remembered likewise.
+   */
+  private signed(reply: FakeMessageReply): FakeMessageReply {
+    const content = reply.content.map((block): FakeBlock => {
+      if (block.type === 'redacted_thinking') this.signer.rememberRedacted(block.data);
+      if (block.type !== 'thinking') return block;
+      if (block.signature === undefined)
+        return { ...block, signature: this.signer.signThinking(block.thinking) };
+      this.signer.rememberThinking(block.thinking, block.signature);
+      return block;
+    });
+    return { ...reply, content };
   }
 
   private async streamEvents(
@@ -438,6 +597,31 @@ async function drain(req: IncomingMessage): Promise<void> {
   for await (const _ of req) {
     // discard
   }
+}
+
+/** An answer made only of a compaction block: nothing is sampled after it, no top-level tokens. */
+function compactionOnly(block: FakeBlock): FakeMessageReply {
+  return {
+    kind: 'message',
+    content: [block],
+    stop_reason: 'compaction',
+    usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+  };
+}
+
+/** The `compaction` entry of `usage.iterations`: the summarizer read the prompt and wrote the summary. */
+function compactionUsage(promptTokens: number, block: { content: string }): Record<string, unknown> {
+  return {
+    type: 'compaction',
+    ...NO_INPUT,
+    input_tokens: promptTokens,
+    output_tokens: estimateTokens(block.content),
+  };
+}
+
+/** A `message` entry of `usage.iterations`: the reply's own input and output. */
+function iterationUsage(input: CacheUsage, reply: FakeMessageReply): Record<string, unknown> {
+  return { ...input, output_tokens: reply.usage?.output_tokens ?? contentTokens(reply.content) };
 }
 
 /** Waits `ms`, resolving false early if the client went away meanwhile. */

@@ -76,6 +76,10 @@ export interface RenderContext {
   /** Input usage: uncached tokens, and cache reads and writes (see prompt-cache.ts). */
   input: CacheUsage;
   random: () => number;
+  /** `usage.iterations`, when the answer had a compaction step (or is one). */
+  iterations?: Array<Record<string, unknown>>;
+  /** The response's `context_management` (`{applied_edits}`), when the request set `context_management`. */
+  contextManagement?: { applied_edits: unknown[] };
 }
 
 function baseUsage(input: CacheUsage, overrides: Partial<Usage> | undefined): Usage {
@@ -111,7 +115,12 @@ export function renderMessage(reply: FakeMessageReply, ctx: RenderContext): Mess
     stop_reason: reply.stop_reason,
     stop_sequence: reply.stop_sequence ?? null,
     stop_details: (reply.stop_details ?? null) as Message['stop_details'],
-    usage: { ...baseUsage(ctx.input, reply.usage), output_tokens: outputTokens(reply, content) },
+    usage: {
+      ...baseUsage(ctx.input, reply.usage),
+      output_tokens: outputTokens(reply, content),
+      ...(ctx.iterations && { iterations: ctx.iterations }),
+    },
+    ...(ctx.contextManagement && { context_management: ctx.contextManagement }),
   } as unknown as Message;
 }
 
@@ -172,7 +181,16 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
         start({ type: 'thinking', thinking: '', signature: '' });
         for (const thinking of chunk(block.thinking, size, ctx.random))
           delta({ type: 'thinking_delta', thinking });
-        delta({ type: 'signature_delta', signature: block.signature });
+        delta({ type: 'signature_delta', signature: block.signature ?? '' });
+        break;
+      case 'compaction':
+        // Signature and tool changes in the start, the summary in one delta: what BetaMessageStream reads.
+        start({ ...block, content: null, encrypted_content: null });
+        delta({
+          type: 'compaction_delta',
+          content: block.content,
+          encrypted_content: block.encrypted_content,
+        });
         break;
       case 'tool_use':
       case 'server_tool_use': {
@@ -190,7 +208,10 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
     events.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index } });
     if (index === 0) events.push({ event: 'ping', data: { type: 'ping' } });
   });
-  const finalUsage: Record<string, unknown> = { output_tokens: outputTokens(reply, content) };
+  const finalUsage: Record<string, unknown> = {
+    output_tokens: outputTokens(reply, content),
+    ...(ctx.iterations && { iterations: ctx.iterations }),
+  };
   for (const key of [
     'input_tokens',
     'cache_creation_input_tokens',
@@ -209,6 +230,7 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
         stop_details: reply.stop_details ?? null,
       },
       usage: finalUsage,
+      ...(ctx.contextManagement && { context_management: ctx.contextManagement }),
     },
   });
   events.push({ event: 'message_stop', data: { type: 'message_stop' } });
@@ -273,7 +295,10 @@ export function accumulateEvents(events: SseEvent[]): {
         else if (delta.type === 'thinking_delta')
           block.thinking = `${block.thinking as string}${delta.thinking}`;
         else if (delta.type === 'signature_delta') block.signature = delta.signature;
-        else if (delta.type === 'input_json_delta')
+        else if (delta.type === 'compaction_delta') {
+          block.content = delta.content;
+          block.encrypted_content = delta.encrypted_content;
+        } else if (delta.type === 'input_json_delta')
           raw.set(index, (raw.get(index) ?? '') + delta.partial_json);
         else if (delta.type !== 'citations_delta') throw new Error(`unknown delta type ${delta.type}`);
         break;
@@ -289,6 +314,8 @@ export function accumulateEvents(events: SseEvent[]): {
         message.stop_sequence = (delta.stop_sequence ?? null) as string | null;
         message.stop_details = (delta.stop_details ?? null) as Message['stop_details'];
         Object.assign(message.usage, data.usage);
+        if (data.context_management != null)
+          (message as unknown as Record<string, unknown>).context_management = data.context_management;
         break;
       }
       case 'message_stop':

@@ -1,15 +1,25 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { MessageCreateParams, StopReason, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type { BetaStopReason } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { MessageCreateParams, Usage } from '@anthropic-ai/sdk/resources/messages';
 
 /**
  * One content block of a scripted answer. The fake server streams it the way the API does:
  * `text` as `text_delta`s, `thinking` as `thinking_delta`s then one `signature_delta`, `tool_use` and
- * `server_tool_use` as `input_json_delta`s; any other block (`redacted_thinking`, `web_search_tool_result`,
+ * `server_tool_use` as `input_json_delta`s, `compaction` as one `compaction_delta` (its `signature` and
+ * `tool_changes` in `content_block_start`); any other block (`redacted_thinking`, `web_search_tool_result`,
  * ...) arrives whole in its `content_block_start`, with no deltas.
  */
 export type FakeBlock =
   | { type: 'text'; text: string }
-  | { type: 'thinking'; thinking: string; signature: string }
+  | {
+      type: 'thinking';
+      thinking: string;
+      /**
+       * Default: one the fake signs, bound to `thinking`. A scripted signature is sent as it is and accepted
+       * back with the same text (the fake remembers it); any other signature is refused.
+       */
+      signature?: string;
+    }
   | {
       type: 'tool_use' | 'server_tool_use';
       /** Default: a fresh `toolu_...` / `srvtoolu_...` id. */
@@ -23,7 +33,16 @@ export type FakeBlock =
        */
       rawInput?: string;
     }
+  /** `data` is accepted back only if the fake sent it (scripted or from `Signer.redactedData`). */
   | { type: 'redacted_thinking'; data: string }
+  /** A compaction block; the fake makes and signs these itself (see compaction.ts). */
+  | {
+      type: 'compaction';
+      content: string | null;
+      encrypted_content: string | null;
+      signature?: string | null;
+      tool_changes?: unknown[] | null;
+    }
   | { type: `${string}_tool_result`; tool_use_id: string; content: unknown; [key: string]: unknown };
 
 /** Faults injected into a streamed answer, counted in SSE events sent (`ping`s included). */
@@ -48,7 +67,8 @@ export interface Latency {
 export interface FakeMessageReply {
   kind: 'message';
   content: FakeBlock[];
-  stop_reason: StopReason;
+  /** The beta set, which adds `compaction` (answers the fake makes itself) to the API's stop reasons. */
+  stop_reason: BetaStopReason;
   stop_sequence?: string | null;
   /** E.g. `{type: 'refusal', category, explanation}` with `stop_reason: 'refusal'`. */
   stop_details?: Record<string, unknown> | null;

@@ -14,9 +14,17 @@
  *  3. each message and content block is well formed (roles, block types, `text`, `tool_use`, `tool_result`,
  *     `thinking` fields);
  *  4. `system`, `tools`, `tool_choice`, sampling parameters and `thinking` are well formed;
- *  5. the conversation makes sense: it starts with a user message, no message but a final assistant one is
- *     empty, `tool_use` ids are unique, and every `tool_use` is answered by a `tool_result` at the start of
- *     the next user turn (and no `tool_result` answers anything else).
+ *  5. the conversation makes sense: it starts with a user message (or with the assistant message holding a
+ *     `compaction` block, see compaction.ts), no message but a final assistant one is empty, `tool_use` ids
+ *     are unique, and every `tool_use` is answered by a `tool_result` at the start of the next user turn
+ *     (and no `tool_result` answers anything else);
+ *  6. a compaction request (`compaction` set) can be compacted (compaction.ts);
+ *  7. with a {@link Signer}: every signed block (`compaction`, `thinking`, `redacted_thinking`) is one the
+ *     fake issued, unchanged.
+ *
+ * Compaction rules answer with the `error.details.error_code` the SDK picks its error class by
+ * (`compaction_block_misplaced` -> `CompactionBlockMisplacedError`, ...). Placement rules run first (a
+ * compaction block in a `system` message would otherwise fail on the role).
  *
  * Roles must alternate by default: our worker never sends two messages of one role in a row, and
  * one that does has a bug worth failing on. The real API is more lenient (it merges consecutive
@@ -25,6 +33,14 @@
  */
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { countBreakpoints, MAX_CACHE_BREAKPOINTS } from './prompt-cache';
+import {
+  compactionPlacementProblem,
+  compactionRequestProblem,
+  signedBlocksProblem,
+  startsWithCompaction,
+  type CodedProblem,
+} from './compaction';
+import type { Signer } from './signatures';
 import { TOOL_NAME_PATTERN } from '../api/tools';
 
 /** The endpoint a request was sent to: `POST /v1/messages` or `POST /v1/messages/count_tokens`. */
@@ -34,15 +50,20 @@ export type Route = 'messages' | 'count_tokens';
 export interface ValidationOptions {
   /** Accept consecutive messages of one role, merging them as the real API does. Default false. */
   lenientRoles?: boolean;
+  /** Checks the signatures of `compaction`, `thinking` and `redacted_thinking` blocks. Default: not checked. */
+  signer?: Signer;
 }
 
 /** The verdict on a request body: valid, or the error message the API would answer with a 400. */
-export type ValidationResult = { ok: true } | { ok: false; message: string };
+export type ValidationResult = { ok: true } | { ok: false; message: string; errorCode?: string };
 
 type Obj = Record<string, unknown>;
 type Role = 'user' | 'assistant';
-/** A rule's verdict: the message of the first problem found, or `undefined` when the rule holds. */
-type Problem = string | undefined;
+/**
+ * A rule's verdict: the message of the first problem found (with its `error_code`, for the refusals that
+ * have one), or `undefined` when the rule holds.
+ */
+type Problem = string | CodedProblem | undefined;
 /** One validation rule over a body already known to be a JSON object. */
 type Rule = (body: Obj, route: Route) => Problem;
 
@@ -256,9 +277,22 @@ function checkBlock(block: unknown, path: string): Problem {
       );
     case 'redacted_thinking':
       return checkStringField(block, 'data', `${path}.redacted_thinking`);
+    case 'compaction':
+      return checkCompactionBlock(block, `${path}.compaction`);
     default:
       return undefined; // image, document, search results, server tool results...: accepted as they are.
   }
+}
+
+/** A compaction block: `content` a non-empty string, or `null` (a failed compaction, sent back as a no-op). */
+function checkCompactionBlock(block: Obj, at: string): Problem {
+  const { content } = block;
+  if (content === undefined || content === null) return undefined;
+  if (typeof content !== 'string') return `${at}.content: Input should be a valid string`;
+  if (content === '') return `${at}.content: String should have at least 1 character`;
+  if (block.tool_changes != null && !Array.isArray(block.tool_changes))
+    return `${at}.tool_changes: Input should be a valid list`;
+  return undefined;
 }
 
 /** A text block: `text` must be a string holding something other than whitespace. */
@@ -444,7 +478,10 @@ function checkThinking(body: Obj, route: Route): Problem {
 /** Roles alternate: no two user or two assistant messages in a row (unless lenient). */
 function checkAlternation(body: Obj): Problem {
   const messages = messagesOf(body);
-  for (let i = 1; i < messages.length; i++) {
+  // The assistant message holding a compaction block stands for the turns it summarized: the API merges it
+  // with an assistant message that follows (the worker sends one after compacting mid-turn).
+  const first = startsWithCompaction(messages) ? 2 : 1;
+  for (let i = first; i < messages.length; i++) {
     if (messages[i].role === messages[i - 1].role) {
       return `messages: roles must alternate between "user" and "assistant", but found multiple "${messages[i].role}" roles in a row`;
     }
@@ -452,9 +489,12 @@ function checkAlternation(body: Obj): Problem {
   return undefined;
 }
 
-/** The first message must come from the user. */
+/** The first message must come from the user, unless it is the assistant message holding a compaction block. */
 function checkFirstRole(body: Obj): Problem {
-  return messagesOf(body)[0].role === 'user' ? undefined : 'messages: first message must use the "user" role';
+  const messages = messagesOf(body);
+  return messages[0].role === 'user' || startsWithCompaction(messages)
+    ? undefined
+    : 'messages: first message must use the "user" role';
 }
 
 /** No message may be empty, except a final assistant message (a prefill to continue from). */
@@ -551,8 +591,68 @@ function checkToolResults(turn: Turn, previous: Turn | undefined): Problem {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Compaction and context management
 
-/** All rules, in the order they run: shapes before semantics, so later rules may trust earlier ones. */
+const COMPACTION_TYPES = ['summarize'];
+const EDIT_TYPES = ['clear_tool_uses_20250919', 'clear_thinking_20251015', 'compact_20260112'];
+
+/** Where `compaction` blocks are (compaction.ts): run before the message shapes, `system` messages included. */
+function checkCompactionPlacement(body: Obj): Problem {
+  return compactionPlacementProblem(body);
+}
+
+/** `compaction`: `{type: 'summarize', instructions?}`, or null. */
+function checkCompactionParam(body: Obj): Problem {
+  const { compaction } = body;
+  if (compaction === undefined || compaction === null) return undefined;
+  if (!isObject(compaction)) return 'compaction: Input should be a valid dictionary';
+  if (!has(compaction, 'type')) return "compaction: Unable to extract tag using discriminator 'type'";
+  if (!COMPACTION_TYPES.includes(compaction.type as string))
+    return badTag('compaction', compaction.type, COMPACTION_TYPES);
+  const { instructions } = compaction;
+  if (instructions !== undefined && instructions !== null && typeof instructions !== 'string')
+    return 'compaction.summarize.instructions: Input should be a valid string';
+  return undefined;
+}
+
+/** `context_management.edits`: known edit types, each at most once, `clear_thinking_20251015` first. */
+function checkContextManagement(body: Obj): Problem {
+  const cm = body.context_management;
+  if (cm === undefined || cm === null) return undefined;
+  if (!isObject(cm)) return 'context_management: Input should be a valid dictionary';
+  if (cm.edits === undefined || cm.edits === null) return undefined;
+  if (!Array.isArray(cm.edits)) return 'context_management.edits: Input should be a valid list';
+  for (const [i, edit] of cm.edits.entries()) {
+    const path = `context_management.edits.${i}`;
+    if (!isObject(edit)) return `${path}: Input should be a valid dictionary`;
+    if (!has(edit, 'type')) return `${path}: Unable to extract tag using discriminator 'type'`;
+    if (!EDIT_TYPES.includes(edit.type as string)) return badTag(path, edit.type, EDIT_TYPES);
+    const at = `${path}.${edit.type as string}`;
+    for (const key of ['trigger', 'keep', 'clear_at_least']) {
+      const value = edit[key];
+      if (value === undefined || value === null || (key === 'keep' && value === 'all')) continue;
+      if (!isObject(value)) return `${at}.${key}: Input should be a valid dictionary`;
+      if (value.type !== 'all') {
+        const problem = checkNumber(`${at}.${key}.value`, value.value, { integer: true, min: 0 });
+        if (problem) return problem;
+      }
+    }
+    if (edit.type === 'clear_thinking_20251015' && i > 0)
+      return `${path}: \`clear_thinking_20251015\` must come first in \`context_management.edits\``;
+    if (cm.edits.findIndex((e) => isObject(e) && e.type === edit.type) !== i)
+      return `${path}: each edit type may appear only once in \`context_management.edits\``;
+  }
+  return undefined;
+}
+
+/** A compaction request (route `messages`) must have something finished to summarize (compaction.ts). */
+function checkCompactionRequest(body: Obj, route: Route): Problem {
+  if (route !== 'messages' || body.compaction === undefined || body.compaction === null) return undefined;
+  return compactionRequestProblem(body);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
 /** At most 4 `cache_control` breakpoints (a top-level `cache_control` takes one). */
 function checkCacheBreakpoints(body: Obj): Problem {
   const found = countBreakpoints(body);
@@ -561,22 +661,27 @@ function checkCacheBreakpoints(body: Obj): Problem {
   return undefined;
 }
 
+/** All rules, in the order they run: shapes before semantics, so later rules may trust earlier ones. */
 const RULES: readonly Rule[] = [
   checkModel,
   checkMaxTokens,
   checkMessagesList,
   checkUnknownKeys,
+  checkCompactionPlacement,
   checkMessageShapes,
   checkSystem,
   checkTools,
   checkToolChoice,
   checkSamplingParams,
   checkThinking,
+  checkCompactionParam,
+  checkContextManagement,
   checkFirstRole,
   checkAlternation,
   checkNonEmptyContent,
   checkUniqueToolUseIds,
   checkToolPairing,
+  checkCompactionRequest,
   checkCacheBreakpoints,
 ];
 
@@ -598,7 +703,14 @@ export function validateRequest(
   for (const rule of RULES) {
     if (rule === checkAlternation && options.lenientRoles) continue;
     const problem = rule(body, route);
-    if (problem !== undefined) return { ok: false, message: problem };
+    if (problem !== undefined) return refusal(problem);
   }
-  return { ok: true };
+  const unsigned = options.signer && signedBlocksProblem(body, options.signer);
+  return unsigned ? refusal(unsigned) : { ok: true };
+}
+
+function refusal(problem: string | CodedProblem): ValidationResult {
+  return typeof problem === 'string'
+    ? { ok: false, message: problem }
+    : { ok: false, message: problem.message, ...(problem.errorCode && { errorCode: problem.errorCode }) };
 }
