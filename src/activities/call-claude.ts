@@ -5,10 +5,14 @@ import type {
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
+import type { BetaContextManagementConfig } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import {
+  COMPACTION_BETA,
   CONFIGURATION_ERROR,
+  CONTEXT_WINDOW_EXCEEDED,
   INVALID_INPUT_KEY,
   MODEL_API_ERROR,
+  SERVER_COMPACTION_BETA,
   type CallClaudeInput,
   type CallClaudeResult,
   type ModelErrorDetails,
@@ -17,6 +21,7 @@ import {
 } from '../api/activity-contract';
 import { AGENT_NOT_SERVED } from '../api/agents';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
+import { startsWithCompaction } from '../api/transcript';
 import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import { withCacheBreakpoints } from './cache-breakpoints';
 import { MessageAccumulator } from './message-accumulator';
@@ -66,9 +71,14 @@ export function createCallClaude(deps: CallClaudeDeps) {
     const prompt = {
       system: call.system,
       tools: [...call.tools.map((t) => t.api), ...call.serverTools],
-      messages: transcript,
+      // The last compaction message on: what it summarized is not sent.
+      messages: transcript.slice(input.promptFrom ?? 0),
     };
     const { system, tools, messages } = call.cacheTtl ? withCacheBreakpoints(prompt, call.cacheTtl) : prompt;
+    const { compact } = input;
+    // A compaction request answers with the block alone, so the API refuses what only shapes a reply
+    // (the SDK's tool runner leaves out the same: stop sequences, a forced tool choice).
+    const forced = request.toolChoice?.type === 'any' || request.toolChoice?.type === 'tool';
     const body: MessageCreateParamsStreaming = {
       model: call.model,
       max_tokens: request.maxTokens,
@@ -76,11 +86,15 @@ export function createCallClaude(deps: CallClaudeDeps) {
       stream: true,
       ...(system !== undefined && { system }),
       ...(tools.length > 0 && { tools }),
-      ...(request.toolChoice && tools.length > 0 && { tool_choice: request.toolChoice }),
+      ...(request.toolChoice &&
+        tools.length > 0 &&
+        !(compact && forced) && { tool_choice: request.toolChoice }),
       ...(call.temperature !== undefined && { temperature: call.temperature }),
-      ...(call.stopSequences?.length && { stop_sequences: call.stopSequences }),
+      ...(call.stopSequences?.length && !compact && { stop_sequences: call.stopSequences }),
       ...(call.thinking && { thinking: call.thinking }),
     };
+    const beta = compactionParams(input, request, messages);
+    const betas = [...new Set([...(call.betas ?? []), ...beta.betas])];
     const signal = cancellationSignal();
     // Percent-encoded: a workflow id may hold characters no HTTP header can carry (non-latin-1, CR/LF).
     const options = { signal, headers: { [CONVERSATION_ID_HEADER]: encodeURIComponent(workflowId) } };
@@ -97,8 +111,10 @@ export function createCallClaude(deps: CallClaudeDeps) {
     try {
       // The raw event stream, accumulated by our own strict accumulator: the SDK's stream helpers parse
       // tool input leniently (and the beta one throws on invalid JSON), and neither may decide what runs.
-      const { data: stream, request_id } = call.betas?.length
-        ? await deps.anthropic.beta.messages.create({ ...body, betas: call.betas }, options).withResponse()
+      const { data: stream, request_id } = betas.length
+        ? await deps.anthropic.beta.messages
+            .create({ ...body, ...beta.params, betas }, options)
+            .withResponse()
         : await deps.anthropic.messages.create(body, options).withResponse();
       for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
         events++;
@@ -108,7 +124,8 @@ export function createCallClaude(deps: CallClaudeDeps) {
       const { message, rawInputs, stopped } = accumulator.finish();
       deps.observer?.onEnd(workflowId, { ok: true });
       const result = judge(message, rawInputs, stopped, call.tools, request_id ?? undefined, deps.prices);
-      deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
+      // A compaction's block enters the transcript as its own message, which the workflow adds.
+      if (!compact) deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
       return call.agent ? { ...result, agent: call.agent } : result;
     } catch (err) {
       deps.observer?.onEnd(workflowId, {
@@ -121,6 +138,44 @@ export function createCallClaude(deps: CallClaudeDeps) {
       clearInterval(beat);
     }
   };
+}
+
+/**
+ * The beta parameters of compaction: a compaction request (`compaction`), the server-side edit
+ * (`context_management`, never with a compaction request: the API refuses the pair), and the betas
+ * they and a prompt that starts with a compaction block need.
+ */
+function compactionParams(
+  input: CallClaudeInput,
+  request: ModelRequest,
+  messages: readonly unknown[],
+): {
+  params: {
+    compaction?: { type: 'summarize'; instructions?: string };
+    context_management?: BetaContextManagementConfig;
+  };
+  betas: string[];
+} {
+  const server = request.serverCompaction;
+  if (input.compact) {
+    const { instructions } = input.compact;
+    return {
+      params: { compaction: { type: 'summarize', ...(instructions && { instructions }) } },
+      betas: [COMPACTION_BETA, ...(server ? [SERVER_COMPACTION_BETA] : [])],
+    };
+  }
+  const first = messages[0] as Parameters<typeof startsWithCompaction>[0];
+  const betas = [
+    ...(server ? [SERVER_COMPACTION_BETA] : []),
+    ...(startsWithCompaction(first) && !server ? [COMPACTION_BETA] : []),
+  ];
+  if (!server) return { params: {}, betas };
+  const edit = {
+    type: 'compact_20260112' as const,
+    trigger: { type: 'input_tokens' as const, value: server.triggerTokens },
+    ...(server.instructions && { instructions: server.instructions }),
+  };
+  return { params: { context_management: { edits: [edit] } }, betas };
 }
 
 /** What one call is made with: the request's options, or those of the agent's definition as deployed now. */
@@ -232,7 +287,7 @@ function judge(
     }
     return kept;
   });
-  const usage = final.usage;
+  const usage = totalUsage(final.usage);
   const cacheWrite1h = usage.cache_creation?.ephemeral_1h_input_tokens ?? 0;
   const cacheWrite = usage.cache_creation_input_tokens ?? 0;
   const costUsd = prices
@@ -262,9 +317,50 @@ function judge(
       cacheReadInputTokens: usage.cache_read_input_tokens ?? 0,
       ...(cacheWrite1h > 0 && { cacheCreation1hInputTokens: cacheWrite1h }),
       ...(costUsd !== undefined && { costUsd }),
+      ...(usage.compaction && { compaction: usage.compaction }),
     },
     toolCalls,
     ...(requestId && { requestId }),
+  };
+}
+
+/** One `usage.iterations` entry (beta), as far as the totals need it. */
+interface IterationUsage {
+  type: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation?: { ephemeral_1h_input_tokens?: number; ephemeral_5m_input_tokens?: number } | null;
+}
+
+/**
+ * The usage a call is billed for: the top-level counts plus those of its compaction iterations, which
+ * the API reports only in `usage.iterations` (its other iterations are in the top-level counts).
+ */
+export function totalUsage(usage: Anthropic.Usage): Anthropic.Usage & {
+  compaction?: { inputTokens: number; outputTokens: number };
+} {
+  const iterations = (usage as { iterations?: IterationUsage[] | null }).iterations ?? [];
+  const compactions = iterations.filter((i) => i.type === 'compaction');
+  if (compactions.length === 0) return usage;
+  const sum = (pick: (i: IterationUsage) => number | undefined) =>
+    compactions.reduce((total, i) => total + (pick(i) ?? 0), 0);
+  const oneHour = sum((i) => i.cache_creation?.ephemeral_1h_input_tokens);
+  const fiveMinutes = sum((i) => i.cache_creation?.ephemeral_5m_input_tokens);
+  const compaction = { inputTokens: sum((i) => i.input_tokens), outputTokens: sum((i) => i.output_tokens) };
+  return {
+    ...usage,
+    input_tokens: (usage.input_tokens ?? 0) + compaction.inputTokens,
+    output_tokens: (usage.output_tokens ?? 0) + compaction.outputTokens,
+    cache_creation_input_tokens:
+      (usage.cache_creation_input_tokens ?? 0) + sum((i) => i.cache_creation_input_tokens),
+    cache_read_input_tokens: (usage.cache_read_input_tokens ?? 0) + sum((i) => i.cache_read_input_tokens),
+    cache_creation: {
+      ephemeral_1h_input_tokens: (usage.cache_creation?.ephemeral_1h_input_tokens ?? 0) + oneHour,
+      ephemeral_5m_input_tokens: (usage.cache_creation?.ephemeral_5m_input_tokens ?? 0) + fiveMinutes,
+    },
+    compaction,
   };
 }
 
@@ -297,13 +393,16 @@ function parseObject(text: string): Record<string, unknown> | undefined {
  */
 export function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof Anthropic.APIError) {
-    const body = err.error as { error?: { type?: string; message?: string } } | undefined;
+    const body = err.error as
+      { error?: { type?: string; message?: string; details?: { error_code?: unknown } } } | undefined;
+    const errorCode = body?.error?.details?.error_code;
     const details: ModelErrorDetails = {
       status: err.status,
       errorType:
         err.type ??
         body?.error?.type ??
         (err instanceof Anthropic.APIConnectionError ? 'connection_error' : undefined),
+      ...(typeof errorCode === 'string' && { errorCode }),
       requestId: err.requestID ?? undefined,
       message: body?.error?.message ?? err.message,
     };
@@ -324,7 +423,7 @@ export function toFailure(err: unknown): ApplicationFailure {
       nextRetryDelay,
     });
     return ApplicationFailure.create({
-      type: MODEL_API_ERROR,
+      type: contextWindowExceeded(err.status, details.message) ? CONTEXT_WINDOW_EXCEEDED : MODEL_API_ERROR,
       message: `Anthropic API ${what}: ${details.message}`,
       nonRetryable: !retryable,
       details: [details],
@@ -340,6 +439,11 @@ export function toFailure(err: unknown): ApplicationFailure {
     message: `model call failed: ${message}`,
     details: [{ message }],
   });
+}
+
+/** The API's refusal of a prompt over the model's context window: 400 "prompt is too long: N tokens > M maximum". */
+function contextWindowExceeded(status: number | undefined, message: string): boolean {
+  return status === 400 && /^prompt is too long\b/i.test(message);
 }
 
 /** `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date), capped. */

@@ -59,6 +59,14 @@ export class MessageAccumulator {
             open.block.citations = [...((open.block.citations as unknown[]) ?? []), delta.citation];
             return;
           default:
+            if ((delta as { type: string }).type === 'compaction_delta') {
+              // A compaction block (beta): the delta carries its final value, assigned as the SDK's
+              // BetaMessageStream does; its signature and tool_changes came with content_block_start.
+              const compaction = delta as unknown as { content: string | null; encrypted_content?: unknown };
+              open.block.content = compaction.content;
+              if ('encrypted_content' in compaction)
+                open.block.encrypted_content = compaction.encrypted_content;
+            }
             // A delta type newer than this code: keep the stream going, as the SDK does.
             return;
         }

@@ -110,6 +110,7 @@ export class AgentTools {
       promptCaching: agent.promptCaching,
       ...(agent.limits && { limits: agent.limits }),
       ...(agent.budget && { budget: agent.budget }),
+      ...(agent.compaction && { compaction: agent.compaction }),
       maxSubAgentDepth: agent.maxSubAgentDepth,
       tools,
       ...(listing.unavailable.length > 0 && { unavailable: listing.unavailable }),

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { TextBlockParam, ThinkingConfigParam, ToolUnion } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
-import { BudgetSchema, LimitsSchema, type Budget, type Limits } from '../api/conversation';
+import {
+  BudgetSchema,
+  CompactionSchema,
+  LimitsSchema,
+  type Budget,
+  type CompactionConfig,
+  type Limits,
+} from '../api/conversation';
 import { AGENT_NAME_PATTERN } from '../api/agents';
 import { formatIssues } from '../api/issues';
 import { mcpServerConfigSchema, type McpServerConfig } from '../mcp/types';
@@ -33,6 +40,11 @@ export interface AgentSpec {
   limits?: Limits;
   /** A ceiling on each conversation's spend, in dollars and/or tokens (a conversation's own wins). */
   budget?: Budget;
+  /**
+   * Compaction, so its conversations outlive the context window: a token threshold, the context-window
+   * fallback (on by default), instructions, client or server mode (a conversation's own settings win).
+   */
+  compaction?: CompactionConfig;
   /** Prompt caching (default `5m`; see the conversation input's `promptCaching`). */
   promptCaching?: '5m' | '1h' | 'off';
   thinking?: ThinkingConfigParam;
@@ -86,6 +98,7 @@ const SpecSchema = z.object({
     .optional(),
   limits: LimitsSchema.optional(),
   budget: BudgetSchema.optional(),
+  compaction: CompactionSchema.optional(),
   promptCaching: z.enum(['5m', '1h', 'off']).optional(),
   thinking: z.looseObject({ type: z.string() }).optional(),
   maxTokens: z.number().int().positive().optional(),

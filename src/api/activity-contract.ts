@@ -38,6 +38,8 @@ export interface ModelRequest {
   betas?: string[];
   /** Prompt caching: the lifetime of the breakpoints the worker places; absent = no breakpoints. */
   cacheTtl?: PromptCacheTtl;
+  /** Server-side compaction: each call carries a `compact_20260112` edit with this trigger. */
+  serverCompaction?: { triggerTokens: number; instructions?: string };
 }
 
 export type PromptCacheTtl = '5m' | '1h';
@@ -53,10 +55,32 @@ export interface CallClaudeInput {
    * the worker needs no query on the happy path; without them (or on a cache miss) it queries.
    */
   tail?: { from: number; messages: MessageParam[] };
+  /**
+   * Where the prompt starts in the transcript: the last compaction message (absent: at 0). The
+   * messages before it are summarized by it and not sent.
+   */
+  promptFrom?: number;
+  /**
+   * A compaction request (beta `compact-2026-09-04`): the answer is one signed `compaction` block, which
+   * the workflow adds to the transcript itself (the worker's cache does not append it).
+   */
+  compact?: { instructions?: string };
   request: ModelRequest;
   /** For logs and observers. */
   turn: number;
 }
+
+/** The beta of compaction on demand (a `compaction` request, and compaction blocks sent back). */
+export const COMPACTION_BETA = 'compact-2026-09-04';
+/** The beta of server-side threshold compaction (`context_management` edit `compact_20260112`). */
+export const SERVER_COMPACTION_BETA = 'compact-2026-01-12';
+/** The API's default trigger of server-side compaction (input tokens). */
+export const DEFAULT_SERVER_COMPACTION_TRIGGER = 150_000;
+/**
+ * The failure type of a call the API refused because the prompt does not fit the model's context
+ * window ("prompt is too long"): the workflow compacts and calls again instead of parking.
+ */
+export const CONTEXT_WINDOW_EXCEEDED = 'ContextWindowExceeded';
 
 /** A tool_use block of the answer, judged by the worker that received it. */
 export interface ToolCallInfo {
@@ -93,6 +117,11 @@ export interface CallUsage {
   cacheCreation1hInputTokens?: number;
   /** US dollars, from the worker's price table; absent when the model has no price there. */
   costUsd?: number;
+  /**
+   * Of the counts above, those of compaction iterations (`usage.iterations` entries of type
+   * `compaction`, which the API leaves out of its top-level usage): input and output tokens.
+   */
+  compaction?: { inputTokens: number; outputTokens: number };
 }
 
 export interface CallClaudeResult {
@@ -100,7 +129,7 @@ export interface CallClaudeResult {
   message: { role: 'assistant'; content: ContentBlock[] };
   id: string;
   model: string;
-  stopReason: StopReason;
+  stopReason: StopReason | 'compaction';
   stopSequence: string | null;
   stopDetails: unknown;
   usage: CallUsage;
@@ -144,6 +173,8 @@ export interface ModelErrorDetails {
   status?: number;
   /** The API's `error.type`, e.g. `invalid_request_error`, `overloaded_error`. */
   errorType?: string;
+  /** The API's `error.details.error_code`, when it gives one (e.g. `compaction_signature_invalid`). */
+  errorCode?: string;
   requestId?: string;
   message: string;
 }

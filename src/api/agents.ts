@@ -3,7 +3,7 @@
  * about its agent, and how a conversation of a sub-agent is linked to its parent. Workflow-safe.
  */
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Budget, Limits, UsageTotals } from './conversation';
+import type { Budget, CompactionConfig, Limits, UsageTotals } from './conversation';
 import type { ToolEffect } from './tools';
 
 /** The rule for an agent's name (the same as a tool's: a sub-agent is offered as a tool by this name). */
@@ -46,6 +46,8 @@ export interface AgentSnapshot {
   limits?: Limits;
   /** The agent's budget for each of its conversations (a conversation's own wins). */
   budget?: Budget;
+  /** The agent's compaction settings (a conversation's own win, field by field). */
+  compaction?: CompactionConfig;
   maxSubAgentDepth: number;
   tools: AgentToolInfo[];
   /** MCP servers that could not be listed (their tools are missing from this run), with why. */

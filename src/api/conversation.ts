@@ -58,7 +58,12 @@ export type AttentionReason =
   /** The worker cannot serve this conversation as configured (unknown tool name, bad option). */
   | 'configuration'
   /** Its spend reached its budget (dollars or tokens): raise it (`raiseBudget`) or end it. */
-  | 'budget_exceeded';
+  | 'budget_exceeded'
+  /**
+   * A compaction the conversation needed failed (the API's `error_code` in `errorType`): resume tries
+   * it again (a threshold's or an operator's is skipped instead), or end it.
+   */
+  | 'compaction_failed';
 
 export interface Attention {
   reason: AttentionReason;
@@ -103,6 +108,34 @@ export const BudgetSchema = z
   })
   .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'a budget needs usd or tokens' });
 export type Budget = z.infer<typeof BudgetSchema>;
+
+/**
+ * Compaction: the API summarizes the conversation into one signed `compaction` block that later calls
+ * send first, in place of what it summarized, so a conversation outlives the context window. The
+ * transcript people see keeps everything (the summarized part marked as compacted); the run
+ * continues-as-new after a compaction, so history and payloads stay small.
+ */
+export const CompactionSchema = z.strictObject({
+  /**
+   * Compact once the prompt reaches this many tokens (as the last model call measured it): before a
+   * turn starts (its new message is kept verbatim), or before a call within a long tool loop.
+   */
+  thresholdTokens: z.number().int().min(1000).max(10_000_000).optional(),
+  /**
+   * When the model's context window is full (`model_context_window_exceeded`, or the API's "prompt is
+   * too long"): compact and make the call again instead of parking. On unless set to false.
+   */
+  onContextWindow: z.boolean().optional(),
+  /** Replaces the API's summarization prompt. */
+  instructions: z.string().trim().min(1).max(20_000).optional(),
+  /**
+   * `client` (default): the worker asks for each compaction (beta `compact-2026-09-04`). `server`: every
+   * call carries `context_management` with a `compact_20260112` edit at `thresholdTokens` (default
+   * 150,000) and the API compacts as part of an answer (beta `compact-2026-01-12`).
+   */
+  mode: z.enum(['client', 'server']).optional(),
+});
+export type CompactionConfig = z.infer<typeof CompactionSchema>;
 
 /** How a sub-agent's conversation names the conversation that called it (set by the parent workflow). */
 const ParentLinkSchema = z.strictObject({
@@ -265,6 +298,8 @@ export const ConversationInputSchema = z
     limits: LimitsSchema.default({}),
     /** A ceiling on its spend (the agent's budget otherwise; see {@link BudgetSchema}). */
     budget: BudgetSchema.optional(),
+    /** Compaction settings (over the agent's; see {@link CompactionSchema}). */
+    compaction: CompactionSchema.optional(),
     /** Set by the parent workflow on a sub-agent's conversation. */
     parent: ParentLinkSchema.optional(),
   })
@@ -329,7 +364,7 @@ export const EMPTY_USAGE: UsageTotals = {
 
 /** How the last model response ended. */
 export interface LastStop {
-  reason: StopReason;
+  reason: StopReason | 'compaction';
   /** `stop_details` (refusals). */
   details?: unknown;
   stopSequence?: string | null;
@@ -349,6 +384,43 @@ export interface ToolCallInFlight {
 export interface MessageMeta {
   turn: number;
   at: string;
+  /** The message is a compaction block: the prompt starts here (until the next one). */
+  compaction?: { trigger: CompactionTrigger; summarized: number };
+}
+
+/** What made a conversation compact. */
+export type CompactionTrigger = 'threshold' | 'context_window' | 'operator' | 'server';
+
+/** One compaction, as the state keeps it. */
+export interface CompactionRecord {
+  trigger: CompactionTrigger;
+  at: string;
+  turn: number;
+  /** Index (in the whole transcript) of the compaction message; the messages before it are summarized. */
+  index: number;
+  /** The prompt's size before (tokens, as the last call measured it), when known. */
+  tokensBefore?: number;
+  /** The compaction's own usage (its `usage.iterations` entry). */
+  inputTokens: number;
+  outputTokens: number;
+  by?: string;
+}
+
+/** Where the transcript stands with compaction (absent until the first). */
+export interface CompactionView {
+  /** Compactions so far (all runs). */
+  count: number;
+  /** The newest 20. */
+  recent: CompactionRecord[];
+  /** Index (in the whole transcript) where the prompt sent to the model starts. */
+  promptFrom: number;
+  /**
+   * Messages before `firstIndex` were summarized in earlier runs and are not in this run's state: the
+   * run `runId` (of this workflow id) holds them, and names the run before it in its own state.
+   */
+  earlier?: { runId: string; firstIndex: number };
+  /** An operator asked for a compaction that has not happened yet. */
+  requested?: { by?: string; at: string };
 }
 
 /** The answer of {@link stateQuery}. */
@@ -366,12 +438,14 @@ export interface ConversationState {
   budget?: { limit: Budget; spent: { usd: number; tokens: number } };
   /** Current (or last) user turn, from 1; 0 before the first message. */
   turn: number;
-  /** Messages in the transcript (API form). */
+  /** Messages in the transcript (API form), from its very first (earlier runs' compacted ones included). */
   messageCount: number;
-  /** The requested range of the transcript (all of it by default). */
+  /** The requested range of the transcript (all of it by default, as far as this run holds it). */
   messages: MessageParam[];
   /** Index of `messages[0]` in the transcript. */
   from: number;
+  /** Compaction: where the prompt starts, the compactions so far, where earlier messages are. */
+  compaction?: CompactionView;
   meta: MessageMeta[];
   modelCallInFlight: boolean;
   toolCallsInFlight: ToolCallInFlight[];
@@ -440,6 +514,19 @@ export type RaiseBudgetRequest = z.input<typeof RaiseBudgetSchema>;
  * conversation parked on its budget goes on if it is now under it. Answers with the budget.
  */
 export const raiseBudgetUpdate = defineUpdate<Budget, [RaiseBudgetRequest]>('raiseBudget');
+/** Who asks for a compaction, why, and with which summarization instructions (this one only). */
+export const CompactRequestSchema = z.strictObject({
+  by: z.string().max(MAX_NAME).optional(),
+  note: z.string().max(MAX_REASON).optional(),
+  instructions: z.string().trim().min(1).max(20_000).optional(),
+});
+export type CompactRequest = z.input<typeof CompactRequestSchema>;
+/**
+ * Compacts the conversation at its next safe point: at once when it is idle or parked (a parked one
+ * goes on after it), before the next model call when it is running. Answers with the compaction view
+ * (`requested` set until it happens). Refused for a conversation whose compaction is server-side.
+ */
+export const compactUpdate = defineUpdate<CompactionView, [CompactRequest]>('compact');
 /** Ends the conversation (parked, idle, refused or awaiting approval). */
 export const endUpdate = defineUpdate<ConversationStatus, [EndRequest]>('end');
 /** The conversation's state, with the transcript or a range of it. */

@@ -4,7 +4,8 @@
  * The transcript always alternates user/assistant: a message of the same role as the last one is
  * merged into it (a `pause_turn` continuation extends the paused assistant message; a user message
  * after a turn that ended without an answer joins the previous user message), as the API itself
- * treats consecutive same-role messages as one turn.
+ * treats consecutive same-role messages as one turn. The one exception is a compaction message (one
+ * `compaction` block): it stands alone, as the SDK's tool runner sends it.
  *
  * A digest chain (`digests[i]` covers messages 0..i) lets the model-call activity check that the
  * transcript it rebuilt from its cache is exactly the workflow's, without sending it through history.
@@ -49,12 +50,32 @@ export function mergeMessages(a: MessageParam, b: MessageParam): MessageParam {
 }
 
 /**
+ * A message that is one `compaction` block: the prompt starts with it, and nothing merges into it or
+ * it into anything (the API takes it as its own first message, whatever role comes next).
+ */
+export function isCompactionMessage(message: MessageParam | undefined): boolean {
+  if (!message || typeof message.content === 'string' || message.content.length !== 1) return false;
+  return (message.content[0] as { type: string }).type === 'compaction';
+}
+
+/** Whether a message starts with a `compaction` block (one the API put first in an answer, too). */
+export function startsWithCompaction(message: MessageParam | undefined): boolean {
+  if (!message || typeof message.content === 'string') return false;
+  return (message.content[0] as { type: string } | undefined)?.type === 'compaction';
+}
+
+/**
  * Appends `message` to `messages` and `digests` in place, merging it into the last message when the
  * roles match. Returns the index of the message it ended up in.
  */
 export function appendMessage(messages: MessageParam[], digests: string[], message: MessageParam): number {
   const last = messages.length - 1;
-  if (last >= 0 && messages[last].role === message.role) {
+  if (
+    last >= 0 &&
+    messages[last].role === message.role &&
+    !isCompactionMessage(messages[last]) &&
+    !isCompactionMessage(message)
+  ) {
     messages[last] = mergeMessages(messages[last], message);
     digests[last] = chainDigest(last > 0 ? digests[last - 1] : EMPTY_DIGEST, messages[last]);
     return last;

@@ -13,6 +13,7 @@
  *   reject <workflowId> <toolUseId> --reason R [--by NAME]
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
  *   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (raises a conversation's budget)
+ *   compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]  (compacts it at its next safe point)
  *   schedule create <prompt|-> --cron EXPR | --every 1h [--timezone TZ] [--agent NAME] [--model M] [--id ID]
  *   schedule list | show <id> | pause <id> [--note N] | unpause <id> | trigger <id> | delete <id>   (src/cli/schedule.ts)
  *
@@ -211,6 +212,17 @@ async function run(
       out({ budget }, `budget: ${budgetText(budget)}`);
       return 0;
     }
+    case 'compact': {
+      const { instructions, note } = command;
+      const view = await agent.compact(command.workflowId, { instructions, note, by });
+      out(
+        { compaction: view },
+        view.requested
+          ? `compaction requested (${view.count} so far): it happens at the next safe point`
+          : `compacted (${view.count} so far)`,
+      );
+      return 0;
+    }
     case 'watch': {
       await watchConversation(agent, config, command.workflowId, command.json, token);
       return 0;
@@ -274,6 +286,7 @@ function renderState(state: ConversationState, scheduleId?: string): string {
     `status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`,
     `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`,
     ...(state.budget ? [`budget: ${spentText(state.budget)}`] : []),
+    ...compactionLines(state),
     ...(scheduleId ? [`schedule: ${scheduleId}`] : []),
     ...agentLines(state),
   ];
@@ -286,6 +299,10 @@ function renderState(state: ConversationState, scheduleId?: string): string {
       if (b.type === 'text') lines.push(`${message.role}: ${String(b.text)}`);
       else if (b.type === 'tool_use')
         lines.push(`${message.role}: >>> Tool Call: ${JSON.stringify(b.name)} ${JSON.stringify(b.input)}`);
+      else if (b.type === 'compaction')
+        lines.push(
+          `— compacted: the messages before this one are summarized —\n${message.role}: [summary] ${String(b.content)}`,
+        );
       else if (b.type === 'tool_result')
         lines.push(
           `${message.role}: <<< Tool Result${b.is_error ? ' (error)' : ''}: ${typeof b.content === 'string' ? b.content : JSON.stringify(b.content)}`,
@@ -298,6 +315,25 @@ function renderState(state: ConversationState, scheduleId?: string): string {
       `pending approval: ${p.toolUseId} ${p.name} ${JSON.stringify(p.input)} (deadline ${p.deadline})`,
     );
   return lines.join('\n');
+}
+
+/**
+ * Where the transcript stands with compaction: how many, the last one, the prompt's start, and where
+ * the messages summarized in earlier runs are (not shown here: `earlierMessages` in the client).
+ */
+function compactionLines(state: ConversationState): string[] {
+  const view = state.compaction;
+  if (!view) return [];
+  const last = view.recent.at(-1);
+  return [
+    `compactions: ${view.count}${last ? ` (last: ${last.trigger}${last.by ? ` by ${last.by}` : ''} at message ${last.index}, ${last.at})` : ''}; the prompt starts at message ${view.promptFrom}`,
+    ...(view.earlier
+      ? [`messages 0-${view.earlier.firstIndex - 1}: compacted, in run ${view.earlier.runId}`]
+      : []),
+    ...(view.requested
+      ? [`compaction requested${view.requested.by ? ` by ${view.requested.by}` : ''} at ${view.requested.at}`]
+      : []),
+  ];
 }
 
 /** `$0.50, 100,000 tokens`: a budget's ceilings. */

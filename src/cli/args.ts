@@ -39,6 +39,7 @@ export const USAGE = `usage: agent <command> [--json]
   reject <workflowId> <toolUseId> --reason R [--by NAME]
   resume <workflowId> [--note N] [--by NAME]     end <workflowId> [--reason R] [--by NAME]     cancel <workflowId>
   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (new ceilings; a conversation parked on its budget goes on)
+  compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]   (summarize it now; the prompt starts at the summary)
   - as the prompt or message reads it from stdin (at most 256 KiB)
   --agent: an agent the workers serve (defineAgent); it brings its model, system prompt, tools and max tokens
   --budget-usd, --budget-tokens, --usd, --tokens: a ceiling on the conversation's spend, in US dollars and/or tokens
@@ -65,6 +66,7 @@ const OPTIONS = {
   input: { type: 'string' },
   reason: { type: 'string' },
   note: { type: 'string' },
+  instructions: { type: 'string' },
   by: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -99,6 +101,7 @@ const COMMANDS = {
   end: { positionals: ['workflowId'], options: ['reason', 'by'] },
   cancel: { positionals: ['workflowId'], options: [] },
   budget: { positionals: ['workflowId'], options: ['usd', 'tokens', 'note', 'by'] },
+  compact: { positionals: ['workflowId'], options: ['instructions', 'note', 'by'] },
 } as const satisfies Record<string, CommandSpec & { options: readonly OptionName[] }>;
 type CommandName = keyof typeof COMMANDS;
 
@@ -132,6 +135,7 @@ export type Command = { json: boolean } & (
   | { name: 'resume'; workflowId: string; note?: string; by?: string }
   | { name: 'end'; workflowId: string; reason?: string; by?: string }
   | ({ name: 'budget'; workflowId: string; note?: string; by?: string } & Budget)
+  | { name: 'compact'; workflowId: string; instructions?: string; note?: string; by?: string }
 );
 
 /** Parses and validates the arguments (without the node and script paths); throws {@link UsageError}. */
@@ -240,6 +244,15 @@ export function parseCommand(argv: string[]): Command {
         json,
         workflowId: id(args[0], 'workflowId'),
         ...optional('reason', str('reason'), (v) => text(v, '--reason', 4000)),
+        ...optional('by', str('by'), operator),
+      };
+    case 'compact':
+      return {
+        name: command,
+        json,
+        workflowId: id(args[0], 'workflowId'),
+        ...optional('instructions', str('instructions'), (v) => text(v, '--instructions', 20_000)),
+        ...optional('note', str('note'), (v) => text(v, '--note', 4000)),
         ...optional('by', str('by'), operator),
       };
   }

@@ -12,6 +12,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
 import type { LiveMessage } from '../streaming/protocol';
@@ -29,12 +30,16 @@ import {
   CONVERSATION_WORKFLOW,
   endUpdate,
   raiseBudgetUpdate,
+  compactUpdate,
   resumeUpdate,
   sendMessageUpdate,
   stateQuery,
   type Budget,
+  type CompactionView,
+  type CompactRequest,
   type ConversationInput,
   type ConversationState,
+  type MessageMeta,
   type ConversationStatus,
   type RaiseBudgetRequest,
   type SendMessageInput,
@@ -320,6 +325,52 @@ export class AgentClient {
     return this.update(workflowId, () =>
       this.handle(workflowId).executeUpdate(raiseBudgetUpdate, { args: [request] }),
     );
+  }
+
+  /**
+   * Compacts the conversation at its next safe point (at once when idle or parked on its context
+   * window; before the next model call when running): the API summarizes it, the prompt starts at the
+   * summary, the transcript keeps everything. `instructions` replace the summarization prompt for this
+   * compaction. Refused (`refused`) once ended, or when the conversation compacts server-side.
+   */
+  compact(workflowId: string, request: CompactRequest = {}): Promise<CompactionView> {
+    return this.update(workflowId, () =>
+      this.handle(workflowId).executeUpdate(compactUpdate, { args: [request] }),
+    );
+  }
+
+  /**
+   * The messages before `before` that earlier runs hold (compacted and not carried into the current
+   * run), oldest first, each with its index in the whole transcript: read from those runs' histories
+   * (a query on a closed run replays it on a worker). Stops at `limit` messages (default 1000).
+   */
+  async earlierMessages(
+    workflowId: string,
+    options: { before?: number; limit?: number } = {},
+  ): Promise<Array<{ index: number; message: MessageParam; meta?: MessageMeta }>> {
+    const limit = options.limit ?? 1000;
+    const state = await this.getState(workflowId, { from: 0, to: 0 });
+    let earlier = state.compaction?.earlier;
+    const found: Array<{ index: number; message: MessageParam; meta?: MessageMeta }> = [];
+    while (earlier && found.length < limit) {
+      const runId = earlier.runId;
+      const run = this.client.workflow.getHandle<typeof conversationWorkflow>(workflowId, runId);
+      const to = Math.min(earlier.firstIndex, options.before ?? earlier.firstIndex);
+      let from = to;
+      let older: ConversationState | undefined;
+      // One run's messages, newest pages first (each answer fits one payload).
+      while (found.length < limit) {
+        const page = await this.call(workflowId, () => run.query(stateQuery, { from: 0, to: from }));
+        older ??= page;
+        if (page.messages.length === 0 || page.from >= from) break;
+        found.unshift(
+          ...page.messages.map((message, i) => ({ index: page.from + i, message, meta: page.meta[i] })),
+        );
+        from = page.from;
+      }
+      earlier = older?.compaction?.earlier;
+    }
+    return found.slice(-limit);
   }
 
   /** Cancels a conversation (aborting the model stream in flight). */

@@ -7,9 +7,11 @@ import { z } from 'zod';
 import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
 import { formatIssues } from '../api/issues';
 import {
+  CompactRequestSchema,
   CONVERSATION_STATUSES,
   RaiseBudgetSchema,
   type Budget,
+  type CompactionView,
   type ConversationState,
   type ConversationStatus,
 } from '../api/conversation';
@@ -74,6 +76,7 @@ const BudgetBodySchema = RaiseBudgetSchema.omit({ by: true })
   .refine((b) => b.usd !== undefined || b.tokens !== undefined, {
     message: 'give usd and/or tokens (the new ceilings)',
   });
+const CompactBodySchema = CompactRequestSchema.omit({ by: true }).strict();
 const ListQuerySchema = z.object({
   status: z.enum(CONVERSATION_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -122,6 +125,12 @@ export type BudgetBody = z.infer<typeof BudgetBodySchema>;
 /** `POST /api/conversations/:id/budget`: the conversation's budget, its new ceilings applied. */
 export interface BudgetResponse {
   budget: Budget;
+}
+/** `POST /api/conversations/:id/compact` takes this (the operator comes from `x-ops-operator`). */
+export type CompactBody = z.infer<typeof CompactBodySchema>;
+/** `POST /api/conversations/:id/compact`: where the conversation stands with compaction. */
+export interface CompactResponse {
+  compaction: CompactionView;
 }
 /** `POST /stream/publish`: the lines applied, and those skipped (with the first few problems). */
 export interface PublishResponse {
@@ -430,6 +439,18 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       if (!body.success) return badRequest(reply, body.error);
       const budget = await options.agent.raiseBudget(id, { ...body.data, by: operator.name });
       return { budget } satisfies BudgetResponse;
+    });
+
+    // Compacting costs a model call and changes what the model sees: recorded as the operator's.
+    api.post('/api/conversations/:id/compact', async (request, reply) => {
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
+      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
+      const body = CompactBodySchema.safeParse(request.body ?? {});
+      if (!body.success) return badRequest(reply, body.error);
+      const compaction = await options.agent.compact(id, { ...body.data, by: operator.name });
+      return { compaction } satisfies CompactResponse;
     });
   });
 

@@ -20,6 +20,11 @@ import {
   resolveLimits,
   type Attention,
   type Budget,
+  type CompactionConfig,
+  type CompactionRecord,
+  type CompactionTrigger,
+  type CompactionView,
+  type CompactRequest,
   type ConversationConfig,
   type ConversationResult,
   type ConversationState,
@@ -41,7 +46,15 @@ import {
   AGENT_STATUS,
 } from '../api/search-attributes';
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import { EMPTY_DIGEST, answerMessage, appendMessage, blocksOf } from '../api/transcript';
+import {
+  EMPTY_DIGEST,
+  answerMessage,
+  appendMessage,
+  blocksOf,
+  digestsOf,
+  isCompactionMessage,
+  startsWithCompaction,
+} from '../api/transcript';
 import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES, utf8Bytes } from '../api/bounds';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
@@ -73,6 +86,32 @@ export interface CarriedState {
   /** Budget ceilings an operator set (`raiseBudget`). */
   budgetOverride?: Budget;
   subAgents?: SubAgentRun[];
+  /** Compaction: where this run's transcript starts in the whole one, and what came before. */
+  compaction?: CarriedCompaction;
+}
+
+/** What continue-as-new carries of compaction. */
+export interface CarriedCompaction {
+  /** Index (in the whole transcript) of the first message carried. */
+  firstIndex: number;
+  /** The run that holds the messages before `firstIndex` (summarized, not carried). */
+  earlierRunId?: string;
+  count: number;
+  recent: CompactionRecord[];
+  /** The prompt's size after the last call (tokens), for the threshold. */
+  contextTokens?: number;
+  requested?: PendingCompaction;
+}
+
+/** An operator's compaction, waiting for its safe point. */
+export interface PendingCompaction extends CompactRequest {
+  at: string;
+}
+
+/** Compaction settings with defaults: the agent's, under the conversation's. */
+export interface ResolvedCompaction extends Omit<CompactionConfig, 'onContextWindow' | 'mode'> {
+  onContextWindow: boolean;
+  mode: 'client' | 'server';
 }
 
 /**
@@ -138,6 +177,21 @@ export class Conversation {
   /** The agent is being listed (`prepareAgent`): `end` is accepted and takes effect once it is. */
   preparing = false;
   private endReason: string | undefined;
+  /** Index (in the whole transcript) of `messages[0]`: earlier runs hold the messages before it. */
+  readonly firstIndex: number;
+  private readonly earlierRunId: string | undefined;
+  /** Index (in this run's `messages`) where the prompt starts: the last compaction message, or 0. */
+  promptFrom = 0;
+  /** A compaction happened in this run: it continues-as-new at the next turn's start. */
+  compactedThisRun = false;
+  private compactionCount: number;
+  private readonly compactions: CompactionRecord[];
+  /** The prompt's size after the last model call (input + output tokens), for the threshold. */
+  contextTokens: number | undefined;
+  /** An operator's `compact`, until it happens. */
+  compactRequest: PendingCompaction | undefined;
+  /** A full context window was compacted since the last answer (a second one parks). */
+  compactedSinceAnswer = false;
   private pendingCount = 0;
   private updatedAt = nowIso();
 
@@ -161,6 +215,12 @@ export class Conversation {
     this.refusedDecisions = carried?.refusedDecisions ?? [];
     this.generation = carried?.generation ?? 0;
     this.startedAt = carried?.startedAt ?? nowIso();
+    this.firstIndex = carried?.compaction?.firstIndex ?? 0;
+    this.earlierRunId = carried?.compaction?.earlierRunId;
+    this.compactionCount = carried?.compaction?.count ?? 0;
+    this.compactions = carried?.compaction?.recent ?? [];
+    this.contextTokens = carried?.compaction?.contextTokens;
+    this.compactRequest = carried?.compaction?.requested;
   }
 
   /** The first run of a conversation: its model (and agent) for search, its first message in the queue. */
@@ -282,6 +342,21 @@ export class Conversation {
     this.append(answerMessage(answer.message.content));
     if (answer.agent) this.noteFingerprint(answer.agent.fingerprint);
     this.countUsage(answer);
+    this.compactedSinceAnswer = false;
+    const { usage } = answer;
+    const compaction = usage.compaction ?? { inputTokens: 0, outputTokens: 0 };
+    this.contextTokens =
+      usage.inputTokens +
+      usage.cacheCreationInputTokens +
+      usage.cacheReadInputTokens +
+      usage.outputTokens -
+      compaction.inputTokens -
+      compaction.outputTokens;
+    const index = this.messages.length - 1;
+    if (startsWithCompaction(this.messages[index]) && index !== this.promptFrom) {
+      // Server-side compaction: the API compacted as part of this answer; the prompt starts here.
+      this.markCompaction(index, { trigger: 'server', ...compaction });
+    }
     this.lastStop = {
       reason: answer.stopReason,
       at: nowIso(),
@@ -289,6 +364,80 @@ export class Conversation {
       ...(answer.stopSequence != null && { stopSequence: answer.stopSequence }),
       ...(answer.stopReason === 'max_tokens' && { truncated: true }),
     };
+  }
+
+  // ── Compaction ───────────────────────────────────────────────────────────────────────────────────
+  /** The compaction settings: the agent's, under the conversation's own (field by field). */
+  get compaction(): ResolvedCompaction {
+    const merged = { ...this.snapshot?.compaction, ...this.config.compaction };
+    return { ...merged, onContextWindow: merged.onContextWindow ?? true, mode: merged.mode ?? 'client' };
+  }
+
+  /**
+   * A compaction's block enters the transcript as its own message (never merged): the prompt starts
+   * there; what came before stays in the transcript for people, marked as summarized.
+   */
+  recordCompaction(
+    answer: CallClaudeResult,
+    how: { trigger: CompactionTrigger; tokensBefore?: number; by?: string },
+  ): void {
+    this.countUsage(answer);
+    const block = answer.message.content.find((b) => (b as { type: string }).type === 'compaction');
+    this.append({ role: 'assistant', content: [block as unknown as ContentBlockParam] });
+    const usage = answer.usage.compaction ?? { inputTokens: 0, outputTokens: 0 };
+    this.markCompaction(this.messages.length - 1, { ...how, ...usage });
+    // The next call's prompt is the summary and what follows it; the next answer measures it again.
+    this.contextTokens = usage.outputTokens;
+  }
+
+  private markCompaction(
+    index: number,
+    how: {
+      trigger: CompactionTrigger;
+      tokensBefore?: number;
+      by?: string;
+      inputTokens: number;
+      outputTokens: number;
+    },
+  ): void {
+    const summarized = this.firstIndex + index;
+    this.meta[index] = { ...this.meta[index], compaction: { trigger: how.trigger, summarized } };
+    this.promptFrom = index;
+    this.compactedThisRun = true;
+    this.compactionCount++;
+    this.compactions.push({ at: nowIso(), turn: this.turn, index: summarized, ...how });
+    if (this.compactions.length > 20) this.compactions.shift();
+    log.info('conversation compacted', { trigger: how.trigger, summarized, tokensBefore: how.tokensBefore });
+  }
+
+  /** The compaction view of the state (absent before the first compaction or request). */
+  get compactionView(): CompactionView | undefined {
+    if (this.compactionCount === 0 && !this.compactRequest && this.firstIndex === 0) return undefined;
+    return {
+      count: this.compactionCount,
+      recent: this.compactions,
+      promptFrom: this.firstIndex + this.promptFrom,
+      ...(this.earlierRunId && { earlier: { runId: this.earlierRunId, firstIndex: this.firstIndex } }),
+      ...(this.compactRequest && {
+        requested: {
+          ...(this.compactRequest.by && { by: this.compactRequest.by }),
+          at: this.compactRequest.at,
+        },
+      }),
+    };
+  }
+
+  /**
+   * Whether the transcript can be compacted now: it holds something new to summarize, and it does not
+   * end on an unfinished assistant turn (a tool call without its result, a paused turn), which the API
+   * refuses to compact.
+   */
+  get compactable(): boolean {
+    const start = this.promptFrom + (isCompactionMessage(this.messages[this.promptFrom]) ? 1 : 0);
+    const last = this.messages.at(-1);
+    if (!last || this.messages.length - start < 2) return false;
+    if (last.role === 'user') return true;
+    return this.lastStop?.reason !== 'pause_turn' && !blocksOf(last).some((b) => b.type === 'tool_use');
   }
 
   // ── Budget ───────────────────────────────────────────────────────────────────────────────────────
@@ -361,23 +510,27 @@ export class Conversation {
 
   // ── Waiting ──────────────────────────────────────────────────────────────────────────────────────
   /**
-   * Starts the next user turn with the next queued message, waiting for one while idle. Ends the
-   * conversation (throws {@link ConversationEnded}) after a single-turn run, at the turn limit, on
-   * `end`, or when no message comes within the idle timeout.
+   * Waits while idle for the next queued message (or an operator's `compact`). Ends the conversation
+   * (throws {@link ConversationEnded}) after a single-turn run, at the turn limit, on `end`, or when no
+   * message comes within the idle timeout.
    */
-  async nextUserMessage(): Promise<void> {
-    if (this.queue.length === 0) {
-      if (this.config.singleTurn && this.turn > 0) throw new ConversationEnded('single turn done');
-      if (this.turn >= this.limits.maxTurns)
-        throw new ConversationEnded(`reached ${this.limits.maxTurns} turns`);
-      this.setStatus(this.lastStop?.reason === 'refusal' ? 'refused' : 'idle');
-      const woke = await condition(
-        () => this.queue.length > 0 || this.endRequest !== undefined,
-        this.limits.idleTimeoutMs,
-      );
-      this.throwIfEnding();
-      if (!woke) throw new ConversationEnded('idle timeout');
-    }
+  async waitForWork(): Promise<void> {
+    if (this.queue.length > 0) return;
+    if (this.config.singleTurn && this.turn > 0) throw new ConversationEnded('single turn done');
+    if (this.turn >= this.limits.maxTurns)
+      throw new ConversationEnded(`reached ${this.limits.maxTurns} turns`);
+    this.setStatus(this.lastStop?.reason === 'refusal' ? 'refused' : 'idle');
+    // An operator's `compact` wakes it too: an idle conversation compacts at once.
+    const woke = await condition(
+      () => this.queue.length > 0 || this.endRequest !== undefined || this.compactRequest !== undefined,
+      this.limits.idleTimeoutMs,
+    );
+    this.throwIfEnding();
+    if (!woke) throw new ConversationEnded('idle timeout');
+  }
+
+  /** Starts the next user turn with the next queued message (after {@link waitForWork}). */
+  takeMessage(): void {
     const next = this.queue.shift()!;
     this.turn = next.turn;
     this.append({ role: 'user', content: next.content });
@@ -420,14 +573,17 @@ export class Conversation {
   // ── Views ────────────────────────────────────────────────────────────────────────────────────────
   /** The answer of the state query: everything but the transcript outside `[from, to)`. */
   state(options: StateQueryOptions = {}): ConversationState {
-    const length = this.messages.length;
-    const asked = clampIndex(options.from ?? 0, length);
+    // Indexes are of the whole transcript; this run holds it from `firstIndex` on.
+    const total = this.firstIndex + this.messages.length;
+    const local = (index: number) => Math.max(0, index - this.firstIndex);
+    const asked = local(clampIndex(options.from ?? 0, total));
     // The newest messages of the range that fit one answer: `from` says where they start.
     const { from, to } = this.fitting(
       asked,
-      Math.max(asked, clampIndex(options.to ?? length, length)),
+      Math.max(asked, local(clampIndex(options.to ?? total, total))),
       'last',
     );
+    const compaction = this.compactionView;
     return {
       // 'starting' lasts only until the first workflow task sets a status, before any query is answered.
       status: this.shownStatus === 'starting' ? 'running' : this.shownStatus,
@@ -438,10 +594,11 @@ export class Conversation {
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
       ...(this.budget && { budget: { limit: this.budget, spent: spent(this.usage) } }),
       turn: this.turn,
-      messageCount: length,
+      messageCount: total,
       messages: this.messages.slice(from, to),
       meta: this.meta.slice(from, to),
-      from,
+      from: this.firstIndex + from,
+      ...(compaction && { compaction }),
       modelCallInFlight: this.modelCallInFlight,
       toolCallsInFlight: [...this.toolCallsInFlight.values()],
       queuedMessages: this.queue.length,
@@ -459,10 +616,26 @@ export class Conversation {
 
   /** What the next run gets from continue-as-new. */
   carry(): CarriedState {
+    // After a compaction the next run starts at its message: what it summarized stays in this run.
+    const start = this.promptFrom;
+    const messages = start > 0 ? this.messages.slice(start) : this.messages;
+    const compaction: CarriedCompaction | undefined =
+      !this.compactionView && this.contextTokens === undefined
+        ? undefined
+        : ({
+            firstIndex: this.firstIndex + start,
+            ...(start > 0
+              ? { earlierRunId: workflowInfo().runId }
+              : this.earlierRunId && { earlierRunId: this.earlierRunId }),
+            count: this.compactionCount,
+            recent: this.compactions,
+            ...(this.contextTokens !== undefined && { contextTokens: this.contextTokens }),
+            ...(this.compactRequest && { requested: this.compactRequest }),
+          } as CarriedCompaction);
     return {
-      messages: this.messages,
-      meta: this.meta,
-      digests: this.digests,
+      messages,
+      meta: start > 0 ? this.meta.slice(start) : this.meta,
+      digests: start > 0 ? digestsOf(messages) : this.digests,
       turn: this.turn,
       queue: this.queue,
       usage: this.usage,
@@ -474,6 +647,7 @@ export class Conversation {
       ...(this.agent && { agentChanges: this.agentChanges, agentFingerprint: this.agentFingerprint }),
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
       ...(this.budgetOverride && { budgetOverride: this.budgetOverride }),
+      ...(compaction && { compaction }),
     };
   }
 
@@ -485,7 +659,7 @@ export class Conversation {
       status: final,
       endReason: reason,
       turns: this.turn,
-      messageCount: this.messages.length,
+      messageCount: this.firstIndex + this.messages.length,
       lastText: lastAssistantText(this.messages),
       usage: this.usage,
     };
@@ -494,7 +668,7 @@ export class Conversation {
 
 /** The text of the last assistant message, or '' before the first answer. */
 function lastAssistantText(messages: readonly MessageParam[]): string {
-  const last = [...messages].reverse().find((m) => m.role === 'assistant');
+  const last = [...messages].reverse().find((m) => m.role === 'assistant' && !isCompactionMessage(m));
   if (!last) return '';
   return blocksOf(last)
     .filter((b): b is Extract<ContentBlockParam, { type: 'text' }> => b.type === 'text')

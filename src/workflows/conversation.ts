@@ -31,6 +31,7 @@ import { registerHandlers } from './handlers';
 import { PATCHES, rolledOut } from './patches';
 import { prepareAgentRun } from './agent-run';
 import { callModel } from './model-call';
+import { compactBeforeCall, compactBetweenTurns, compactOnContextWindow } from './compaction';
 import { countCall, nextStep, startTurn } from './next-step';
 import { reportUsageToParent } from './sub-agents';
 import { runTools } from './tool-calls';
@@ -58,7 +59,11 @@ export async function conversationWorkflow(
         await condition(allHandlersFinished);
         return await continueAsNew<typeof conversationWorkflow>(input, conversation.carry());
       }
-      await conversation.nextUserMessage(); // waits while idle; ends on end, timeout or limit
+      await conversation.waitForWork(); // waits while idle; ends on end, timeout or limit
+      // Compaction before the turn (the threshold, an operator): then a fresh run takes the message.
+      if (await compactBetweenTurns(conversation)) continue;
+      if (conversation.queue.length === 0) continue; // woke for a compaction that had nothing to do
+      conversation.takeMessage();
       await runTurn(conversation);
     }
   } catch (err) {
@@ -81,7 +86,17 @@ async function runTurn(conversation: Conversation): Promise<void> {
     const counted = countCall(turn, conversation.limits, conversation.turn);
     if (counted.park) await conversation.park(counted.park);
     await conversation.withinBudget(); // parks at or past its budget, before the call
-    const answer = await callModel(conversation, counted.turn);
+    await compactBeforeCall(conversation); // the threshold or an operator, within a long tool loop
+    const answer = await callModel(conversation, counted.turn, () => compactOnContextWindow(conversation));
+    if (
+      answer.stopReason === 'model_context_window_exceeded' &&
+      (await compactOnContextWindow(conversation))
+    ) {
+      // The answer stopped where the window was full: dropped (its usage counted), asked again.
+      conversation.countUsage(answer);
+      turn = counted.turn;
+      continue;
+    }
     const step = nextStep(answer, counted.turn, conversation.limits, conversation.config);
     turn = step.turn;
     if (step.kind === 'retry') {
@@ -126,6 +141,8 @@ function continueAsNewDue(conversation: Conversation): boolean {
   const { continueAsNewAfterEvents } = conversation.limits;
   const due =
     info.continueAsNewSuggested ||
+    // After a compaction: the next run carries the transcript from the compaction message on.
+    conversation.compactedThisRun ||
     (continueAsNewAfterEvents !== undefined && info.historyLength >= continueAsNewAfterEvents);
   if (!due || conversation.carryFits() || !rolledOut(PATCHES.carryFits)) return due;
   if (info.historySize > MAX_HISTORY_BYTES) {

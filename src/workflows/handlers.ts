@@ -10,6 +10,8 @@ import { ApplicationFailure, condition, log, setHandler, upsertSearchAttributes 
 import { agentReadyUpdate, subAgentUsageSignal } from '../api/agents';
 import { decideToolCallSignal, decideToolCallUpdate, type RecordedDecision } from '../api/approvals';
 import {
+  CompactRequestSchema,
+  compactUpdate,
   EndRequestSchema,
   RaiseBudgetSchema,
   ResumeRequestSchema,
@@ -168,6 +170,32 @@ export function registerHandlers(conversation: Conversation): void {
         const { status } = conversation;
         if (status === 'completed' || status === 'cancelled')
           throw new Error(`the conversation is ${status}`);
+      },
+    },
+  );
+
+  setHandler(
+    compactUpdate,
+    (request) => {
+      const { by, note } = request;
+      log.info('compaction requested', { by, note });
+      conversation.compactRequest = { ...request, at: nowIso() };
+      // Parked because the window is full or a compaction failed: this is the way on.
+      const reason = conversation.attention?.reason;
+      if (reason === 'context_window_exceeded' || reason === 'compaction_failed') {
+        conversation.resumeRequested = true;
+      }
+      return conversation.compactionView!;
+    },
+    {
+      validator: (request) => {
+        const parsed = CompactRequestSchema.safeParse(request);
+        if (!parsed.success) throw new Error(`invalid compaction request: ${formatIssues(parsed.error)}`);
+        const { status } = conversation;
+        if (status === 'completed' || status === 'cancelled')
+          throw new Error(`the conversation is ${status}`);
+        if (conversation.compaction.mode === 'server')
+          throw new Error('this conversation compacts server-side (context_management), at its threshold');
       },
     },
   );

@@ -13,6 +13,8 @@ import {
 import type { Activities } from '../activities';
 import {
   CONFIGURATION_ERROR,
+  CONTEXT_WINDOW_EXCEEDED,
+  DEFAULT_SERVER_COMPACTION_TRIGGER,
   MAX_TAIL_BYTES,
   MODEL_API_ERROR,
   type CallClaudeInput,
@@ -24,7 +26,7 @@ import type { Attention } from '../api/conversation';
 import { isUndecodable, type Undecodable } from '../api/payload-converter';
 import { tailStart } from '../api/transcript';
 import type { Conversation } from './conversation-state';
-import type { TurnState } from './next-step';
+import { startTurn, type TurnState } from './next-step';
 
 const { callClaude } = proxyActivities<Activities>({
   // A long answer can stream for minutes; a dead worker is noticed through the heartbeat instead.
@@ -42,20 +44,66 @@ const { callClaude } = proxyActivities<Activities>({
   },
 });
 
-/** Calls Claude on the transcript; parks on failure and calls again once resumed (or ends). */
-export async function callModel(conversation: Conversation, turn: TurnState): Promise<CallClaudeResult> {
+/**
+ * Calls Claude on the transcript; parks on failure and calls again once resumed (or ends). A prompt
+ * the API refuses as too long for the context window goes to `onContextWindow` first (compaction):
+ * when it made room, the call is made again at once.
+ */
+export async function callModel(
+  conversation: Conversation,
+  turn: TurnState,
+  onContextWindow?: () => Promise<boolean>,
+): Promise<CallClaudeResult> {
   for (;;) {
     conversation.setStatus('running');
     conversation.modelCallInFlight = true;
+    let failure: unknown;
     try {
       return decoded(await callClaude(modelCallInput(conversation, turn)), 'the model call');
     } catch (err) {
       if (isCancellation(err)) throw err;
-      await conversation.park(attentionFrom(err));
+      failure = err;
     } finally {
       conversation.modelCallInFlight = false;
     }
+    if (isContextWindowExceeded(failure) && onContextWindow && (await onContextWindow())) continue;
+    await conversation.park(attentionFrom(failure));
   }
+}
+
+/**
+ * A compaction request on the transcript as it stands: the answer is one `compaction` block. Retried
+ * by Temporal like any model call; a failure is returned to the caller (it parks, saying why).
+ */
+export async function requestCompaction(
+  conversation: Conversation,
+  instructions: string | undefined,
+): Promise<{ ok: true; answer: CallClaudeResult } | { ok: false; why: Omit<Attention, 'at'> }> {
+  conversation.setStatus('running');
+  conversation.modelCallInFlight = true;
+  try {
+    const input = modelCallInput(conversation, startTurn(conversation.config));
+    const answer = decoded(
+      await callClaude({ ...input, compact: instructions ? { instructions } : {} }),
+      'the compaction',
+    );
+    return { ok: true, answer };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const why = attentionFrom(err);
+    return {
+      ok: false,
+      why: { ...why, reason: 'compaction_failed', message: `compaction failed: ${why.message}` },
+    };
+  } finally {
+    conversation.modelCallInFlight = false;
+  }
+}
+
+/** Whether a model call failed because the prompt does not fit the model's context window. */
+function isContextWindowExceeded(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type === CONTEXT_WINDOW_EXCEEDED;
 }
 
 /**
@@ -76,11 +124,21 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
     toolChoice: turn.toolChoice,
     maxTokens: turn.maxTokens,
   };
+  const { promptFrom } = conversation;
+  const compaction = conversation.compaction;
+  const serverCompaction =
+    compaction.mode === 'server'
+      ? {
+          triggerTokens: compaction.thresholdTokens ?? DEFAULT_SERVER_COMPACTION_TRIGGER,
+          ...(compaction.instructions && { instructions: compaction.instructions }),
+        }
+      : undefined;
   return {
     workflowId: conversation.workflowId,
     messageCount: messages.length,
     digest: conversation.digest,
     ...smallTail(conversation),
+    ...(promptFrom > 0 && { promptFrom }),
     turn: conversation.turn,
     request: snapshot
       ? // The worker builds the rest from the agent's definition, offering the tools this run listed.
@@ -90,6 +148,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
           tools: [],
           serverTools: [],
           ...options,
+          ...(serverCompaction && { serverCompaction }),
         }
       : {
           model: conversation.model,
@@ -102,6 +161,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
           thinking: config.thinking,
           betas: config.betas,
           ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
+          ...(serverCompaction && { serverCompaction }),
         },
   };
 }
@@ -122,7 +182,8 @@ function attentionFrom(err: unknown): Omit<Attention, 'at'> {
       reason:
         cause.type === CONFIGURATION_ERROR || cause.type === AGENT_NOT_SERVED ? 'configuration' : 'api_error',
       message: details.message ?? cause.message,
-      errorType: details.errorType ?? cause.type ?? undefined,
+      // The API's error code when it gives one (`compaction_signature_invalid`), else its error type.
+      errorType: details.errorCode ?? details.errorType ?? cause.type ?? undefined,
       ...(details.status !== undefined && { status: details.status }),
       ...(details.requestId && { requestId: details.requestId }),
     };
@@ -146,6 +207,7 @@ function modelErrorDetails(details: unknown): Partial<ModelErrorDetails> {
   return {
     message: text('message'),
     errorType: text('errorType'),
+    errorCode: text('errorCode'),
     requestId: text('requestId'),
     ...(typeof status === 'number' && { status }),
   };

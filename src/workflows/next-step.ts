@@ -106,6 +106,9 @@ export function nextStep(
         return { kind: 'park', why, then: 'continue', turn: { ...turn, pauseTurns: 0 } };
       }
       return { kind: 'continue', turn: { ...turn, pauseTurns: turn.pauseTurns + 1 } };
+    case 'compaction':
+      // Server-side compaction paused after its block (`pause_after_compaction`): ask for the answer.
+      return { kind: 'continue', turn };
     case 'model_context_window_exceeded': {
       const message = `the conversation no longer fits the context window of ${config.model}`;
       return { kind: 'park', why: { reason: 'context_window_exceeded', message }, then: 'endTurn', turn };

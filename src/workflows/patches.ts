@@ -24,6 +24,11 @@ export const PATCHES = {
   carryFits: 'carry-fits',
   /** A sub-agent's conversation that is stopped reports its usage to its parent before it closes. */
   stoppedSubAgentUsage: 'stopped-sub-agent-usage',
+  /**
+   * A full context window (`model_context_window_exceeded`, "prompt is too long") compacts and calls
+   * again (before: parked); the token threshold compacts too. Consulted only when one of them is due.
+   */
+  compaction: 'compaction',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

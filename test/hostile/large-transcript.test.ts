@@ -18,7 +18,9 @@ const TURNS = 10;
 
 let t: AgentEnv;
 beforeAll(async () => {
-  t = await startAgentEnv();
+  // 2.5 MB of text is ~650k tokens: a model with a 1M-token window takes it (the payload limit, not the
+  // context window, is what this test is about).
+  t = await startAgentEnv({ fake: { contextWindow: 1_000_000 } });
 });
 afterAll(async () => {
   await t?.teardown();

@@ -12,6 +12,8 @@ import { app } from './state.js';
 /** @typedef {import('../server').DecisionResponse} DecisionResponse */
 /** @typedef {import('../server').BudgetBody} BudgetBody */
 /** @typedef {import('../server').BudgetResponse} BudgetResponse */
+/** @typedef {import('../server').CompactBody} CompactBody */
+/** @typedef {import('../server').CompactResponse} CompactResponse */
 
 /** An API call that failed: the HTTP status (0 when the server cannot be reached) and the error code. */
 export class ApiError extends Error {
@@ -129,3 +131,12 @@ export const postDecision = (workflowId, body) =>
  */
 export const postBudget = (workflowId, body) =>
   api(`/api/conversations/${encodeURIComponent(workflowId)}/budget`, { method: 'POST', body });
+
+/**
+ * Asks for a compaction (the operator asking is the signed-in one).
+ * @param {string} workflowId
+ * @param {CompactBody} body
+ * @returns {Promise<CompactResponse>}
+ */
+export const postCompact = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/compact`, { method: 'POST', body });

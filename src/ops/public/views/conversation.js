@@ -10,6 +10,7 @@ import { conversationHref } from '../router.js';
 import { timeEl } from '../time.js';
 import { clearAgent, renderAgent } from './agent.js';
 import { clearBudget, renderBudget } from './budget.js';
+import { clearCompaction, renderCompaction } from './compaction.js';
 import { reconcileCards, VERBS } from './cards.js';
 import { liveIdle, stopLive, syncLive } from './live.js';
 
@@ -59,6 +60,7 @@ export function openConversation(id) {
   );
   clearAgent();
   clearBudget();
+  clearCompaction();
   $('conv-cards').replaceChildren();
   $('conv-pending').hidden = true;
   $('conv-flash').hidden = true;
@@ -81,6 +83,7 @@ export function renderNotFound(conv, id) {
   conv.treeSig = null;
   clearAgent();
   clearBudget();
+  clearCompaction();
   $('conv-header').replaceChildren(
     h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
     h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }),
@@ -96,6 +99,7 @@ export function renderConversation(conv, s) {
   renderConvHeader(conv, s);
   renderAgent(conv, s);
   renderBudget(conv.id, s);
+  renderCompaction(conv.id, s);
   const pending = (s.pendingApprovals || []).map((p) => ({ ...p, workflowId: conv.id }));
   const after = () => {
     $('conv-pending').hidden = $('conv-cards').children.length === 0;
@@ -227,12 +231,20 @@ function renderMessage(conv, m, meta, index) {
   /** @type {Block[]} */
   const blocks = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content || [];
   const onlyResults = blocks.length > 0 && blocks.every((b) => b.type === 'tool_result');
-  const label = role === 'assistant' ? 'Assistant' : onlyResults ? 'Tool results' : 'User';
+  // A compaction message: the messages before it are summarized in it (the prompt starts here).
+  const compaction = meta?.compaction;
+  const label = compaction
+    ? `Compaction (${compaction.trigger}): the ${num(compaction.summarized)} messages before are summarized`
+    : role === 'assistant'
+      ? 'Assistant'
+      : onlyResults
+        ? 'Tool results'
+        : 'User';
   return h(
     'div',
     {
-      class: `msg msg-${role}${onlyResults ? ' msg-results' : ''}`,
-      testid: `msg-${role}`,
+      class: `msg msg-${role}${onlyResults ? ' msg-results' : ''}${compaction ? ' msg-compaction' : ''}`,
+      testid: compaction ? 'msg-compaction' : `msg-${role}`,
       data: { index: String(index) },
     },
     h(
@@ -290,6 +302,15 @@ function renderBlock(conv, b) {
       );
     default:
       if (b && isServerToolResult(b)) return renderServerResult(b);
+      if (b && /** @type {{ type: string }} */ (b).type === 'compaction') {
+        const summary = /** @type {{ content?: string | null }} */ (b).content;
+        return h(
+          'details',
+          { class: 'compact compaction' },
+          h('summary', { text: 'Summary' }),
+          h('div', { class: 'text', text: summary ?? '(no summary)' }),
+        );
+      }
       return h(
         'details',
         { class: 'compact' },

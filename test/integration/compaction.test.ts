@@ -1,0 +1,211 @@
+/**
+ * Compaction through the real workflow on a real dev server, against the fake's compaction (the
+ * summary, its signature checked on every later request, the context window): a token threshold
+ * compacts before the next turn, keeping its message verbatim; a full context window compacts and
+ * the call is made again; a tool loop compacts between calls; an operator compacts an idle or parked
+ * conversation; each compaction is followed by continue-as-new, the next run carrying the transcript
+ * from the compaction message on while the earlier run still answers for what it summarized. No
+ * request the API would refuse is ever sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { defineAgent } from '../../src/agents/define-agent';
+import type { ConversationResult, ConversationState } from '../../src/api/conversation';
+import { AgentClient } from '../../src/client';
+import { reply, type RecordedRequest } from '../../src/fake-claude';
+import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { lookup } from '../helpers/agents';
+
+/** About `tokens` tokens of text, as the fake counts them (4 characters a token). */
+function words(tokens: number, word = 'talk'): string {
+  return `${word} `.repeat(Math.ceil((tokens * 4) / (word.length + 1))).trim();
+}
+
+const WINDOW = 6000;
+const base = { model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off' as const };
+const compactor = defineAgent({ name: 'compactor', ...base, compaction: { thresholdTokens: 2000 } });
+const windowed = defineAgent({ name: 'windowed', ...base });
+const stubborn = defineAgent({ name: 'stubborn', ...base, compaction: { onContextWindow: false } });
+
+let t: AgentEnv;
+let client: AgentClient;
+beforeAll(async () => {
+  t = await startAgentEnv({ agents: [compactor, windowed, stubborn], fake: { contextWindow: WINDOW } });
+  client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
+});
+afterAll(async () => {
+  await t?.teardown();
+});
+
+/** What the model received: each request's messages, and whether it was a compaction request. */
+function calls(workflowId: string): Array<{ compaction: boolean; messages: MessageParam[] }> {
+  return t.requests(workflowId).map((r: RecordedRequest) => ({
+    compaction: 'compaction' in r.body,
+    messages: r.body.messages,
+  }));
+}
+
+function firstBlock(message: MessageParam | undefined): Record<string, unknown> | undefined {
+  return Array.isArray(message?.content)
+    ? (message.content[0] as unknown as Record<string, unknown>)
+    : undefined;
+}
+
+function expectNothingRefused(): void {
+  expect(t.fake.requests.filter((r) => r.invalid).map((r) => r.invalid)).toEqual([]);
+}
+
+async function idleAt(workflowId: string, turn: number, generation = 0): Promise<ConversationState> {
+  const handle = t.env.client.workflow.getHandle(workflowId);
+  return t.waitFor(handle, (s) => s.status === 'idle' && s.turn === turn && s.generation >= generation);
+}
+
+describe('compaction', () => {
+  it('at a token threshold, before the next turn: the prompt starts at the summary, the run continues-as-new', async () => {
+    const workflowId = `compact-threshold-${process.pid}`;
+    t.fake.script(workflowId, [reply.text(words(2500)), reply.text('Second answer.')]);
+    const started = await client.startConversation(
+      { agent: 'compactor', message: 'First question' },
+      { workflowId },
+    );
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, 'Second question');
+    const state = await idleAt(workflowId, 2, 1);
+
+    const made = calls(workflowId);
+    expect(made.map((c) => c.compaction)).toEqual([false, true, false]);
+    const compactionRequest = t.requests(workflowId)[1];
+    expect(String(compactionRequest.headers['anthropic-beta'])).toContain('compact-2026-09-04');
+    expect(compactionRequest.body.messages).toHaveLength(2); // the first turn, not the new message
+    // The next call: the compaction block first, unchanged, then the new message verbatim.
+    const [summary, question] = made[2].messages;
+    expect(firstBlock(summary)).toMatchObject({ type: 'compaction', signature: expect.any(String) });
+    expect(summary.role).toBe('assistant');
+    expect(question).toEqual({ role: 'user', content: 'Second question' });
+    expect(made[2].messages).toHaveLength(2);
+
+    // The state: the whole transcript's indexes; this run holds it from the compaction message on.
+    expect(state.generation).toBe(1);
+    expect(state.messageCount).toBe(5);
+    expect(state.from).toBe(2);
+    expect(state.messages[0]).toEqual(summary);
+    expect(state.meta[0].compaction).toEqual({ trigger: 'threshold', summarized: 2 });
+    expect(state.compaction).toMatchObject({
+      count: 1,
+      promptFrom: 2,
+      recent: [{ trigger: 'threshold', index: 2, tokensBefore: expect.any(Number) }],
+      earlier: { runId: started.runId, firstIndex: 2 },
+    });
+    expect(state.compaction!.recent[0].tokensBefore).toBeGreaterThanOrEqual(2000);
+    // What it summarized: in the first run, read back through the client.
+    const earlier = await client.earlierMessages(workflowId);
+    expect(earlier.map((m) => [m.index, m.message.role])).toEqual([
+      [0, 'user'],
+      [1, 'assistant'],
+    ]);
+    expect(earlier[0].message.content).toBe('First question');
+    // Usage counts the compaction (its tokens are only in usage.iterations).
+    expect(state.usage.calls).toBe(3);
+    expect(state.compaction!.recent[0].outputTokens).toBeGreaterThan(0);
+    expectNothingRefused();
+  });
+
+  it('when the context window is full: the cut answer is dropped, the conversation compacts and asks again', async () => {
+    const workflowId = `compact-window-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.text(words(3000)),
+      reply.text(words(4000, 'long')), // does not fit what is left of the window
+      reply.text('Short answer.'),
+    ]);
+    await client.startConversation({ agent: 'windowed', message: 'First question' }, { workflowId });
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, 'Second question');
+    const state = await idleAt(workflowId, 2, 1);
+
+    const made = calls(workflowId);
+    expect(made.map((c) => c.compaction)).toEqual([false, false, true, false]);
+    // Mid-turn, everything is summarized (the new message too): the retry sends the summary alone.
+    expect(made[3].messages).toHaveLength(1);
+    expect(firstBlock(made[3].messages[0])?.type).toBe('compaction');
+    expect(state.compaction?.recent[0]).toMatchObject({ trigger: 'context_window' });
+    // The cut answer never entered the transcript; the retry's did, after the compaction message.
+    const text = JSON.stringify(state.messages);
+    expect(text).not.toContain('long long');
+    expect(state.messages.map((m) => firstBlock(m)?.type)).toEqual(['compaction', 'text']);
+    expect(state.messageCount).toBe(5); // U1, A1, U2, compaction, A2
+    expect(state.usage.calls).toBe(4);
+    expectNothingRefused();
+  });
+
+  it('within a tool loop: compacts between calls, and later turns send the summary and what followed', async () => {
+    const workflowId = `compact-loop-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.toolUse({ name: 'lookup', input: { id: 'A-1' } }, { text: words(2500) }),
+      reply.text('Done.'),
+      reply.text('Third.'),
+    ]);
+    await client.startConversation({ agent: 'compactor', message: 'Look it up' }, { workflowId });
+    await idleAt(workflowId, 1, 1);
+    await client.sendMessage(workflowId, 'And then?');
+    const state = await idleAt(workflowId, 2, 1);
+
+    const made = calls(workflowId);
+    expect(made.map((c) => c.compaction)).toEqual([false, true, false, false]);
+    expect(made[2].messages).toHaveLength(1); // the summary of the call and its result
+    // The answer after the summary, then the new message: two assistant messages in a row, as the
+    // SDK's tool runner sends them after a compaction.
+    expect(made[3].messages.map((m) => [m.role, firstBlock(m)?.type ?? 'string'])).toEqual([
+      ['assistant', 'compaction'],
+      ['assistant', 'text'],
+      ['user', 'string'],
+    ]);
+    expect(state.compaction?.recent[0]).toMatchObject({ trigger: 'threshold' });
+    expectNothingRefused();
+  });
+
+  it('by an operator: an idle conversation compacts at once; one parked on its full window goes on', async () => {
+    const workflowId = `compact-operator-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.text(words(3000)),
+      reply.text(words(4000, 'long')),
+      reply.text('After the summary.'),
+    ]);
+    await client.startConversation({ agent: 'stubborn', message: 'First question' }, { workflowId });
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, 'Second question');
+    const handle = t.env.client.workflow.getHandle(workflowId);
+    // Compaction on the window is off for this agent: it parks as before.
+    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    expect(parked.attention).toMatchObject({ reason: 'context_window_exceeded' });
+
+    const view = await client.compact(workflowId, { by: 'ops', instructions: 'Keep the order ids.' });
+    expect(view.requested).toMatchObject({ by: 'ops' });
+    const compacted = await idleAt(workflowId, 2, 1);
+    expect(compacted.compaction).toMatchObject({ count: 1, recent: [{ trigger: 'operator', by: 'ops' }] });
+    expect(compacted.compaction?.requested).toBeUndefined();
+    const compactionRequest = t.requests(workflowId).find((r) => 'compaction' in r.body)!;
+    expect(compactionRequest.body).toMatchObject({
+      compaction: { type: 'summarize', instructions: 'Keep the order ids.' },
+    });
+
+    await client.sendMessage(workflowId, 'Third question');
+    await idleAt(workflowId, 3, 1);
+    const last = calls(workflowId).at(-1)!;
+    expect(firstBlock(last.messages[0])?.type).toBe('compaction');
+    expect(last.messages.at(-1)).toEqual({ role: 'user', content: 'Third question' });
+    expectNothingRefused();
+
+    // Refused: bad input, an ended conversation.
+    await expect(client.compact(workflowId, { instructions: '  ' })).rejects.toThrow(
+      /invalid compaction request/,
+    );
+    await client.end(workflowId, 'ops');
+    const result = (await handle.result()) as ConversationResult;
+    expect(result.messageCount).toBe(compacted.messageCount + 2);
+    await expect(client.compact(workflowId)).rejects.toThrow();
+  });
+});
+
+it('replays every conversation it ran', async () => {
+  expect(await t.replayHistories()).toBeGreaterThanOrEqual(8);
+});
