@@ -26,11 +26,26 @@ const base = { model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off'
 const compactor = defineAgent({ name: 'compactor', ...base, compaction: { thresholdTokens: 2000 } });
 const windowed = defineAgent({ name: 'windowed', ...base });
 const stubborn = defineAgent({ name: 'stubborn', ...base, compaction: { onContextWindow: false } });
+const serverSide = defineAgent({
+  name: 'server_side',
+  ...base,
+  compaction: { mode: 'server', thresholdTokens: 2000 },
+});
+const thinker = defineAgent({
+  name: 'thinker',
+  ...base,
+  maxTokens: 4096,
+  thinking: { type: 'enabled', budget_tokens: 1024 },
+  limits: { continueAsNewAfterEvents: 10 },
+});
 
 let t: AgentEnv;
 let client: AgentClient;
 beforeAll(async () => {
-  t = await startAgentEnv({ agents: [compactor, windowed, stubborn], fake: { contextWindow: WINDOW } });
+  t = await startAgentEnv({
+    agents: [compactor, windowed, stubborn, serverSide, thinker],
+    fake: { contextWindow: WINDOW },
+  });
   client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
 });
 afterAll(async () => {
@@ -51,8 +66,10 @@ function firstBlock(message: MessageParam | undefined): Record<string, unknown> 
     : undefined;
 }
 
-function expectNothingRefused(): void {
-  expect(t.fake.requests.filter((r) => r.invalid).map((r) => r.invalid)).toEqual([]);
+/** The hidden rule: the conversation never sent a request the API refused. */
+function expectNothingRefused(workflowId: string): void {
+  const refused = t.fake.requests.filter((r) => r.conversation === workflowId && r.invalid);
+  expect(refused.map((r) => r.invalid)).toEqual([]);
 }
 
 async function idleAt(workflowId: string, turn: number, generation = 0): Promise<ConversationState> {
@@ -107,7 +124,7 @@ describe('compaction', () => {
     // Usage counts the compaction (its tokens are only in usage.iterations).
     expect(state.usage.calls).toBe(3);
     expect(state.compaction!.recent[0].outputTokens).toBeGreaterThan(0);
-    expectNothingRefused();
+    expectNothingRefused(workflowId);
   });
 
   it('when the context window is full: the cut answer is dropped, the conversation compacts and asks again', async () => {
@@ -134,7 +151,7 @@ describe('compaction', () => {
     expect(state.messages.map((m) => firstBlock(m)?.type)).toEqual(['compaction', 'text']);
     expect(state.messageCount).toBe(5); // U1, A1, U2, compaction, A2
     expect(state.usage.calls).toBe(4);
-    expectNothingRefused();
+    expectNothingRefused(workflowId);
   });
 
   it('within a tool loop: compacts between calls, and later turns send the summary and what followed', async () => {
@@ -160,7 +177,7 @@ describe('compaction', () => {
       ['user', 'string'],
     ]);
     expect(state.compaction?.recent[0]).toMatchObject({ trigger: 'threshold' });
-    expectNothingRefused();
+    expectNothingRefused(workflowId);
   });
 
   it('by an operator: an idle conversation compacts at once; one parked on its full window goes on', async () => {
@@ -193,7 +210,7 @@ describe('compaction', () => {
     const last = calls(workflowId).at(-1)!;
     expect(firstBlock(last.messages[0])?.type).toBe('compaction');
     expect(last.messages.at(-1)).toEqual({ role: 'user', content: 'Third question' });
-    expectNothingRefused();
+    expectNothingRefused(workflowId);
 
     // Refused: bad input, an ended conversation.
     await expect(client.compact(workflowId, { instructions: '  ' })).rejects.toThrow(
@@ -203,6 +220,90 @@ describe('compaction', () => {
     const result = (await handle.result()) as ConversationResult;
     expect(result.messageCount).toBe(compacted.messageCount + 2);
     await expect(client.compact(workflowId)).rejects.toThrow();
+  });
+});
+
+describe('compaction that cannot happen', () => {
+  it("parks as compaction_failed with the API's refusal when even the compaction request is too long", async () => {
+    const workflowId = `compact-failed-${process.pid}`;
+    t.fake.script(workflowId, [reply.text(words(3000))]);
+    await client.startConversation({ agent: 'windowed', message: 'First question' }, { workflowId });
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, words(4000, 'huge')); // the prompt no longer fits the window
+    const handle = t.env.client.workflow.getHandle(workflowId);
+    const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
+    expect(parked.attention).toMatchObject({
+      reason: 'compaction_failed',
+      errorType: 'invalid_request_error',
+      status: 400,
+    });
+    expect(parked.attention?.message).toMatch(
+      /^compaction failed: prompt is too long: \d+ tokens > 6000 maximum$/,
+    );
+    // The call, refused as too long, then the compaction request, refused too: nothing else was sent.
+    expect(calls(workflowId).map((c) => c.compaction)).toEqual([false, false, true]);
+    expect(parked.messageCount).toBe(3); // nothing lost
+    await client.end(workflowId, 'ops', 'too big');
+    expect(await handle.result()).toMatchObject({ status: 'completed', endReason: 'too big' });
+  });
+});
+
+describe('server-side compaction', () => {
+  it('sends compact_20260112 at the threshold and keeps the block the API returns first in an answer', async () => {
+    const workflowId = `compact-server-${process.pid}`;
+    t.fake.script(workflowId, [reply.text(words(2500)), reply.text('Second.'), reply.text('Third.')]);
+    await client.startConversation({ agent: 'server_side', message: 'First question' }, { workflowId });
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, 'Second question');
+    const second = await idleAt(workflowId, 2, 1);
+    const requests = t.requests(workflowId);
+    expect(requests[1].body).toMatchObject({
+      context_management: {
+        edits: [{ type: 'compact_20260112', trigger: { type: 'input_tokens', value: 2000 } }],
+      },
+    });
+    expect(String(requests[1].headers['anthropic-beta'])).toContain('compact-2026-01-12');
+    expect(second.compaction).toMatchObject({ count: 1, recent: [{ trigger: 'server' }] });
+    // The answer with the block opens the next run's transcript; it goes back exactly as it came.
+    expect(second.messages[0].content).toEqual([
+      expect.objectContaining({ type: 'compaction', signature: expect.any(String) }),
+      expect.objectContaining({ type: 'text', text: 'Second.' }),
+    ]);
+    await client.sendMessage(workflowId, 'Third question');
+    await idleAt(workflowId, 3, 1);
+    expect(calls(workflowId).at(-1)!.messages[0]).toEqual(second.messages[0]);
+    await expect(client.compact(workflowId)).rejects.toThrow(/compacts server-side/);
+    expectNothingRefused(workflowId);
+  });
+});
+
+describe('thinking', () => {
+  it('goes back to the API with its signature unchanged across tool turns and continue-as-new', async () => {
+    const workflowId = `thinking-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.message(
+        [
+          { type: 'thinking', thinking: 'The order id is needed.' },
+          { type: 'tool_use', name: 'lookup', input: { id: 'A-1' } },
+        ],
+        { stop_reason: 'tool_use' },
+      ),
+      reply.text('It is 120.'),
+      reply.text('Still 120.'),
+    ]);
+    await client.startConversation({ agent: 'thinker', message: 'How much was A-1?' }, { workflowId });
+    await idleAt(workflowId, 1);
+    await client.sendMessage(workflowId, 'Sure?');
+    const state = await idleAt(workflowId, 2, 1);
+    const signed = t.requests(workflowId)[1].body.messages[1];
+    const thinking = firstBlock(signed);
+    // The fake signed it (a script gave none); the worker sent it back as it came, and again after
+    // continue-as-new; a changed signature would have been a 400.
+    expect(thinking).toMatchObject({ type: 'thinking', signature: expect.any(String) });
+    expect(t.fake.signer.verifyThinking(String(thinking?.thinking), String(thinking?.signature))).toBe(true);
+    expect(t.requests(workflowId)[2].body.messages[1]).toEqual(signed);
+    expect(state.generation).toBeGreaterThanOrEqual(1);
+    expectNothingRefused(workflowId);
   });
 });
 
