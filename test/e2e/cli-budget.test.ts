@@ -3,7 +3,8 @@
  * fake Messages API: `start --budget-tokens` sets one, the conversation parks on it before its second
  * model call, `show` prints what it spent against it and why it waits, `budget` raises it (text and
  * --json) and the conversation completes. Bad arguments exit 2 before anything connects; a raise of an
- * ended conversation exits 3, of an unknown one 4.
+ * ended conversation exits 3, of an unknown one 4. `compact` compacts an idle conversation (as the
+ * operator), `show` says so; an ended one exits 3.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { reply } from '../../src/fake-claude';
@@ -95,6 +96,9 @@ describe('agent budget', () => {
 
   it('bad arguments exit 2 before anything connects', async () => {
     const bad = [
+      ['compact'],
+      ['compact', 'x', '--instructions', ''],
+      ['compact', 'x', '--usd', '1'],
       ['budget', 'x'],
       ['budget', 'x', '--usd', '0'],
       ['budget', 'x', '--usd', '1e3'],
@@ -115,13 +119,44 @@ describe('agent budget', () => {
         stdout: '',
       });
     });
-    expect(runs[0].stderr).toBe('agent: budget needs --usd and/or --tokens (the new ceilings)\n');
-    expect(runs[2].stderr).toBe('agent: --usd must be a positive number up to 1000000000, not "1e3"\n');
-    expect(runs[4].stderr).toMatch(/^agent: --tokens must be a positive integer/);
-    expect(runs[6].stderr).toBe('agent: budget does not take --reason\n');
-    expect(runs[8].stderr).toMatch(/^agent: --budget-usd must be a positive number/);
+    expect(runs[2].stderr).toBe('agent: compact does not take --usd\n');
+    expect(runs[3].stderr).toBe('agent: budget needs --usd and/or --tokens (the new ceilings)\n');
+    expect(runs[5].stderr).toBe('agent: --usd must be a positive number up to 1000000000, not "1e3"\n');
+    expect(runs[7].stderr).toMatch(/^agent: --tokens must be a positive integer/);
+    expect(runs[9].stderr).toBe('agent: budget does not take --reason\n');
+    expect(runs[11].stderr).toMatch(/^agent: --budget-usd must be a positive number/);
     const help = ok(await cli(['--help'], '127.0.0.1:1')).stdout;
     expect(help).toContain('budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]');
+    expect(help).toContain('compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]');
     expect(help).toContain('[--budget-usd N] [--budget-tokens N]');
+  });
+});
+
+describe('agent compact', () => {
+  it('compacts an idle conversation as the operator; show says where the prompt starts; ended exits 3', async () => {
+    const id = newId('compact');
+    t.fake.script(id, [reply.text('Hello there.')]);
+    ok(await cli(['start', 'Hi', '--id', id]));
+    await state(id, (s) => s.status === 'idle' && s.turn === 1);
+    const asked = ok(await cli(['compact', id, '--instructions', 'Keep the names.', '--by', 'cli-ops']));
+    expect(asked.stdout).toBe('compaction requested (0 so far): it happens at the next safe point\n');
+    const compacted = await state(id, (s) => s.compaction?.count === 1 && s.status === 'idle');
+    expect(compacted.compaction?.recent[0]).toMatchObject({ trigger: 'operator', by: 'cli-ops' });
+    const request = t.requests(id).find((r) => 'compaction' in r.body)!;
+    expect(request.body).toMatchObject({
+      compaction: { type: 'summarize', instructions: 'Keep the names.' },
+    });
+
+    const shown = ok(await cli(['show', id])).stdout;
+    expect(shown).toMatch(
+      /^compactions: 1 \(last: operator by cli-ops at message 2, .*\); the prompt starts at message 2$/m,
+    );
+    expect(shown).toMatch(/^messages 0-1: compacted, in run [0-9a-f-]+$/m);
+    expect(shown).toMatch(/^assistant: \[summary\] Summary of 2 messages/m);
+
+    ok(await cli(['end', id]));
+    await t.env.client.workflow.getHandle(id).result();
+    const ended = await cli(['compact', id]);
+    expect(ended).toMatchObject({ code: 3, stdout: '' });
   });
 });

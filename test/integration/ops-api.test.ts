@@ -67,7 +67,7 @@ describe('ops API', () => {
         401,
       );
     }
-    for (const route of ['decisions', 'budget']) {
+    for (const route of ['decisions', 'budget', 'compact']) {
       const post = await fetch(`${base}/api/conversations/x/${route}`, {
         method: 'POST',
         body: '{}',
@@ -233,6 +233,43 @@ describe('ops API', () => {
     });
     expect(decided.status).toBe(200);
     await t.env.client.workflow.getHandle(parentId).result();
+  });
+
+  it('compacts as the operator (never the body’s `by`); refuses bad bodies and an unknown id', async () => {
+    const workflowId = `ops-compact-${process.pid}`;
+    t.fake.script(workflowId, [reply.text('Hello.')]);
+    await agent.startConversation({ model: 'claude-haiku-4-5', message: 'Hi' }, { workflowId });
+    const handle = t.env.client.workflow.getHandle(workflowId);
+    await t.waitFor(handle, (s) => s.status === 'idle');
+    const path = `/api/conversations/${workflowId}/compact`;
+    const post = (body: unknown, operator: string | undefined = 'ivy') =>
+      api(path, { method: 'POST', operator, body: JSON.stringify(body) });
+    const refusals: Array<[unknown, string | undefined, RegExp]> = [
+      [{}, '', /x-ops-operator/],
+      [{ by: 'mallory' }, 'ivy', /by/],
+      [{ instructions: ' ' }, 'ivy', /instructions/],
+      [{ instructions: 5 }, 'ivy', /instructions/],
+      [['x'], 'ivy', /expected object/i],
+    ];
+    for (const [body, operator, message] of refusals) {
+      const res = await post(body, operator);
+      expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      expect(((await res.json()) as { message: string }).message).toMatch(message);
+    }
+    const unknown = await api(`/api/conversations/nope-${Date.now()}/compact`, {
+      method: 'POST',
+      operator: 'ivy',
+      body: '{}',
+    });
+    expect(unknown.status).toBe(404);
+
+    const asked = await post({ note: 'long enough' }, encodeURIComponent('Zoë'));
+    expect(asked.status).toBe(200);
+    expect(await asked.json()).toMatchObject({ compaction: { count: 0, requested: { by: 'Zoë' } } });
+    const compacted = await t.waitFor(handle, (s) => s.compaction?.count === 1 && s.status === 'idle');
+    expect(compacted.compaction?.recent[0]).toMatchObject({ trigger: 'operator', by: 'Zoë' });
+    const shown = (await (await api(`/api/conversations/${workflowId}`)).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ compaction: { count: 1, promptFrom: 2 }, messageCount: 3 });
   });
 
   it('raises a budget as the operator (never the body’s `by`); refuses bad bodies, an unknown or ended id', async () => {
