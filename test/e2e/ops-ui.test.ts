@@ -352,6 +352,32 @@ describe('ops UI in Chromium', () => {
     );
   });
 
+  it('Compact now compacts an idle conversation; the transcript marks the compaction message', async () => {
+    const id = `ui-compact-${process.pid}`;
+    t.fake.script(id, [reply.text('First answer.')]);
+    await client.startConversation({ agent: 'archivist', message: 'One' }, { workflowId: id });
+    const handle = t.env.client.workflow.getHandle(id);
+    await t.waitFor(handle, (s) => s.status === 'idle');
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(id)}`);
+    await page
+      .getByTestId('compaction-summary')
+      .filter({ hasText: 'Not compacted' })
+      .waitFor({ timeout: 15_000 });
+    await page.getByTestId('compact-now').click();
+    await page
+      .getByTestId('compaction-summary')
+      .filter({ hasText: /^Compacted 1 time · last: operator by .+ · the prompt starts at message 2/ })
+      .waitFor({ timeout: 15_000 });
+    const marked = page.getByTestId('msg-compaction');
+    await marked.waitFor({ timeout: 15_000 });
+    expect(await marked.locator('.role').textContent()).toBe(
+      'Compaction (operator): the 2 messages before are summarized',
+    );
+    expect(await marked.locator('details.compaction .text').textContent()).toMatch(/^Summary of 2 messages/);
+    await client.end(id, 'Olivia', 'done');
+    await page.getByTestId('compact-now').waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it('the API answers 401 without the token, even from the page origin', async () => {
     const res = await page.request.get(`${base}/api/approvals`);
     expect(res.status()).toBe(401);
