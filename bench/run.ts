@@ -11,10 +11,14 @@
  *    worker's peak RSS;
  * 5. stream latency: from the fake server writing a delta to an observer of the live channel getting it;
  * 6. prompt caching and cost: the cached share of a 20-turn conversation's input tokens, its token and
- *    cost totals as the workflow state reports them, against the same conversation without caching.
+ *    cost totals as the workflow state reports them, against the same conversation without caching;
+ * 7. a long conversation: 300 turns with tools through compaction (150k-token threshold, 200k window)
+ *    and continue-as-new, its runs' histories and the prompt size per call, its cost against the same
+ *    conversation without compaction on a 1M window (bench/long-conversation.ts).
  *
  * Prints a table and writes the figures as JSON (default bench-results.json). `--smoke` runs a small
- * version (CI runs it so the benchmark keeps working). Not part of `npm test`'s figures.
+ * version (CI runs it so the benchmark keeps working); `--only long` runs section 7 alone. Not part of
+ * `npm test`'s figures.
  */
 import { writeFileSync } from 'node:fs';
 import Anthropic from '@anthropic-ai/sdk';
@@ -34,12 +38,14 @@ import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';
 import { subscribeLive } from '../src/streaming/subscribe';
 import { CrashStack, FAST_DEV_SERVER, sleep } from '../test/crash/stack';
-import { MODEL, percentile, round, throughput as runThroughput, weatherTurn } from './common';
+import { MODEL, argValue, percentile, round, throughput as runThroughput, weatherTurn } from './common';
+import { fakeContextWindow, longConversation, longRows } from './long-conversation';
 import { runAiSdkPeer } from './peer';
 
 const smoke = process.argv.includes('--smoke');
 const outAt = process.argv.indexOf('--out');
 const OUT = outAt > 0 ? process.argv[outAt + 1] : 'bench-results.json';
+const only = argValue(process.argv, '--only', '');
 const TOKEN = 'bench-token-0123456789abcdef';
 const HISTORY_LIMIT = 256 * 1024 * 1024;
 const DEFAULT_HISTORY_LIMIT = 50 * 1024 * 1024;
@@ -272,6 +278,7 @@ function historyVsPeerMet(
 }
 
 async function main(): Promise<void> {
+  if (only && only !== 'long') throw new Error(`--only takes long, not ${only}`);
   // The history size limit is raised (Temporal's default: 50 MiB) so the peer's 200-turn history can be
   // measured; when it passes the default, the table says at which turn the default would have ended it.
   // The dev server is tuned for speed (FAST_DEV_SERVER, as `npm start` runs it; bench/TUNING.md).
@@ -283,14 +290,27 @@ async function main(): Promise<void> {
       'limit.historySize.warn': HISTORY_LIMIT,
     },
   };
-  const stack = await CrashStack.start({ server });
+  // The fake's context window is the default but while the long conversation sets its own (section 7).
+  const stack = await CrashStack.start({ server, fake: { contextWindow: fakeContextWindow } });
   const hub = new StreamHub();
   const ops = await createOpsServer({ agent: stack.agent, token: TOKEN, namespace: 'default', hub });
   const opsUrl = await ops.listen({ host: '127.0.0.1', port: 0 });
   stack.extraEnv = { AGENT_STREAM_URL: opsUrl, OPS_TOKEN: TOKEN };
   await stack.startWorker();
   const started = Date.now();
+  const printRows = (rows: string[][]) => {
+    for (const [what, measured, figure, target] of rows)
+      console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
+  };
   try {
+    if (only === 'long') {
+      const long = await longConversation(stack, smoke);
+      const seconds = round((Date.now() - started) / 1000, 0);
+      writeFileSync(OUT, `${JSON.stringify({ smoke, long, seconds }, null, 2)}\n`);
+      console.log(`\nbench (${smoke ? 'smoke' : 'full'}, long only, ${seconds} s) -> ${OUT}`);
+      printRows(longRows(long));
+      return;
+    }
     const results = {
       machine: {
         cpus: (await import('node:os')).cpus().length,
@@ -305,6 +325,7 @@ async function main(): Promise<void> {
       throughput: await throughput(stack, smoke ? 20 : 1000),
       streamLatency: await streamLatency(stack, opsUrl, smoke ? 50 : 300),
       caching: await caching(stack, smoke ? 5 : 20),
+      long: await longConversation(stack, smoke),
       seconds: 0,
     };
     results.seconds = round((Date.now() - started) / 1000, 0);
@@ -371,12 +392,12 @@ async function main(): Promise<void> {
         `${round(c.cached.cachedShare * 100, 1)}% cached, cost x${c.costRatio}`,
         `>= 80% cached: ${c.met ? 'met' : 'NOT met'}`,
       ],
+      ...longRows(results.long),
     ];
     console.log(
       `\nbench (${smoke ? 'smoke' : 'full'}, ${results.machine.cpus} cores, ${results.seconds} s) -> ${OUT}`,
     );
-    for (const [what, measured, figure, target] of rows)
-      console.log(`  ${what.padEnd(30)} ${figure.padEnd(40)} ${target}\n  ${''.padEnd(30)} ${measured}`);
+    printRows(rows);
   } finally {
     await ops.close();
     await stack.close();

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { AgentClient } from '../../src/client';
-import { FakeClaude } from '../../src/fake-claude';
+import { FakeClaude, type FakeClaudeOptions } from '../../src/fake-claude';
 import {
   DEV_SERVER_TUNING,
   devServerTuningFlags,
@@ -57,6 +57,8 @@ export interface StackOptions {
   workerNodeArgs?: string[];
   /** The workers' `AGENT_MODULE` (default: none, the demo agents and the built-in tools). */
   agentModule?: string;
+  /** Options of the fake Messages API (e.g. its `contextWindow`). */
+  fake?: FakeClaudeOptions;
 }
 
 /** The `temporal server start-dev` flags for `options`, after the port and log flags. */
@@ -90,7 +92,7 @@ export class CrashStack {
     const bundle = await bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
     const bundlePath = join(dir, 'workflow-bundle.js');
     writeFileSync(bundlePath, bundle.code);
-    const fake = await FakeClaude.start();
+    const fake = await FakeClaude.start(options.fake);
     const stack = new CrashStack(dir, await freePort(), bundlePath, fake, options);
     await stack.startServer();
     return stack;

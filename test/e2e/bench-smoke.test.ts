@@ -44,4 +44,23 @@ it('npm run bench -- --smoke prints its table and writes its figures', async () 
   expect((results.caching.cached as { cacheReadInputTokens: number }).cacheReadInputTokens).toBeGreaterThan(
     0,
   );
+  // The long conversation, 12 turns at a 6k threshold: to the end, compacting, one run per compaction.
+  expect(stdout).toMatch(/long conversation \(compaction\)/);
+  const variant = {
+    turns: 12,
+    status: 'completed',
+    prompt: { calls: 24, maxTokens: expect.any(Number), every10th: expect.any(Array) },
+    refused: [],
+    usage: { costUsd: expect.any(Number) },
+  };
+  expect(results.long).toMatchObject({
+    turns: 12,
+    compacted: variant,
+    uncompacted: { ...variant, compactions: { count: 0 } },
+    costRatio: expect.any(Number),
+    met: true,
+  });
+  const compacted = results.long.compacted as { compactions: { count: number }; runs: unknown[] };
+  expect(compacted.compactions.count).toBeGreaterThanOrEqual(2);
+  expect(compacted.runs).toHaveLength(compacted.compactions.count + 1);
 }, 180_000);
