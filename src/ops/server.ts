@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { DecisionRequestSchema, type RecordedDecision } from '../api/approvals';
 import { formatIssues } from '../api/issues';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import {
   CompactRequestSchema,
   CONVERSATION_STATUSES,
@@ -13,6 +14,7 @@ import {
   type Budget,
   type CompactionView,
   type ConversationState,
+  type MessageMeta,
   type ConversationStatus,
 } from '../api/conversation';
 import {
@@ -77,6 +79,10 @@ const BudgetBodySchema = RaiseBudgetSchema.omit({ by: true })
     message: 'give usd and/or tokens (the new ceilings)',
   });
 const CompactBodySchema = CompactRequestSchema.omit({ by: true }).strict();
+const EarlierQuerySchema = z.strictObject({
+  before: z.coerce.number().int().min(0).max(1e9).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
 const ListQuerySchema = z.object({
   status: z.enum(CONVERSATION_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -125,6 +131,10 @@ export type BudgetBody = z.infer<typeof BudgetBodySchema>;
 /** `POST /api/conversations/:id/budget`: the conversation's budget, its new ceilings applied. */
 export interface BudgetResponse {
   budget: Budget;
+}
+/** `GET /api/conversations/:id/earlier`: messages summarized in earlier runs, oldest first. */
+export interface EarlierResponse {
+  messages: Array<{ index: number; message: MessageParam; meta?: MessageMeta }>;
 }
 /** `POST /api/conversations/:id/compact` takes this (the operator comes from `x-ops-operator`). */
 export type CompactBody = z.infer<typeof CompactBodySchema>;
@@ -341,6 +351,17 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
       return { workflowId: id, ...(await options.agent.getState(id)) } satisfies ConversationResponse;
+    });
+
+    // What compaction took out of the current run: read from the runs that hold it (on demand only:
+    // a query on a closed run replays its history on a worker).
+    api.get('/api/conversations/:id/earlier', async (request, reply) => {
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      const query = EarlierQuerySchema.safeParse(request.query);
+      if (!query.success) return badRequest(reply, query.error);
+      const messages = await options.agent.earlierMessages(id, query.data);
+      return { messages } satisfies EarlierResponse;
     });
 
     // Workers (anywhere) publish model streams here; the hub keeps the partial state and fans it out.

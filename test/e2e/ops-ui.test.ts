@@ -374,6 +374,11 @@ describe('ops UI in Chromium', () => {
       'Compaction (operator): the 2 messages before are summarized',
     );
     expect(await marked.locator('details.compaction .text').textContent()).toMatch(/^Summary of 2 messages/);
+    // The run continued-as-new: what the summary replaced is read back from the earlier run.
+    await page.getByTestId('show-earlier').filter({ hasText: 'Show the 2 earlier messages' }).click();
+    const earlier = page.getByTestId('earlier-message');
+    await earlier.first().waitFor({ timeout: 15_000 });
+    expect(await earlier.allTextContents()).toEqual(['#0 userOne', '#1 assistantFirst answer.']);
     await client.end(id, 'Olivia', 'done');
     await page.getByTestId('compact-now').waitFor({ state: 'detached', timeout: 15_000 });
   });

@@ -270,6 +270,17 @@ describe('ops API', () => {
     expect(compacted.compaction?.recent[0]).toMatchObject({ trigger: 'operator', by: 'Zoë' });
     const shown = (await (await api(`/api/conversations/${workflowId}`)).json()) as Record<string, unknown>;
     expect(shown).toMatchObject({ compaction: { count: 1, promptFrom: 2 }, messageCount: 3 });
+    const earlier = await api(`/api/conversations/${workflowId}/earlier`);
+    expect(earlier.status).toBe(200);
+    expect(await earlier.json()).toMatchObject({
+      messages: [
+        { index: 0, message: { role: 'user', content: 'Hi' } },
+        { index: 1, message: { role: 'assistant' } },
+      ],
+    });
+    for (const query of ['?before=-1', '?limit=0', '?limit=x', '?other=1']) {
+      expect((await api(`/api/conversations/${workflowId}/earlier${query}`)).status).toBe(400);
+    }
   });
 
   it('raises a budget as the operator (never the body’s `by`); refuses bad bodies, an unknown or ended id', async () => {

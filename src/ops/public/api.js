@@ -14,6 +14,7 @@ import { app } from './state.js';
 /** @typedef {import('../server').BudgetResponse} BudgetResponse */
 /** @typedef {import('../server').CompactBody} CompactBody */
 /** @typedef {import('../server').CompactResponse} CompactResponse */
+/** @typedef {import('../server').EarlierResponse} EarlierResponse */
 
 /** An API call that failed: the HTTP status (0 when the server cannot be reached) and the error code. */
 export class ApiError extends Error {
@@ -131,6 +132,17 @@ export const postDecision = (workflowId, body) =>
  */
 export const postBudget = (workflowId, body) =>
   api(`/api/conversations/${encodeURIComponent(workflowId)}/budget`, { method: 'POST', body });
+
+/**
+ * The messages earlier runs hold (summarized by compaction), oldest first, before index `before`.
+ * @param {string} workflowId
+ * @param {number} [before]
+ * @returns {Promise<EarlierResponse>}
+ */
+export const getEarlier = (workflowId, before) =>
+  api(
+    `/api/conversations/${encodeURIComponent(workflowId)}/earlier${before === undefined ? '' : `?before=${before}`}`,
+  );
 
 /**
  * Asks for a compaction (the operator asking is the signed-in one).
