@@ -22,6 +22,14 @@ export const EnvSchema = z.object({
   AGENT_TASK_QUEUE: z.string().min(1).default('claude-agent'),
   /** Where tools keep their data (save_article's articles). */
   AGENT_DATA_DIR: z.string().min(1).default('.data'),
+  /**
+   * Memory (agents with `memory`): the default backend (`filesystem`, or `postgres` when
+   * AGENT_MEMORY_DATABASE_URL is set), the filesystem backend's directory (default AGENT_DATA_DIR/memory)
+   * and PostgreSQL's connection string (`postgres://user:pass@host:5432/db`), shared by every worker.
+   */
+  AGENT_MEMORY_BACKEND: z.enum(['filesystem', 'postgres']).optional(),
+  AGENT_MEMORY_DIR: z.string().min(1).optional(),
+  AGENT_MEMORY_DATABASE_URL: z.string().min(1).optional(),
   /** Default model for conversations started without one. */
   AGENT_MODEL: z.string().min(1).default('claude-sonnet-5-5'),
   /**

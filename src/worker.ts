@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { PayloadCodec } from '@temporalio/common';
@@ -19,6 +19,7 @@ import { demoAgents } from './agents/demo';
 import { loadAgentModule } from './agents/load-module';
 import { AgentRegistry } from './agents/registry';
 import { McpPool } from './mcp/pool';
+import { memoryBackends, type MemoryBackends } from './memory/tool';
 
 /** What an agent worker needs; everything else has a default. */
 export interface AgentWorkerOptions {
@@ -33,6 +34,11 @@ export interface AgentWorkerOptions {
   tools?: ToolDefinition[];
   /** The pool of MCP connections (default: one per worker, closed when the worker stops). */
   mcpPool?: McpPool;
+  /**
+   * The memory backends of agents with `memory` (`memoryBackends({ dir, databaseUrl })`; required when
+   * one has). The caller closes them after the worker stops.
+   */
+  memory?: MemoryBackends;
   /**
    * A prebuilt bundle (tests build one per file). Default: the package's prebuilt `workflow-bundle.js`
    * when running the built package (unless a plugin configures the bundler), else bundle at start.
@@ -189,9 +195,18 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
       ? new McpPool()
       : undefined;
   const pool = options.mcpPool ?? ownPool;
+  // An agent whose memory backend this worker lacks would fail every call: refuse to start instead.
+  for (const agent of registry.names().map((name) => registry.get(name)!)) {
+    if (agent.memory && !options.memory?.store(agent.memory.backend)) {
+      const backend = agent.memory.backend ?? 'default';
+      throw new Error(
+        `agent ${agent.name} has memory (${backend} backend), but the worker has no such memory backend: give it \`memory\` (AGENT_MEMORY_DATABASE_URL for postgres)`,
+      );
+    }
+  }
   const activities = createActivities({
     anthropic: options.anthropic,
-    agents: new AgentTools(registry, pool),
+    agents: new AgentTools(registry, pool, options.memory),
     observer: options.observer,
     transcriptCacheBytes: options.transcriptCacheBytes,
     readTranscript: options.readTranscript,
@@ -278,6 +293,11 @@ export async function runWorker(
     );
   });
   const mcpPool = new McpPool();
+  const memory = memoryBackends({
+    dir: config.AGENT_MEMORY_DIR ? resolve(config.AGENT_MEMORY_DIR) : join(config.dataDir, 'memory'),
+    databaseUrl: config.AGENT_MEMORY_DATABASE_URL,
+    backend: config.AGENT_MEMORY_BACKEND,
+  });
   const worker = await createAgentWorker({
     connection,
     namespace,
@@ -285,6 +305,7 @@ export async function runWorker(
     anthropic: anthropicClient({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL }),
     ...served,
     mcpPool,
+    memory,
     transcriptCacheBytes: config.AGENT_TRANSCRIPT_CACHE_BYTES,
     ...tuningFromConfig(config),
     // Tracing adds interceptors to the workflow code, so it needs the bundle built here, not a prebuilt one.
@@ -310,7 +331,7 @@ export async function runWorker(
   );
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
-  await worker.run().finally(() => mcpPool.close());
+  await worker.run().finally(() => Promise.all([mcpPool.close(), memory.close()]));
   clearInterval(watchdog);
   await connection.close();
 }

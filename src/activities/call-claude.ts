@@ -6,9 +6,11 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import type { BetaContextManagementConfig } from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import type { ContextEdit, Effort } from '../api/conversation';
 import {
   COMPACTION_BETA,
   CONFIGURATION_ERROR,
+  CONTEXT_MANAGEMENT_BETA,
   CONTEXT_WINDOW_EXCEEDED,
   INVALID_INPUT_KEY,
   MODEL_API_ERROR,
@@ -22,8 +24,15 @@ import {
 import { AGENT_NOT_SERVED } from '../api/agents';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
 import { startsWithCompaction } from '../api/transcript';
-import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
+import { fromDefinition, inputSchemaOf, type AgentTools, type OfferedTool } from '../agents/agent-tools';
+import { withToolSearch } from '../agents/tool-search';
 import { withCacheBreakpoints } from './cache-breakpoints';
+import {
+  outputSpecFromJsonSchema,
+  outputSpecFromZod,
+  outputVerdict,
+  type OutputSpec,
+} from './structured-output';
 import { MessageAccumulator } from './message-accumulator';
 import { costOf, type PriceTable } from './pricing';
 import type { TranscriptCache } from './transcript-cache';
@@ -92,8 +101,10 @@ export function createCallClaude(deps: CallClaudeDeps) {
       ...(call.temperature !== undefined && { temperature: call.temperature }),
       ...(call.stopSequences?.length && !compact && { stop_sequences: call.stopSequences }),
       ...(call.thinking && { thinking: call.thinking }),
+      // The format shapes a reply: a compaction request leaves it out (as the SDK's tool runner does).
+      ...outputConfig(call.effort, compact ? undefined : call.output),
     };
-    const beta = compactionParams(input, request, messages);
+    const beta = contextParams(input, request, call.contextEdits, messages);
     const betas = [...new Set([...(call.betas ?? []), ...beta.betas])];
     const signal = cancellationSignal();
     // Percent-encoded: a workflow id may hold characters no HTTP header can carry (non-latin-1, CR/LF).
@@ -124,6 +135,8 @@ export function createCallClaude(deps: CallClaudeDeps) {
       const { message, rawInputs, stopped } = accumulator.finish();
       deps.observer?.onEnd(workflowId, { ok: true });
       const result = judge(message, rawInputs, stopped, call.tools, request_id ?? undefined, deps.prices);
+      const output = call.output && !compact && outputVerdict(message, call.output, request.maxTokens);
+      if (output) result.output = output;
       // A compaction's block enters the transcript as its own message, which the workflow adds.
       if (!compact) deps.transcripts.recordAnswer(workflowId, input.messageCount, result.message.content);
       return call.agent ? { ...result, agent: call.agent } : result;
@@ -141,13 +154,15 @@ export function createCallClaude(deps: CallClaudeDeps) {
 }
 
 /**
- * The beta parameters of compaction: a compaction request (`compaction`), the server-side edit
- * (`context_management`, never with a compaction request: the API refuses the pair), and the betas
- * they and a prompt that starts with a compaction block need.
+ * The beta parameters of compaction and context editing: a compaction request (`compaction`), the
+ * context edits and the server-side compaction edit (`context_management`, never with a compaction
+ * request: the API refuses the pair), and the betas they and a prompt that starts with a compaction
+ * block need.
  */
-function compactionParams(
+function contextParams(
   input: CallClaudeInput,
   request: ModelRequest,
+  edits: readonly ContextEdit[] | undefined,
   messages: readonly unknown[],
 ): {
   params: {
@@ -168,14 +183,20 @@ function compactionParams(
   const betas = [
     ...(server ? [SERVER_COMPACTION_BETA] : []),
     ...(startsWithCompaction(first) && !server ? [COMPACTION_BETA] : []),
+    ...(edits?.length ? [CONTEXT_MANAGEMENT_BETA] : []),
   ];
-  if (!server) return { params: {}, betas };
-  const edit = {
+  const compaction = server && {
     type: 'compact_20260112' as const,
     trigger: { type: 'input_tokens' as const, value: server.triggerTokens },
     ...(server.instructions && { instructions: server.instructions }),
   };
-  return { params: { context_management: { edits: [edit] } }, betas };
+  // The API wants clear_thinking first; compaction last (it summarizes what the edits leave).
+  const all = [
+    ...(edits ?? []).filter((e) => e.type === 'clear_thinking_20251015'),
+    ...(edits ?? []).filter((e) => e.type !== 'clear_thinking_20251015'),
+    ...(compaction ? [compaction] : []),
+  ];
+  return { params: all.length > 0 ? { context_management: { edits: all } } : {}, betas };
 }
 
 /** What one call is made with: the request's options, or those of the agent's definition as deployed now. */
@@ -189,7 +210,20 @@ interface ResolvedRequest {
   thinking?: ModelRequest['thinking'];
   betas?: string[];
   cacheTtl?: ModelRequest['cacheTtl'];
+  contextEdits?: ContextEdit[];
+  effort?: Effort;
+  /** Structured output: the format to send and the check of a final answer. */
+  output?: OutputSpec;
   agent?: { name: string; fingerprint: string };
+}
+
+/** `output_config`: the effort and the structured-output format, when either is set. */
+function outputConfig(
+  effort: Effort | undefined,
+  output: OutputSpec | undefined,
+): { output_config?: { effort?: Effort; format?: OutputSpec['format'] } } {
+  if (!effort && !output) return {};
+  return { output_config: { ...(effort && { effort }), ...(output && { format: output.format }) } };
 }
 
 /**
@@ -210,6 +244,9 @@ async function resolveRequest(agents: AgentTools, request: ModelRequest): Promis
         thinking: request.thinking,
         betas: request.betas,
         cacheTtl: request.cacheTtl,
+        contextEdits: request.contextEdits,
+        effort: request.effort,
+        ...(request.outputSchema && { output: outputSpecFromJsonSchema(request.outputSchema) }),
       };
     }
     const agent = agents.registry.get(request.agent.name);
@@ -223,13 +260,25 @@ async function resolveRequest(agents: AgentTools, request: ModelRequest): Promis
     return {
       model: agent.model,
       system: agent.system,
-      tools: await agents.offered(agent, request.agent.tools),
-      serverTools: agent.serverTools ?? [],
+      // Tool search: deferred tools marked, the search tool added (src/agents/tool-search.ts).
+      ...withToolSearch(
+        agent.toolSearch,
+        await agents.offered(agent, request.agent.tools),
+        agent.serverTools ?? [],
+      ),
       temperature: agent.temperature,
       stopSequences: agent.stopSequences,
       thinking: agent.thinking,
       betas: agent.betas,
       ...(agent.promptCaching !== 'off' && { cacheTtl: agent.promptCaching }),
+      contextEdits: agent.contextManagement?.edits,
+      effort: agent.effort,
+      // The conversation's own schema wins over the agent's.
+      ...((request.outputSchema || agent.output) && {
+        output: request.outputSchema
+          ? outputSpecFromJsonSchema(request.outputSchema)
+          : outputSpecFromZod(agent.output!),
+      }),
       agent: { name: agent.name, fingerprint: agent.fingerprint },
     };
   } catch (err) {
@@ -279,7 +328,8 @@ function judge(
         runnable,
         ...(!runnable && { problem: cut ? 'truncated' : 'invalid_json', rawInput: text }),
         needsApproval,
-        ...(needsApproval && tool && { inputSchema: tool.api.input_schema as Record<string, unknown> }),
+        // The schema with every constraint (a strict tool sends a transformed one), for an operator's edit.
+        ...(needsApproval && tool && { inputSchema: inputSchemaOf(tool) }),
         ...(tool && { effect: tool.effect }),
         ...(tool && tool.source !== 'worker' && tool.source !== 'tool' && { source: tool.source }),
         ...(tool?.subAgent && { subAgent: tool.subAgent }),
@@ -321,7 +371,15 @@ function judge(
     },
     toolCalls,
     ...(requestId && { requestId }),
+    ...appliedEditsOf(final),
   };
+}
+
+/** The context edits the API applied (`context_management.applied_edits`), when it applied any. */
+function appliedEditsOf(final: Anthropic.Message): Pick<CallClaudeResult, 'appliedEdits'> {
+  const managed = (final as { context_management?: { applied_edits?: unknown } | null }).context_management;
+  const edits = managed?.applied_edits;
+  return Array.isArray(edits) && edits.length > 0 ? { appliedEdits: edits } : {};
 }
 
 /** One `usage.iterations` entry (beta), as far as the totals need it. */

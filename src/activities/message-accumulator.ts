@@ -77,6 +77,9 @@ export class MessageAccumulator {
       case 'message_delta': {
         const message = this.started(event.type);
         message.stop_reason = event.delta.stop_reason;
+        // Context editing (beta): what the API cleared, reported with the final delta.
+        const managed = (event as { context_management?: unknown }).context_management;
+        if (managed != null) (message as { context_management?: unknown }).context_management = managed;
         message.stop_sequence = event.delta.stop_sequence;
         (message as { stop_details?: unknown }).stop_details =
           (event.delta as { stop_details?: unknown }).stop_details ?? null;

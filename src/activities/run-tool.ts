@@ -2,8 +2,10 @@ import type { ImageBlockParam, TextBlockParam } from '@anthropic-ai/sdk/resource
 import { activityInfo, ApplicationFailure, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { fromDefinition, type AgentTools, type OfferedTool } from '../agents/agent-tools';
 import type { RunToolInput, RunToolResult } from '../api/activity-contract';
+import { DEFAULT_TENANT } from '../api/tenants';
 import { McpUnavailableError } from '../mcp/errors';
-import type { ToolOutput } from '../tools/define-tool';
+import { MemoryUnavailableError } from '../memory/store';
+import type { ToolContext, ToolOutput } from '../tools/define-tool';
 
 /** Failure type of a tool source that cannot be reached (an MCP server down): retried by Temporal. */
 export const TOOL_SOURCE_UNAVAILABLE = 'ToolSourceUnavailable';
@@ -66,22 +68,25 @@ export function createRunTool(deps: RunToolDeps) {
     const { attempt } = activityInfo();
     try {
       const idempotencyKey = `${call.workflowId}/${call.toolUseId}`;
+      const context: ToolContext = {
+        idempotencyKey,
+        workflowId: call.workflowId,
+        toolUseId: call.toolUseId,
+        signal: controller.signal,
+        heartbeat: (details) => heartbeat(details),
+        attempt,
+        tenant: call.tenant ?? DEFAULT_TENANT,
+      };
       const running: Promise<{ content: RunToolResult['content']; isError: boolean }> = tool.mcp
         ? deps.agents.callMcp(tool.mcp, checked.value, {
             idempotencyKey,
             signal: controller.signal,
             timeoutMs,
           })
-        : tool
-            .definition!.run(checked.value as Record<string, unknown>, {
-              idempotencyKey,
-              workflowId: call.workflowId,
-              toolUseId: call.toolUseId,
-              signal: controller.signal,
-              heartbeat: (details) => heartbeat(details),
-              attempt,
-            })
-            .then((output) => ({ content: render(output), isError: false }));
+        : (tool.run
+            ? tool.run(checked.value, context)
+            : tool.definition!.run(checked.value as Record<string, unknown>, context)
+          ).then((output) => ({ content: render(output), isError: false }));
       const output = await Promise.race([
         running,
         new Promise<never>((_, reject) => {
@@ -93,9 +98,9 @@ export function createRunTool(deps: RunToolDeps) {
     } catch (err) {
       if (activitySignal.aborted) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      // The source is down, not the call wrong: Temporal retries; when retries run out the model gets
+      // The source is down (an MCP server, the memory backend), not the call wrong: Temporal retries; when retries run out the model gets
       // an error result that names the server (see tool-calls.ts).
-      if (err instanceof McpUnavailableError) {
+      if (err instanceof McpUnavailableError || err instanceof MemoryUnavailableError) {
         throw ApplicationFailure.create({ type: TOOL_SOURCE_UNAVAILABLE, message, cause: err });
       }
       log.warn('tool failed', {

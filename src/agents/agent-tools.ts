@@ -1,4 +1,9 @@
-import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  ImageBlockParam,
+  MemoryTool20250818,
+  TextBlockParam,
+  Tool,
+} from '@anthropic-ai/sdk/resources/messages';
 import { log } from '@temporalio/activity';
 import {
   SUB_AGENT_INPUT_SCHEMA,
@@ -12,7 +17,15 @@ import type { ToolEffect } from '../api/tools';
 import type { McpPool } from '../mcp/pool';
 import { namespaceTools } from '../mcp/tool-snapshots';
 import type { McpServerConfig, McpToolSnapshot } from '../mcp/types';
-import { approvalRequired, type ApprovalPolicy, type ToolDefinition } from '../tools/define-tool';
+import { MEMORY_TOOL_NAME } from '../memory/config';
+import { memoryTool, type MemoryBackends } from '../memory/tool';
+import {
+  approvalRequired,
+  type ApprovalPolicy,
+  type ToolContext,
+  type ToolDefinition,
+  type ToolOutput,
+} from '../tools/define-tool';
 import type { AgentDefinition } from './define-agent';
 import type { AgentRegistry } from './registry';
 
@@ -26,8 +39,12 @@ export interface OfferedTool {
   name: string;
   source: AgentToolSource | 'worker';
   effect: ToolEffect;
-  /** The API's tool definition. */
-  api: Tool;
+  /** The API's tool definition (the memory tool: the API's own `memory_20250818`). */
+  api: Tool | MemoryTool20250818;
+  /** The input's JSON Schema, when `api` has none (the memory tool): an operator's edit is checked against it. */
+  inputSchema?: Record<string, unknown>;
+  /** A tool the worker runs itself with no definition of its own (the memory tool). */
+  run?(input: unknown, context: ToolContext): Promise<ToolOutput>;
   /** The model's input checked against the tool's schema (MCP tools: left to the server). */
   check(input: unknown): { ok: true; value: unknown } | { ok: false; error: string };
   /** Whether this checked input needs an operator's approval. */
@@ -67,6 +84,8 @@ export class AgentTools {
   constructor(
     readonly registry: AgentRegistry,
     private readonly pool?: McpPool,
+    /** The memory backends of agents with `memory` (see src/memory). */
+    private readonly memory?: MemoryBackends,
   ) {}
 
   /**
@@ -83,6 +102,7 @@ export class AgentTools {
     }
     const tools: AgentToolInfo[] = [
       ...agent.tools.map((t): AgentToolInfo => ({ name: t.name, source: 'tool', effect: t.effect })),
+      ...(agent.memory ? [{ name: MEMORY_TOOL_NAME, source: 'tool', effect: 'write' } as const] : []),
       ...listing.tools.map(({ server, tool }): AgentToolInfo => ({
         name: tool.name,
         source: 'mcp',
@@ -128,6 +148,7 @@ export class AgentTools {
     for (const tool of agent.tools) {
       if (wanted.has(tool.name)) offered.push(fromDefinition(tool, 'tool', agent.approval?.[tool.name]));
     }
+    if (agent.memory && wanted.has(MEMORY_TOOL_NAME)) offered.push(this.memoryOf(agent));
     for (const entry of listing?.tools ?? []) {
       if (wanted.has(entry.tool.name)) offered.push(fromMcp(entry, agent.approval?.[entry.tool.name]));
     }
@@ -142,9 +163,21 @@ export class AgentTools {
   async find(agent: AgentDefinition, name: string): Promise<OfferedTool | undefined> {
     const own = agent.tools.find((t) => t.name === name);
     if (own) return fromDefinition(own, 'tool', agent.approval?.[name]);
+    if (agent.memory && name === MEMORY_TOOL_NAME) return this.memoryOf(agent);
     if (agent.mcpServers.length === 0) return undefined;
     const entry = (await this.cachedListing(agent)).tools.find(({ tool }) => tool.name === name);
     return entry && fromMcp(entry, agent.approval?.[name]);
+  }
+
+  /** The agent's memory tool, on its backend. */
+  private memoryOf(agent: AgentDefinition): OfferedTool {
+    const store = this.memory?.store(agent.memory?.backend);
+    if (!store) {
+      throw new AgentConfigurationError(
+        `agent ${agent.name} has memory on ${agent.memory?.backend ?? 'the default backend'}, which this worker does not have (see README, Memory)`,
+      );
+    }
+    return memoryTool(agent, store, agent.approval?.[MEMORY_TOOL_NAME]);
   }
 
   /** The agent's MCP servers the worker's last listing could not reach, with why. */
@@ -207,6 +240,13 @@ export class AgentTools {
     this.listings.set(agent.name, listing);
     return listing;
   }
+}
+
+/** The JSON Schema an operator's edit of a call to `tool` is checked against. */
+export function inputSchemaOf(tool: OfferedTool): Record<string, unknown> | undefined {
+  if (tool.inputSchema) return tool.inputSchema;
+  if (tool.definition) return tool.definition.inputJsonSchema;
+  return 'input_schema' in tool.api ? (tool.api.input_schema as Record<string, unknown>) : undefined;
 }
 
 /** A tool of the worker or of an agent, with the agent's approval override over its own policy. */

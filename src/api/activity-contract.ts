@@ -14,6 +14,8 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 
 import type { AgentToolSource } from './agents';
+import type { ContextEdit, Effort } from './conversation';
+import type { OutputVerdict } from './structured-output';
 import type { ToolEffect } from './tools';
 
 /** Everything of a model call but the transcript, which the activity rebuilds from its cache. */
@@ -40,6 +42,15 @@ export interface ModelRequest {
   cacheTtl?: PromptCacheTtl;
   /** Server-side compaction: each call carries a `compact_20260112` edit with this trigger. */
   serverCompaction?: { triggerTokens: number; instructions?: string };
+  /**
+   * Structured output: the conversation's JSON Schema of a final answer (for an agent's conversation
+   * too, over the agent's `output`). Sent as `output_config.format`, answers that end a turn judged.
+   */
+  outputSchema?: Record<string, unknown>;
+  /** Context editing: the edits each call carries in `context_management` (ad-hoc conversations). */
+  contextEdits?: ContextEdit[];
+  /** `output_config.effort` (ad-hoc conversations). */
+  effort?: Effort;
 }
 
 export type PromptCacheTtl = '5m' | '1h';
@@ -72,6 +83,8 @@ export interface CallClaudeInput {
 
 /** The beta of compaction on demand (a `compaction` request, and compaction blocks sent back). */
 export const COMPACTION_BETA = 'compact-2026-09-04';
+/** The beta of context editing (`clear_tool_uses_20250919`, `clear_thinking_20251015`). */
+export const CONTEXT_MANAGEMENT_BETA = 'context-management-2025-06-27';
 /** The beta of server-side threshold compaction (`context_management` edit `compact_20260112`). */
 export const SERVER_COMPACTION_BETA = 'compact-2026-01-12';
 /** The API's default trigger of server-side compaction (input tokens). */
@@ -137,6 +150,13 @@ export interface CallClaudeResult {
   requestId?: string;
   /** The agent definition this call was made with (its fingerprint changes when a deploy changes it). */
   agent?: { name: string; fingerprint: string };
+  /**
+   * Structured output: the verdict on this answer, when the call asked for a format and the answer
+   * ends the turn (judged here, once, against the schema with every constraint; recorded in history).
+   */
+  output?: OutputVerdict;
+  /** Context edits the API applied to this call (`context_management.applied_edits`), when any. */
+  appliedEdits?: unknown[];
 }
 
 export interface RunToolInput {
@@ -151,6 +171,8 @@ export interface RunToolInput {
   toolUseId: string;
   name: string;
   input: unknown;
+  /** The conversation's tenant, when it names one (tenant-scoped tools such as memory; default `default`). */
+  tenant?: string;
 }
 
 export interface RunToolResult {

@@ -13,12 +13,18 @@ import type {
   ToolChoice,
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  BetaClearThinking20251015Edit,
+  BetaClearToolUses20250919Edit,
+} from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { AGENT_NAME_PATTERN, type AgentView, type ParentLink, type SubAgentRun } from './agents';
 import type { PendingApproval, RecordedDecision, RefusedDecision } from './approvals';
 import { MAX_NAME, MAX_REASON, MAX_TOOL_USE_ID, quote } from './bounds';
 import { formatIssues } from './issues';
+import { TENANT_PATTERN } from './tenants';
 import { TOOL_NAME_PATTERN } from './tools';
+import { OutputSchemaSchema, type OutputStatus, type StructuredOutput } from './structured-output';
 
 /** The workflow type name, for clients that start conversations by name. */
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
@@ -136,6 +142,31 @@ export const CompactionSchema = z.strictObject({
   mode: z.enum(['client', 'server']).optional(),
 });
 export type CompactionConfig = z.infer<typeof CompactionSchema>;
+
+/** One context-editing edit, passed through to the API (it checks the fields). */
+export type ContextEdit = BetaClearToolUses20250919Edit | BetaClearThinking20251015Edit;
+
+/**
+ * Context editing (beta `context-management-2025-06-27`): the API clears old tool results
+ * (`clear_tool_uses_20250919`) or thinking (`clear_thinking_20251015`) from what the model reads, by
+ * its own rules; the transcript keeps everything. Each answer's `applied_edits` are recorded in its
+ * message's `meta`. Compaction has its own settings (`compaction`).
+ */
+export const ContextManagementSchema = z.strictObject({
+  edits: z
+    .array(
+      sdkShaped<ContextEdit>(
+        z.looseObject({ type: z.enum(['clear_tool_uses_20250919', 'clear_thinking_20251015']) }),
+      ),
+    )
+    .min(1)
+    .max(2),
+});
+export type ContextManagement = z.infer<typeof ContextManagementSchema>;
+
+/** `output_config.effort`: how much effort the model puts into its answers. */
+export const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+export type Effort = (typeof EFFORTS)[number];
 
 /** How a sub-agent's conversation names the conversation that called it (set by the parent workflow). */
 const ParentLinkSchema = z.strictObject({
@@ -300,6 +331,21 @@ export const ConversationInputSchema = z
     budget: BudgetSchema.optional(),
     /** Compaction settings (over the agent's; see {@link CompactionSchema}). */
     compaction: CompactionSchema.optional(),
+    /** Context editing, passed through (see {@link ContextManagementSchema}). */
+    contextManagement: ContextManagementSchema.optional(),
+    /** `output_config.effort` (`low` … `max`). */
+    effort: z.enum(EFFORTS).optional(),
+    /**
+     * Structured output: each turn's final answer as a JSON object of this JSON Schema (over the
+     * agent's `output`). Sent as `output_config.format` (transformed as the SDK does); the answer is
+     * checked against this schema with every constraint (see src/api/structured-output.ts).
+     */
+    outputSchema: OutputSchemaSchema.optional(),
+    /**
+     * The tenant it works for (default `default`): tenant-scoped state, such as the memory tool's files,
+     * is kept apart by it. Carried across continue-as-new and to sub-agents.
+     */
+    tenant: z.string().regex(TENANT_PATTERN, `a tenant must match ${TENANT_PATTERN}`).optional(),
     /** Set by the parent workflow on a sub-agent's conversation. */
     parent: ParentLinkSchema.optional(),
   })
@@ -386,6 +432,10 @@ export interface MessageMeta {
   at: string;
   /** The message is a compaction block: the prompt starts here (until the next one). */
   compaction?: { trigger: CompactionTrigger; summarized: number };
+  /** Context edits the API applied to the call that answered with this message (`applied_edits`). */
+  appliedEdits?: unknown[];
+  /** Not the user's: the worker asked again after an answer that failed the output schema. */
+  outputCorrection?: true;
 }
 
 /** What made a conversation compact. */
@@ -459,6 +509,8 @@ export interface ConversationState {
   refusedDecisions: RefusedDecision[];
   usage: UsageTotals;
   lastStop?: LastStop;
+  /** The last turn's structured output (conversations with an output schema). */
+  output?: StructuredOutput;
   /** Why it completed, when it did. */
   endReason?: string;
   /** Continue-as-new generations so far. */
@@ -541,8 +593,8 @@ export const messagesQuery = defineQuery<{ messages: MessageParam[] }, [{ from: 
 /** Signal twin of `end`, for systems that can only signal. */
 export const endSignal = defineSignal<[EndRequest]>('endSignal');
 
-/** What the workflow returns when it ends. */
-export interface ConversationResult {
+/** What the workflow returns when it ends; `O` is the type of its structured output. */
+export interface ConversationResult<O = unknown> {
   status: 'completed' | 'cancelled';
   endReason: string;
   turns: number;
@@ -550,6 +602,12 @@ export interface ConversationResult {
   /** The text of the last assistant message. */
   lastText: string;
   usage: UsageTotals;
+  /** Structured output: the last turn's answer, parsed and validated (with `outputStatus` `ok` only). */
+  output?: O;
+  /** Structured output: what became of the last turn's answer (absent without an output schema). */
+  outputStatus?: OutputStatus;
+  /** Why `outputStatus` is not `ok`. */
+  outputReason?: string;
 }
 
 export type { ContentBlockParam, MessageParam, ToolChoice };

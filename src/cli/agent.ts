@@ -26,11 +26,13 @@
  */
 import { userInfo } from 'node:os';
 import type { AgentToolInfo, AgentView } from '../api/agents';
-import type { Budget, ConversationState } from '../api/conversation';
+import type { Budget, ConversationResult, ConversationState } from '../api/conversation';
+import type { OutputSchema } from '../api/structured-output';
 import type { AgentClient, AgentError } from '../client';
 import type { Config } from '../config';
 import { parseCommand, USAGE, type Command } from './args';
 import { messageText } from './message-text';
+import { readOutputSchema } from './output-schema';
 import { UsageError } from './parse';
 import { bounded, forTerminal, jsonForTerminal } from './sanitize';
 import { parseScheduleCommand, runSchedule, SCHEDULE_USAGE, type ScheduleCommand } from './schedule';
@@ -64,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command.name === 'start') command.prompt = await messageText(command.prompt, 'the prompt');
+  const outputSchema =
+    command.name === 'start' && command.outputSchemaFile !== undefined
+      ? await readOutputSchema(command.outputSchemaFile)
+      : undefined;
   if (command.name === 'send') command.message = await messageText(command.message, 'the message');
   // The client (and the Temporal SDK under it) loads only now: a usage error or --help does not wait for it.
   const { loadConfig } = await import('../config');
@@ -73,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
 
   const agent = await client.AgentClient.fromConfig(config);
   try {
-    return await run(agent, config, command, token);
+    return await run(agent, config, command, token, outputSchema);
   } finally {
     await agent.client.connection.close();
   }
@@ -84,6 +90,7 @@ async function run(
   config: Config,
   command: Command | ScheduleCommand,
   token?: string,
+  outputSchema?: OutputSchema,
 ): Promise<number> {
   const by = ('by' in command ? command.by : undefined) ?? `${userInfo().username}@cli`;
   const out = (json: unknown, text: string) =>
@@ -106,6 +113,7 @@ async function run(
           ...(command.maxTokens !== undefined && { maxTokens: command.maxTokens }),
           limits: command.maxTurns !== undefined ? { maxTurns: command.maxTurns } : {},
           ...(command.budget && { budget: command.budget }),
+          ...(outputSchema && { outputSchema }),
         },
         { workflowId: command.id },
       );
@@ -131,7 +139,7 @@ async function run(
       const final = await result;
       out(
         { workflowId: started.workflowId, ...final },
-        `\n${final.lastText}\n[${final.status}: ${final.endReason}]`,
+        `\n${finalText(final)}\n[${final.status}: ${final.endReason}]`,
       );
       return 0;
     }
@@ -281,11 +289,28 @@ async function watchConversation(
   if (!json) process.stdout.write('\n');
 }
 
+/**
+ * What `start --wait` prints of the outcome: with structured output, the parsed output as JSON (or why
+ * there is none, after the answer's text); otherwise the last answer's text.
+ */
+function finalText(final: ConversationResult): string {
+  if (!final.outputStatus) return final.lastText;
+  if (final.outputStatus === 'ok') return JSON.stringify(final.output, null, 2);
+  return `${final.lastText}\n[output ${final.outputStatus}: ${final.outputReason ?? ''}]`;
+}
+
+/** The last turn's structured output, on one line. */
+function outputLine(output: NonNullable<ConversationState['output']>): string {
+  const what = output.status === 'ok' ? JSON.stringify(output.value) : (output.reason ?? '');
+  return `output (turn ${output.turn}): ${output.status}: ${what}`;
+}
+
 function renderState(state: ConversationState, scheduleId?: string): string {
   const lines = [
     `status: ${state.status}${state.attention ? ` (${state.attention.reason}: ${state.attention.message})` : ''}`,
     `model: ${state.model}  turn: ${state.turn}  tokens in/out: ${state.usage.inputTokens}/${state.usage.outputTokens}`,
     ...(state.budget ? [`budget: ${spentText(state.budget)}`] : []),
+    ...(state.output ? [outputLine(state.output)] : []),
     ...compactionLines(state),
     ...(scheduleId ? [`schedule: ${scheduleId}`] : []),
     ...agentLines(state),

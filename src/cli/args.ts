@@ -32,7 +32,7 @@ const MAX_BUDGET_TOKENS = 1e15;
 
 export const USAGE = `usage: agent <command> [--json]
   start <prompt|-> [--agent NAME | --model M [--tools a,b] [--system S] [--max-tokens N]] [--single-turn] [--id ID] [--max-turns N]
-        [--budget-usd N] [--budget-tokens N] [--wait]
+        [--budget-usd N] [--budget-tokens N] [--output-schema FILE] [--wait]
   send <workflowId> <message|->      show <workflowId>        list [--status S] [--agent NAME] [--limit N]
   watch <workflowId>                 (the live model stream, from the ops server: OPS_URL, OPS_TOKEN)
   pending                            approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
@@ -43,6 +43,7 @@ export const USAGE = `usage: agent <command> [--json]
   - as the prompt or message reads it from stdin (at most 256 KiB)
   --agent: an agent the workers serve (defineAgent); it brings its model, system prompt, tools and max tokens
   --budget-usd, --budget-tokens, --usd, --tokens: a ceiling on the conversation's spend, in US dollars and/or tokens
+  --output-schema: a JSON Schema file (an object schema); each answer is that JSON, checked; --wait prints it
 statuses: ${CONVERSATION_STATUSES.join(', ')}
 exit codes: 0 done, 1 failed, 2 bad usage, 3 refused, 4 not found, 5 Temporal or worker unreachable`;
 
@@ -59,6 +60,7 @@ const OPTIONS = {
   wait: { type: 'boolean' },
   'budget-usd': { type: 'string' },
   'budget-tokens': { type: 'string' },
+  'output-schema': { type: 'string' },
   usd: { type: 'string' },
   tokens: { type: 'string' },
   status: { type: 'string' },
@@ -87,6 +89,7 @@ const COMMANDS = {
       'max-tokens',
       'budget-usd',
       'budget-tokens',
+      'output-schema',
       'wait',
     ],
   },
@@ -124,6 +127,8 @@ export type Command = { json: boolean } & (
       maxTokens?: number;
       /** A ceiling on its spend (at least one of the two). */
       budget?: Budget;
+      /** A JSON Schema file for structured output (read and checked before anything connects). */
+      outputSchemaFile?: string;
       wait: boolean;
     }
   | { name: 'send'; workflowId: string; message: string }
@@ -181,6 +186,7 @@ export function parseCommand(argv: string[]): Command {
         ...optional('maxTurns', str('max-turns'), (v) => positiveInt(v, '--max-turns')),
         ...optional('maxTokens', str('max-tokens'), (v) => positiveInt(v, '--max-tokens')),
         ...(ceilings && { budget: ceilings }),
+        ...optional('outputSchemaFile', str('output-schema'), (v) => text(v, '--output-schema', 4096)),
         wait: values.wait === true,
       };
     }

@@ -6,6 +6,7 @@ import type {
   ToolResultBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { FakeMessageReply } from './types';
+import { searchBlockFor } from './tool-search';
 
 /** How deep `valueFromSchema` follows nested schemas; anything deeper becomes `null`. */
 const MAX_DEPTH = 8;
@@ -59,6 +60,8 @@ export function demoReply(body: MessageCreateParams): FakeMessageReply {
       kind: 'message',
       content: [
         { type: 'text', text: `I'll use ${tool.name} for that.` },
+        // A deferred tool is found first (the fake answers the search, see tool-search.ts).
+        ...(tool.defer_loading ? searchBlockFor(body as never, tool.name) : []),
         { type: 'tool_use', name: tool.name, input: isRecord(input) ? input : {} },
       ],
       stop_reason: 'tool_use',

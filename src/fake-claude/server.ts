@@ -30,6 +30,7 @@ import { validateRequest, type Route } from './validate';
 import { Signer } from './signatures';
 import { compactEdit, compactionBlock } from './compaction';
 import { applyContextEdits, type AppliedEdit } from './context-edits';
+import { withToolSearchResults } from './tool-search';
 import {
   contentTokens,
   contextWindowOf,
@@ -112,7 +113,7 @@ const WILDCARD = '*';
  *
  * Beyond the script, the fake answers as the API does: compaction requests (`compaction`) and threshold
  * compaction (`compact_20260112`) with signed summaries of its own (compaction.ts), context edits
- * (context-edits.ts), the context window (context-window.ts); and it refuses `thinking`,
+ * (context-edits.ts), the context window (context-window.ts), tool search (tool-search.ts); and it refuses `thinking`,
  * `redacted_thinking` and `compaction` blocks it did not issue (signatures.ts). Betas are not checked.
  */
 export class FakeClaude {
@@ -424,7 +425,14 @@ export class FakeClaude {
       }
       case 'message': {
         // Ids once, so the streamed events, the final message and the stored thread agree.
-        reply = { ...reply, content: completeBlocks(reply.content) };
+        // The tool search tool runs on the server: its results follow each search in the same answer.
+        reply = {
+          ...reply,
+          content: withToolSearchResults(
+            completeBlocks(reply.content),
+            request.body as unknown as Record<string, unknown>,
+          ),
+        };
         const input =
           answer.input ?? this.promptCache.account(answer.seen, String(request.headers['x-api-key'] ?? ''));
         reply = this.signed(this.fitted(reply, input, request.body.model));

@@ -18,6 +18,7 @@
  *     `compaction` block, see compaction.ts), no message but a final assistant one is empty, `tool_use` ids
  *     are unique, and every `tool_use` is answered by a `tool_result` at the start of the next user turn
  *     (and no `tool_result` answers anything else);
+ *     deferred tools, tool search tools and tool references hold together (tool-search.ts);
  *  6. a compaction request (`compaction` set) can be compacted (compaction.ts);
  *  7. with a {@link Signer}: every signed block (`compaction`, `thinking`, `redacted_thinking`) is one the
  *     fake issued, unchanged.
@@ -41,6 +42,8 @@ import {
   type CodedProblem,
 } from './compaction';
 import type { Signer } from './signatures';
+import { strictSchemaProblem } from './strict-schema';
+import { toolSearchProblem } from './tool-search';
 import { TOOL_NAME_PATTERN } from '../api/tools';
 
 /** The endpoint a request was sent to: `POST /v1/messages` or `POST /v1/messages/count_tokens`. */
@@ -360,6 +363,25 @@ const isToolset = (tool: Obj): boolean =>
 const isCustomTool = (tool: Obj): boolean =>
   tool.type === undefined || tool.type === null || tool.type === 'custom';
 
+/** The fields of the memory tool's definition (SDK 1.15 `MemoryTool20250818`); its name is fixed. */
+const MEMORY_TOOL_FIELDS = new Set([
+  'type',
+  'name',
+  'cache_control',
+  'allowed_callers',
+  'defer_loading',
+  'input_examples',
+  'strict',
+]);
+
+/** `{type: 'memory_20250818', name: 'memory'}`: the client runs its commands, the API defines its schema. */
+function checkMemoryTool(tool: Obj, path: string): Problem {
+  const at = `${path}.memory_20250818`;
+  if (tool.name !== 'memory') return `${at}.name: Input should be 'memory'`;
+  const extra = Object.keys(tool).find((key) => !MEMORY_TOOL_FIELDS.has(key));
+  return extra === undefined ? undefined : `${at}.${extra}: Extra inputs are not permitted`;
+}
+
 /** `tools`: well-formed custom and server tools with unique names. */
 function checkTools(body: Obj): Problem {
   const { tools } = body;
@@ -384,11 +406,44 @@ function checkTool(tool: unknown, path: string): Problem {
   if (!TOOL_NAME_PATTERN.test(tool.name as string)) {
     return `${path}.name: String should match pattern '${TOOL_NAME_PATTERN.source}'`;
   }
+  if (tool.type === 'memory_20250818') return checkMemoryTool(tool, path);
   if (!isCustomTool(tool)) return undefined; // Server tools: the API knows their schema.
   if (!has(tool, 'input_schema')) return `${path}.input_schema: Field required`;
   if (!isObject(tool.input_schema)) return `${path}.input_schema: Input should be a valid dictionary`;
   if (tool.input_schema.type !== 'object') return `${path}.input_schema.type: Input should be 'object'`;
+  if (tool.strict !== undefined && typeof tool.strict !== 'boolean')
+    return `${path}.strict: Input should be a valid boolean`;
+  // Strict tool use: the schema must stay within what structured outputs support (strict-schema.ts).
+  if (tool.strict === true) return strictSchemaProblem(tool.input_schema, `${path}.input_schema`);
   return undefined;
+}
+
+const OUTPUT_FORMAT_TYPES = ['json_schema'];
+const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'];
+
+/**
+ * `output_config`: `effort` one of the API's levels; `format` a `json_schema` with a `schema` inside the
+ * structured-outputs subset (strict-schema.ts); not on a compaction request, which answers with the
+ * compaction block alone (the SDK's tool runner drops the format from one for that reason).
+ */
+function checkOutputConfig(body: Obj): Problem {
+  const config = body.output_config;
+  if (config === undefined || config === null) return undefined;
+  if (!isObject(config)) return 'output_config: Input should be a valid dictionary';
+  if (config.effort !== undefined && config.effort !== null && !EFFORTS.includes(config.effort as string))
+    return `output_config.effort: Input should be ${EFFORTS.map((e) => `'${e}'`).join(', ')}`;
+  const { format } = config;
+  if (format === undefined || format === null) return undefined;
+  if (!isObject(format)) return 'output_config.format: Input should be a valid dictionary';
+  if (!has(format, 'type')) return "output_config.format: Unable to extract tag using discriminator 'type'";
+  if (!OUTPUT_FORMAT_TYPES.includes(format.type as string))
+    return badTag('output_config.format', format.type, OUTPUT_FORMAT_TYPES);
+  if (!has(format, 'schema')) return 'output_config.format.json_schema.schema: Field required';
+  if (!isObject(format.schema))
+    return 'output_config.format.json_schema.schema: Input should be a valid dictionary';
+  if (body.compaction !== undefined && body.compaction !== null)
+    return 'output_config.format: cannot be used with `compaction` (a compaction request answers with the compaction block only)';
+  return strictSchemaProblem(format.schema, 'output_config.format.schema');
 }
 
 /** `tool_choice`: `auto` / `any` / `none`, or `tool` naming one of the `tools`. */
@@ -674,6 +729,7 @@ const RULES: readonly Rule[] = [
   checkToolChoice,
   checkSamplingParams,
   checkThinking,
+  checkOutputConfig,
   checkCompactionParam,
   checkContextManagement,
   checkFirstRole,
@@ -681,6 +737,7 @@ const RULES: readonly Rule[] = [
   checkNonEmptyContent,
   checkUniqueToolUseIds,
   checkToolPairing,
+  toolSearchProblem,
   checkCompactionRequest,
   checkCacheBreakpoints,
 ];

@@ -37,6 +37,11 @@ interface McpServerCommon {
   timeoutMs?: number;
   /** Settings by MCP tool name (names the server does not have are ignored). */
   tools?: Record<string, McpToolOverride>;
+  /**
+   * With the agent's `toolSearch`: `false` keeps this server's tools loaded (the model sees them without
+   * searching), `true` defers them (the default of `auto`). Ignored without tool search.
+   */
+  deferLoading?: boolean;
 }
 
 /** A server the worker starts as a child process and speaks to over stdin/stdout. */
@@ -82,6 +87,7 @@ const common = {
   exclude: toolNames.optional(),
   approval: approvalSchema.optional(),
   timeoutMs: timeoutSchema.optional(),
+  deferLoading: z.boolean().optional(),
   tools: z
     .record(
       z.string().min(1),

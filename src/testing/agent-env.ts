@@ -23,6 +23,7 @@ import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';
 import type { AgentDefinition } from '../agents/define-agent';
 import { McpPool } from '../mcp/pool';
+import { memoryBackends, type MemoryBackends } from '../memory/tool';
 import { CONVERSATION_BUNDLE_OPTIONS, anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
 import {
@@ -68,9 +69,10 @@ export interface AgentEnv {
   toolResults(workflowId: string): Array<{ tool_use_id: string; content: unknown; is_error?: boolean }>;
   /**
    * Stops the worker (to restart it, say) and starts a new one on the same task queue; with `agents`,
-   * the new worker serves those (a deploy that changes an agent).
+   * the new worker serves those (a deploy that changes an agent); with `memory`, it keeps memory there
+   * (another machine's worker, say; the caller closes them).
    */
-  restartWorker(options?: { agents?: AgentDefinition[] }): Promise<void>;
+  restartWorker(options?: { agents?: AgentDefinition[]; memory?: MemoryBackends }): Promise<void>;
   /**
    * Replays the history of every conversation this env started (every run, continue-as-new included)
    * against the current workflow code; resolves to the number replayed, throws on non-determinism.
@@ -93,6 +95,11 @@ export interface AgentEnvOptions {
   timeSkipping?: boolean;
   /** Receives the model streams (the live side channel), e.g. a StreamHub adapter. */
   observer?: StreamObserver;
+  /**
+   * Memory backends for agents with `memory` (the caller closes them). Default: the filesystem backend
+   * in the env's data directory.
+   */
+  memory?: MemoryBackends;
 }
 
 /** Starts an {@link AgentEnv}; call `teardown()` when done (in `afterAll`). */
@@ -105,6 +112,8 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
   const taskQueue = `agent-${process.pid}-${Date.now()}`;
   const tools = [...builtinTools({ dataDir }), ...(options.tools ?? [])];
   let agents = options.agents;
+  const ownMemory = options.memory ? undefined : memoryBackends({ dir: join(dataDir, 'memory') });
+  let memory = options.memory ?? ownMemory!;
   // One pool of MCP connections across worker restarts, closed at teardown (its servers with it).
   const mcpPool = new McpPool();
   const makeWorker = async () =>
@@ -115,6 +124,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       tools,
       agents,
       mcpPool,
+      memory,
       workflowBundle: await workflowBundle(),
       observer: options.observer,
     });
@@ -175,6 +185,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
     },
     async restartWorker(restart = {}) {
       if (restart.agents) agents = restart.agents;
+      if (restart.memory) memory = restart.memory;
       worker.shutdown();
       await running;
       worker = await makeWorker();
@@ -230,6 +241,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await mcpPool.close();
+      await ownMemory?.close();
       await fake.close();
       await env.teardown();
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
 import { z } from 'zod';
 import { TOOL_NAME_PATTERN, type ToolEffect } from '../api/tools';
+import { checkedInputExamples } from './input-examples';
 
 /** What a tool does to the world. Write tools need approval by default and must be idempotent. */
 export type { ToolEffect };
@@ -32,6 +34,8 @@ export interface ToolContext {
   heartbeat(details?: unknown): void;
   /** 1 on the first attempt. */
   attempt: number;
+  /** The conversation's tenant (`default` when it names none): tenant-scoped state is kept apart by it. */
+  tenant?: string;
 }
 
 /** What `run` may return: text, content blocks, or any JSON value (sent to the model as JSON text). */
@@ -62,6 +66,24 @@ export interface ToolSpec<S extends z.ZodObject> {
    * The streamed JSON may be incomplete; it is parsed strictly before `run` either way.
    */
   eagerInputStreaming?: boolean;
+  /**
+   * Strict tool use: the API holds the model's input to the schema (`strict: true`). The schema is sent
+   * as the SDK transforms it for strict mode: constraints the API does not support (minimum, lengths,
+   * patterns, ...) move into descriptions, objects get `additionalProperties: false`. The input is still
+   * checked against `input` itself, every constraint kept, before `run`. Default false.
+   */
+  strict?: boolean;
+  /**
+   * Example inputs, sent as `input_examples`: they show the model how to call a tool whose schema alone
+   * leaves it guessing (formats, which optional fields go together). Each is checked against `input` at
+   * definition; one that does not match throws, naming the tool.
+   */
+  inputExamples?: Array<z.input<S>>;
+  /**
+   * With an agent's `toolSearch`: `true` always defers this tool (`defer_loading`: the model finds it by
+   * searching), `false` never does; unset, the agent decides (see `toolSearch`). Ignored without tool search.
+   */
+  deferLoading?: boolean;
   /** Does the work. Throwing gives the model an `is_error` result with the message; it never fails the workflow. */
   run(input: z.output<S>, context: ToolContext): Promise<ToolOutput>;
 }
@@ -70,8 +92,10 @@ export interface ToolSpec<S extends z.ZodObject> {
 export interface ToolDefinition<S extends z.ZodObject = z.ZodObject> extends ToolSpec<S> {
   approval: ApprovalPolicy<z.output<S>>;
   timeoutMs: number;
-  /** The API's tool definition (JSON Schema input). */
+  /** The API's tool definition (JSON Schema input; transformed for strict mode with `strict`). */
   toApiTool(): Tool;
+  /** The input schema as JSON Schema, every constraint kept (what an operator's edited input is checked against). */
+  inputJsonSchema: Record<string, unknown>;
   /** Whether this validated input needs approval. */
   needsApproval(input: z.output<S>): boolean;
 }
@@ -95,17 +119,30 @@ export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefini
   const approval = spec.approval ?? (spec.effect === 'write' ? 'always' : 'never');
   const schema = z.toJSONSchema(spec.input, { target: 'draft-2020-12', io: 'input' });
   if (schema.type !== 'object') throw new Error(`tool ${spec.name}: input must be an object schema`);
-  const inputSchema = schema as Tool['input_schema'];
+  const inputSchema = (spec.strict ? strictSchema(spec.name, schema) : schema) as Tool['input_schema'];
+  const inputExamples = checkedInputExamples(spec.name, spec.input, spec.inputExamples);
   return {
     ...spec,
     approval,
     timeoutMs: spec.timeoutMs ?? 60_000,
+    inputJsonSchema: schema,
     toApiTool: () => ({
       name: spec.name,
       description: spec.description,
       input_schema: inputSchema,
+      ...(spec.strict && { strict: true }),
+      ...(inputExamples && { input_examples: inputExamples }),
       ...(spec.eagerInputStreaming === false ? {} : { eager_input_streaming: true }),
     }),
     needsApproval: (input) => approvalRequired(approval, input),
   };
+}
+
+/** The SDK's strict-mode transform of a tool's schema; one it cannot transform is refused at definition. */
+function strictSchema(name: string, schema: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return transformJSONSchema(schema);
+  } catch (err) {
+    throw new Error(`tool ${name}: strict: ${(err as Error).message}`);
+  }
 }

@@ -32,13 +32,19 @@ export async function compactBeforeCall(conversation: Conversation): Promise<voi
  * off for this conversation, server-side, not possible here, or already tried since the last answer
  * (the caller parks, as before compaction existed).
  */
-export async function compactOnContextWindow(conversation: Conversation): Promise<boolean> {
+export async function compactOnContextWindow(
+  conversation: Conversation,
+  cause: 'answer_cut' | 'prompt_refused',
+): Promise<boolean> {
   const { compaction } = conversation;
   if (!compaction.onContextWindow || compaction.mode === 'server') return false;
   if (conversation.compactedSinceAnswer || !conversation.compactable) return false;
   if (!rolledOut(PATCHES.compaction)) return false;
   conversation.compactedSinceAnswer = true;
-  return compact(conversation, 'context_window');
+  // A refused prompt would be refused as a compaction request too: summarize what came before the
+  // last exchange (which pushed it over), and keep that exchange verbatim after the summary.
+  const upTo = cause === 'prompt_refused' ? conversation.lastExchangeStart : undefined;
+  return compact(conversation, 'context_window', upTo);
 }
 
 async function compactIfDue(conversation: Conversation): Promise<boolean> {
@@ -65,22 +71,30 @@ async function compactIfDue(conversation: Conversation): Promise<boolean> {
  * skipped (the conversation goes on uncompacted). An operator's `compact` meanwhile brings its
  * instructions to the next attempt.
  */
-async function compact(conversation: Conversation, trigger: CompactionTrigger): Promise<boolean> {
+async function compact(
+  conversation: Conversation,
+  trigger: CompactionTrigger,
+  upTo?: number,
+): Promise<boolean> {
   for (;;) {
     const request = conversation.compactRequest;
     const tokensBefore = conversation.contextTokens;
     const instructions = request?.instructions ?? conversation.compaction.instructions;
-    const result = await requestCompaction(conversation, instructions);
+    const result = await requestCompaction(conversation, instructions, upTo);
     let why: Omit<Attention, 'at'>;
     if (result.ok) {
       const block = result.answer.message.content[0] as { type: string; content?: unknown } | undefined;
       if (block?.type === 'compaction' && typeof block.content === 'string' && block.content !== '') {
         conversation.compactRequest = undefined;
-        conversation.recordCompaction(result.answer, {
-          trigger: request ? 'operator' : trigger,
-          ...(tokensBefore !== undefined && { tokensBefore }),
-          ...(request?.by && { by: request.by }),
-        });
+        conversation.recordCompaction(
+          result.answer,
+          {
+            trigger: request ? 'operator' : trigger,
+            ...(tokensBefore !== undefined && { tokensBefore }),
+            ...(request?.by && { by: request.by }),
+          },
+          upTo,
+        );
         return true;
       }
       // A compaction block without content is the API saying it could not summarize.

@@ -56,6 +56,7 @@ import {
   startsWithCompaction,
 } from '../api/transcript';
 import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES, utf8Bytes } from '../api/bounds';
+import type { StructuredOutput } from '../api/structured-output';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
 import { budgetProblem, spent, type ParkReason } from './next-step';
@@ -88,6 +89,8 @@ export interface CarriedState {
   subAgents?: SubAgentRun[];
   /** Compaction: where this run's transcript starts in the whole one, and what came before. */
   compaction?: CarriedCompaction;
+  /** The last turn's structured output. */
+  output?: StructuredOutput;
 }
 
 /** What continue-as-new carries of compaction. */
@@ -194,6 +197,8 @@ export class Conversation {
   compactedSinceAnswer = false;
   private pendingCount = 0;
   private updatedAt = nowIso();
+  /** The last turn's structured output (conversations with an output schema). */
+  output: StructuredOutput | undefined;
 
   constructor(config: ConversationConfig, carried?: CarriedState) {
     this.config = config;
@@ -221,6 +226,7 @@ export class Conversation {
     this.compactions = carried?.compaction?.recent ?? [];
     this.contextTokens = carried?.compaction?.contextTokens;
     this.compactRequest = carried?.compaction?.requested;
+    this.output = carried?.output;
   }
 
   /** The first run of a conversation: its model (and agent) for search, its first message in the queue. */
@@ -310,6 +316,33 @@ export class Conversation {
   }
 
   /**
+   * Puts a compaction message before the last exchange (the only insertion: a summary of what came
+   * before it, when the whole would not fit the window). The digests from there on are chained again.
+   */
+  private insert(at: number, message: MessageParam): void {
+    this.messages.splice(at, 0, message);
+    this.meta.splice(at, 0, { turn: this.turn, at: nowIso() });
+    this.sizes.splice(at, 0, jsonBytes(message));
+    const chain = digestsOf(this.messages.slice(at), at > 0 ? this.digests[at - 1] : EMPTY_DIGEST);
+    this.digests.splice(at, this.digests.length - at, ...chain);
+    this.updatedAt = nowIso();
+  }
+
+  /**
+   * Where a compaction that keeps the last exchange verbatim ends: before the trailing user message
+   * and the tool calls it answers. Undefined when there is nothing before it to summarize.
+   */
+  get lastExchangeStart(): number | undefined {
+    let cut = this.messages.length;
+    if (this.messages[cut - 1]?.role !== 'user') return undefined;
+    cut--;
+    const answered = this.messages[cut - 1];
+    if (answered?.role === 'assistant' && blocksOf(answered).some((b) => b.type === 'tool_use')) cut--;
+    const start = this.promptFrom + (isCompactionMessage(this.messages[this.promptFrom]) ? 1 : 0);
+    return cut - start >= 2 ? cut : undefined;
+  }
+
+  /**
    * Messages of `[from, to)` that fit one query answer ({@link MAX_QUERY_MESSAGES_BYTES}), at least one:
    * from the start of the range (`first`) or from its end (`last`, the newest, for people).
    */
@@ -343,6 +376,10 @@ export class Conversation {
     if (answer.agent) this.noteFingerprint(answer.agent.fingerprint);
     this.countUsage(answer);
     this.compactedSinceAnswer = false;
+    if (answer.appliedEdits) {
+      const index = this.messages.length - 1;
+      this.meta[index] = { ...this.meta[index], appliedEdits: answer.appliedEdits };
+    }
     const { usage } = answer;
     const compaction = usage.compaction ?? { inputTokens: 0, outputTokens: 0 };
     this.contextTokens =
@@ -380,12 +417,15 @@ export class Conversation {
   recordCompaction(
     answer: CallClaudeResult,
     how: { trigger: CompactionTrigger; tokensBefore?: number; by?: string },
+    at = this.messages.length,
   ): void {
     this.countUsage(answer);
     const block = answer.message.content.find((b) => (b as { type: string }).type === 'compaction');
-    this.append({ role: 'assistant', content: [block as unknown as ContentBlockParam] });
+    const message: MessageParam = { role: 'assistant', content: [block as unknown as ContentBlockParam] };
+    if (at === this.messages.length) this.append(message);
+    else this.insert(at, message);
     const usage = answer.usage.compaction ?? { inputTokens: 0, outputTokens: 0 };
-    this.markCompaction(this.messages.length - 1, { ...how, ...usage });
+    this.markCompaction(at, { ...how, ...usage });
     // The next call's prompt is the summary and what follows it; the next answer measures it again.
     this.contextTokens = usage.outputTokens;
   }
@@ -607,6 +647,7 @@ export class Conversation {
       refusedDecisions: this.refusedDecisions,
       usage: this.usage,
       lastStop: this.lastStop,
+      ...(this.output && { output: this.output }),
       endReason: this.endReason,
       generation: this.generation,
       startedAt: this.startedAt,
@@ -648,6 +689,7 @@ export class Conversation {
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
       ...(this.budgetOverride && { budgetOverride: this.budgetOverride }),
       ...(compaction && { compaction }),
+      ...(this.output && { output: this.output }),
     };
   }
 
@@ -662,6 +704,12 @@ export class Conversation {
       messageCount: this.firstIndex + this.messages.length,
       lastText: lastAssistantText(this.messages),
       usage: this.usage,
+      ...(this.output && {
+        outputStatus: this.output.status,
+        ...(this.output.status === 'ok'
+          ? { output: this.output.value }
+          : { outputReason: this.output.reason }),
+      }),
     };
   }
 }

@@ -35,6 +35,7 @@ import { compactBeforeCall, compactBetweenTurns, compactOnContextWindow } from '
 import { countCall, nextStep, startTurn } from './next-step';
 import { reportUsageToParent } from './sub-agents';
 import { runTools } from './tool-calls';
+import { askAgainForOutput } from './structured-output';
 
 export type { CarriedState } from './conversation-state';
 
@@ -82,15 +83,18 @@ export async function conversationWorkflow(
 /** One user turn: model calls until an answer ends it. */
 async function runTurn(conversation: Conversation): Promise<void> {
   let turn = startTurn(conversation.config);
+  let outputAttempts = 0; // structured output: final answers judged in this turn
   for (;;) {
     const counted = countCall(turn, conversation.limits, conversation.turn);
     if (counted.park) await conversation.park(counted.park);
     await conversation.withinBudget(); // parks at or past its budget, before the call
     await compactBeforeCall(conversation); // the threshold or an operator, within a long tool loop
-    const answer = await callModel(conversation, counted.turn, () => compactOnContextWindow(conversation));
+    const answer = await callModel(conversation, counted.turn, () =>
+      compactOnContextWindow(conversation, 'prompt_refused'),
+    );
     if (
       answer.stopReason === 'model_context_window_exceeded' &&
-      (await compactOnContextWindow(conversation))
+      (await compactOnContextWindow(conversation, 'answer_cut'))
     ) {
       // The answer stopped where the window was full: dropped (its usage counted), asked again.
       conversation.countUsage(answer);
@@ -105,6 +109,8 @@ async function runTurn(conversation: Conversation): Promise<void> {
       continue;
     }
     conversation.recordAnswer(answer);
+    // Structured output: the final answer's verdict is kept; one that fails the schema is asked again.
+    if (step.kind === 'endTurn' && askAgainForOutput(conversation, answer.output, ++outputAttempts)) continue;
     if (step.kind === 'runTools') await runTools(conversation, answer, turn.maxTokens);
     if (step.kind === 'park') await conversation.park(step.why);
     if (step.kind === 'endTurn' || (step.kind === 'park' && step.then === 'endTurn')) return;

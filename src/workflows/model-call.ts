@@ -78,11 +78,18 @@ export async function callModel(
 export async function requestCompaction(
   conversation: Conversation,
   instructions: string | undefined,
+  upTo = conversation.messages.length,
 ): Promise<{ ok: true; answer: CallClaudeResult } | { ok: false; why: Omit<Attention, 'at'> }> {
   conversation.setStatus('running');
   conversation.modelCallInFlight = true;
   try {
-    const input = modelCallInput(conversation, startTurn(conversation.config));
+    const whole = modelCallInput(conversation, startTurn(conversation.config));
+    // Of a prefix (the last exchange kept out): its length and digest, no tail (the cache has it).
+    const { tail: _tail, ...prefix } = whole;
+    const input =
+      upTo === conversation.messages.length
+        ? whole
+        : { ...prefix, messageCount: upTo, digest: conversation.digests[upTo - 1] };
     const answer = decoded(
       await callClaude({ ...input, compact: instructions ? { instructions } : {} }),
       'the compaction',
@@ -123,6 +130,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
   const options = {
     toolChoice: turn.toolChoice,
     maxTokens: turn.maxTokens,
+    ...(config.outputSchema && { outputSchema: config.outputSchema }),
   };
   const { promptFrom } = conversation;
   const compaction = conversation.compaction;
@@ -162,6 +170,8 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
           betas: config.betas,
           ...(config.promptCaching !== 'off' && { cacheTtl: config.promptCaching }),
           ...(serverCompaction && { serverCompaction }),
+          ...(config.contextManagement && { contextEdits: config.contextManagement.edits }),
+          ...(config.effort && { effort: config.effort }),
         },
   };
 }

@@ -76,6 +76,8 @@ export async function runSubAgent(
     message: task,
     singleTurn: true,
     parent: { workflowId: conversation.workflowId, toolUseId: call.id, agent: self, depth, ancestry },
+    // A sub-agent works for the same tenant (its own memory, say, is kept under that tenant too).
+    ...(conversation.config.tenant && { tenant: conversation.config.tenant }),
   };
   const scope = new CancellationScope();
   conversation.subAgentScopes.set(call.id, scope);

@@ -58,7 +58,7 @@ export async function runTools(
       });
       try {
         const { workflowId } = conversation;
-        const { agent, tools } = conversation.config;
+        const { agent, tools, tenant } = conversation.config;
         const offered = conversation.snapshot?.tools.map((t) => t.name) ?? tools;
         const result = decoded(
           await runTool({
@@ -68,6 +68,7 @@ export async function runTools(
             toolUseId: call.id,
             name: call.name,
             input,
+            ...(tenant && { tenant }),
           }),
           `the ${call.name} call`,
         );

@@ -9,7 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
+import { defineTool } from '../../src/tools/define-tool';
 import type { ConversationResult, ConversationState } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply, type RecordedRequest } from '../../src/fake-claude';
@@ -22,7 +24,15 @@ function words(tokens: number, word = 'talk'): string {
 }
 
 const WINDOW = 6000;
-const base = { model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off' as const };
+/** A tool whose result alone is past the window. */
+const dump = defineTool({
+  name: 'dump',
+  description: 'Dumps everything',
+  input: z.object({}),
+  effect: 'read',
+  run: async () => words(7000, 'dump'),
+});
+const base = { model: 'claude-sonnet-4-6', tools: [lookup, dump], promptCaching: 'off' as const };
 const compactor = defineAgent({ name: 'compactor', ...base, compaction: { thresholdTokens: 2000 } });
 const windowed = defineAgent({ name: 'windowed', ...base });
 const stubborn = defineAgent({ name: 'stubborn', ...base, compaction: { onContextWindow: false } });
@@ -30,6 +40,20 @@ const serverSide = defineAgent({
   name: 'server_side',
   ...base,
   compaction: { mode: 'server', thresholdTokens: 2000 },
+});
+const editor = defineAgent({
+  name: 'editor',
+  ...base,
+  effort: 'high',
+  contextManagement: {
+    edits: [
+      {
+        type: 'clear_tool_uses_20250919',
+        trigger: { type: 'input_tokens', value: 50 },
+        keep: { type: 'tool_uses', value: 1 },
+      },
+    ],
+  },
 });
 const thinker = defineAgent({
   name: 'thinker',
@@ -43,7 +67,7 @@ let t: AgentEnv;
 let client: AgentClient;
 beforeAll(async () => {
   t = await startAgentEnv({
-    agents: [compactor, windowed, stubborn, serverSide, thinker],
+    agents: [compactor, windowed, stubborn, serverSide, editor, thinker],
     fake: { contextWindow: WINDOW },
   });
   client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
@@ -223,13 +247,34 @@ describe('compaction', () => {
   });
 });
 
-describe('compaction that cannot happen', () => {
-  it("parks as compaction_failed with the API's refusal when even the compaction request is too long", async () => {
-    const workflowId = `compact-failed-${process.pid}`;
-    t.fake.script(workflowId, [reply.text(words(3000))]);
+describe('a prompt refused as too long', () => {
+  it('compacts what came before the last exchange and keeps that exchange verbatim after the summary', async () => {
+    const workflowId = `compact-refused-${process.pid}`;
+    t.fake.script(workflowId, [reply.text(words(3000)), reply.text('Got it.')]);
     await client.startConversation({ agent: 'windowed', message: 'First question' }, { workflowId });
     await idleAt(workflowId, 1);
-    await client.sendMessage(workflowId, words(4000, 'huge')); // the prompt no longer fits the window
+    const huge = words(4000, 'huge'); // with it, the prompt no longer fits the window
+    await client.sendMessage(workflowId, huge);
+    const state = await idleAt(workflowId, 2, 1);
+    const made = calls(workflowId);
+    // The call (refused: 400 prompt is too long), the compaction of the first turn, the call again.
+    expect(made.map((c) => c.compaction)).toEqual([false, false, true, false]);
+    expect(made[2].messages).toHaveLength(2);
+    expect(made[3].messages.map((m) => [m.role, firstBlock(m)?.type ?? 'string'])).toEqual([
+      ['assistant', 'compaction'],
+      ['user', 'string'],
+    ]);
+    expect(made[3].messages[1].content).toBe(huge);
+    expect(state.compaction?.recent[0]).toMatchObject({ trigger: 'context_window', index: 2 });
+    expect(state.messageCount).toBe(5); // U1, A1, the compaction, U2, A2: nothing lost
+    const refused = t.fake.requests.filter((r) => r.conversation === workflowId && r.invalid);
+    expect(refused.map((r) => r.invalid)).toEqual([expect.stringMatching(/^prompt is too long: /)]);
+  });
+
+  it("parks as compaction_failed with the API's refusal when even the compaction is too long", async () => {
+    const workflowId = `compact-failed-${process.pid}`;
+    t.fake.script(workflowId, [reply.toolUse({ name: 'dump', input: {} })]);
+    await client.startConversation({ agent: 'windowed', message: 'Dump it' }, { workflowId });
     const handle = t.env.client.workflow.getHandle(workflowId);
     const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
     expect(parked.attention).toMatchObject({
@@ -240,9 +285,10 @@ describe('compaction that cannot happen', () => {
     expect(parked.attention?.message).toMatch(
       /^compaction failed: prompt is too long: \d+ tokens > 6000 maximum$/,
     );
-    // The call, refused as too long, then the compaction request, refused too: nothing else was sent.
+    // The call refused as too long (the tool result alone is past the window), the compaction request
+    // refused too: nothing else was sent, nothing lost.
     expect(calls(workflowId).map((c) => c.compaction)).toEqual([false, false, true]);
-    expect(parked.messageCount).toBe(3); // nothing lost
+    expect(parked.messageCount).toBe(3);
     await client.end(workflowId, 'ops', 'too big');
     expect(await handle.result()).toMatchObject({ status: 'completed', endReason: 'too big' });
   });
@@ -273,6 +319,37 @@ describe('server-side compaction', () => {
     await idleAt(workflowId, 3, 1);
     expect(calls(workflowId).at(-1)!.messages[0]).toEqual(second.messages[0]);
     await expect(client.compact(workflowId)).rejects.toThrow(/compacts server-side/);
+    expectNothingRefused(workflowId);
+  });
+});
+
+describe('context editing and effort', () => {
+  it('pass through to every call; the edits the API applied are recorded on the answer', async () => {
+    const workflowId = `context-edits-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.toolUse({ name: 'lookup', input: { id: 'A-1' } }),
+      reply.toolUse({ name: 'lookup', input: { id: 'A-2' } }),
+      reply.toolUse({ name: 'lookup', input: { id: 'A-3' } }),
+      reply.text('Three orders.'),
+    ]);
+    await client.startConversation({ agent: 'editor', message: 'Look up three orders' }, { workflowId });
+    const state = await idleAt(workflowId, 1);
+    const requests = t.requests(workflowId);
+    expect(requests).toHaveLength(4);
+    for (const r of requests) {
+      expect(r.body).toMatchObject({
+        output_config: { effort: 'high' },
+        context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+      });
+      expect(String(r.headers['anthropic-beta'])).toContain('context-management-2025-06-27');
+    }
+    // The transcript keeps every result; the answers of the calls the API cleared for say what it cleared.
+    expect(JSON.stringify(state.messages)).not.toContain('[cleared by context management]');
+    const edited = state.meta.filter((m) => m.appliedEdits);
+    expect(edited.length).toBeGreaterThan(0);
+    expect(edited.at(-1)!.appliedEdits).toEqual([
+      expect.objectContaining({ type: 'clear_tool_uses_20250919', cleared_tool_uses: expect.any(Number) }),
+    ]);
     expectNothingRefused(workflowId);
   });
 });
