@@ -101,6 +101,7 @@ export function createCallClaude(deps: CallClaudeDeps) {
       ...(call.temperature !== undefined && { temperature: call.temperature }),
       ...(call.stopSequences?.length && !compact && { stop_sequences: call.stopSequences }),
       ...(call.thinking && { thinking: call.thinking }),
+      ...(request.container && { container: request.container }),
       // The format shapes a reply: a compaction request leaves it out (as the SDK's tool runner does).
       ...outputConfig(call.effort, compact ? undefined : call.output),
     };
@@ -372,6 +373,7 @@ function judge(
     toolCalls,
     ...(requestId && { requestId }),
     ...appliedEditsOf(final),
+    ...(final.container && { container: { id: final.container.id, expiresAt: final.container.expires_at } }),
   };
 }
 

@@ -80,6 +80,9 @@ export class MessageAccumulator {
         // Context editing (beta): what the API cleared, reported with the final delta.
         const managed = (event as { context_management?: unknown }).context_management;
         if (managed != null) (message as { context_management?: unknown }).context_management = managed;
+        // Code execution: the container the answer ran in.
+        const { container } = event.delta as { container?: unknown };
+        if (container != null) (message as { container?: unknown }).container = container;
         message.stop_sequence = event.delta.stop_sequence;
         (message as { stop_details?: unknown }).stop_details =
           (event.delta as { stop_details?: unknown }).stop_details ?? null;

@@ -51,6 +51,8 @@ export interface ModelRequest {
   contextEdits?: ContextEdit[];
   /** `output_config.effort` (ad-hoc conversations). */
   effort?: Effort;
+  /** The code execution container to run in (reused from an earlier answer until it expires). */
+  container?: string;
 }
 
 export type PromptCacheTtl = '5m' | '1h';
@@ -157,6 +159,8 @@ export interface CallClaudeResult {
   output?: OutputVerdict;
   /** Context edits the API applied to this call (`context_management.applied_edits`), when any. */
   appliedEdits?: unknown[];
+  /** The code execution container the answer ran in, and when it expires (ISO time). */
+  container?: { id: string; expiresAt: string };
 }
 
 export interface RunToolInput {

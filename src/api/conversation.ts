@@ -65,6 +65,8 @@ export type AttentionReason =
   | 'configuration'
   /** Its spend reached its budget (dollars or tokens): raise it (`raiseBudget`) or end it. */
   | 'budget_exceeded'
+  /** Programmatic tool calls waited longer than their code execution container lived. */
+  | 'container_expired'
   /**
    * A compaction the conversation needed failed (the API's `error_code` in `errorType`): resume tries
    * it again (a threshold's or an operator's is skipped instead), or end it.
@@ -496,6 +498,8 @@ export interface ConversationState {
   from: number;
   /** Compaction: where the prompt starts, the compactions so far, where earlier messages are. */
   compaction?: CompactionView;
+  /** The code execution container of the last answer that ran in one (reused until it expires). */
+  container?: { id: string; expiresAt: string };
   meta: MessageMeta[];
   modelCallInFlight: boolean;
   toolCallsInFlight: ToolCallInFlight[];

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
 import { CONVERSATION_ID_HEADER } from '../api/wire';
+import { Containers, programmaticCallProblem, type ContainerInfo } from './code-execution';
 import { demoReply } from './demo';
 import {
   accumulateEvents,
@@ -61,8 +62,10 @@ export interface FakeClaudeOptions {
   lenientRoles?: boolean;
   /** Largest request body accepted; larger ones get 413 `request_too_large`. Default 32 MiB, the API's. */
   maxBodyBytes?: number;
-  /** Clock of the prompt cache's lifetimes (tests move it). Default `Date.now`. */
+  /** Clock of the prompt cache's and containers' lifetimes (tests move it). Default `Date.now`. */
   now?: () => number;
+  /** How long a code execution container lives after its last use. Default 1 hour. */
+  containerTtlMs?: number;
   /** Smallest cacheable prefix per model (default: the API's published minimums, 1024 for others). */
   cacheMinimumTokens?: (model: string) => number;
   /**
@@ -95,6 +98,8 @@ interface Answer {
   seen: Record<string, unknown>;
   iterations?: Array<Record<string, unknown>>;
   contextManagement?: { applied_edits: AppliedEdit[] };
+  /** The code execution container the answer runs in. */
+  container?: ContainerInfo;
   /** A compaction block the answer starts with (threshold compaction). */
   compaction?: FakeBlock;
   /** The compaction iteration's usage, placed before the message's own. */
@@ -132,6 +137,8 @@ export class FakeClaude {
   readonly promptCache: PromptCache;
   /** Signs the blocks the fake emits and checks them when they come back (see signatures.ts). */
   readonly signer: Signer;
+  /** Code execution containers handed out (tests can expire one). */
+  readonly containers: Containers;
 
   private constructor(
     private readonly server: Server,
@@ -139,6 +146,7 @@ export class FakeClaude {
   ) {
     this.apiKey = options.apiKey;
     this.promptCache = new PromptCache(options.now, options.cacheMinimumTokens);
+    this.containers = new Containers(options.now, options.containerTtlMs);
     this.signer = new Signer(options.signingSecret);
   }
 
@@ -325,6 +333,16 @@ export class FakeClaude {
       }
     }
     const params = recorded.body as unknown as Record<string, unknown>;
+    // Code execution: the container the answer runs in, and the rules of answering programmatic calls.
+    const { container, problem } =
+      route === 'messages'
+        ? this.containers.forRequest(params)
+        : { container: undefined, problem: undefined };
+    const programmatic = route === 'messages' ? programmaticCallProblem(params) : undefined;
+    if (problem || programmatic) {
+      recorded.invalid = (problem ?? programmatic)!;
+      return this.sendError(res, 400, 'invalid_request_error', recorded.invalid);
+    }
     // Context edits change what the model sees, so everything below counts the edited prompt.
     const { body: seen, applied } = applyContextEdits(params);
     const tokens = promptTokens(seen);
@@ -378,7 +396,7 @@ export class FakeClaude {
       });
     }
     const reply = await this.nextReply(recorded);
-    await this.send(res, reply, recorded, threaded, { seen, contextManagement });
+    await this.send(res, reply, recorded, threaded, { seen, contextManagement, container });
   }
 
   private async nextReply(request: RecordedRequest): Promise<FakeReply> {
@@ -451,6 +469,7 @@ export class FakeClaude {
           random: seededRandom(request.seq),
           iterations: iterations ?? answer.iterations,
           contextManagement: answer.contextManagement,
+          container: answer.container,
         };
         const message = renderMessage(reply, ctx);
         if (threaded) {

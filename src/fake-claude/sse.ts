@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Message, Usage } from '@anthropic-ai/sdk/resources/messages';
 import type { CacheUsage } from './prompt-cache';
+import type { ContainerInfo } from './code-execution';
 import type { FakeBlock, FakeMessageReply } from './types';
 
 /** One server-sent event as the Messages API frames it: an `event:` line and one `data:` JSON line. */
@@ -80,6 +81,8 @@ export interface RenderContext {
   iterations?: Array<Record<string, unknown>>;
   /** The response's `context_management` (`{applied_edits}`), when the request set `context_management`. */
   contextManagement?: { applied_edits: unknown[] };
+  /** The code execution container the answer ran in (see code-execution.ts). */
+  container?: ContainerInfo;
 }
 
 function baseUsage(input: CacheUsage, overrides: Partial<Usage> | undefined): Usage {
@@ -121,6 +124,7 @@ export function renderMessage(reply: FakeMessageReply, ctx: RenderContext): Mess
       ...(ctx.iterations && { iterations: ctx.iterations }),
     },
     ...(ctx.contextManagement && { context_management: ctx.contextManagement }),
+    ...(ctx.container && { container: ctx.container }),
   } as unknown as Message;
 }
 
@@ -194,7 +198,13 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
         break;
       case 'tool_use':
       case 'server_tool_use': {
-        start({ type: block.type, id: block.id, name: block.name, input: {} });
+        start({
+          type: block.type,
+          id: block.id,
+          name: block.name,
+          input: {},
+          ...(block.type === 'tool_use' && block.caller && { caller: block.caller }),
+        });
         // The API's first input_json_delta is often empty; then pieces cut anywhere, mid-token included.
         delta({ type: 'input_json_delta', partial_json: '' });
         for (const piece of chunk(toolInputJson(block), size, ctx.random)) {
@@ -228,6 +238,7 @@ export function renderEvents(reply: FakeMessageReply, ctx: RenderContext): SseEv
         stop_reason: reply.stop_reason,
         stop_sequence: reply.stop_sequence ?? null,
         stop_details: reply.stop_details ?? null,
+        ...(ctx.container && { container: ctx.container }),
       },
       usage: finalUsage,
       ...(ctx.contextManagement && { context_management: ctx.contextManagement }),
@@ -316,6 +327,8 @@ export function accumulateEvents(events: SseEvent[]): {
         Object.assign(message.usage, data.usage);
         if (data.context_management != null)
           (message as unknown as Record<string, unknown>).context_management = data.context_management;
+        if (delta.container != null)
+          (message as unknown as Record<string, unknown>).container = delta.container;
         break;
       }
       case 'message_stop':

@@ -32,6 +32,11 @@ export type FakeBlock =
        * invalid JSON, as fine-grained tool streaming can (above all on `max_tokens`).
        */
       rawInput?: string;
+      /**
+       * `tool_use` only: who called it. A programmatic call from code execution is
+       * `{type: 'code_execution_20250825', tool_id: <the server_tool_use id>}` (see code-execution.ts).
+       */
+      caller?: { type: string; tool_id?: string };
     }
   /** `data` is accepted back only if the fake sent it (scripted or from `Signer.redactedData`). */
   | { type: 'redacted_thinking'; data: string }

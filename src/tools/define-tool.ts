@@ -84,6 +84,13 @@ export interface ToolSpec<S extends z.ZodObject> {
    * searching), `false` never does; unset, the agent decides (see `toolSearch`). Ignored without tool search.
    */
   deferLoading?: boolean;
+  /**
+   * Who may call it (`allowed_callers`): `direct` (the model, the default) and/or code the model runs
+   * with the code execution tool (`code_execution_20250825`, ...: programmatic tool calling, where a
+   * script calls the tool many times and only its outcome enters the context). Each call still runs
+   * through `runTool` (approval, retries, audit); the answering request carries the container.
+   */
+  allowedCallers?: Array<NonNullable<Tool['allowed_callers']>[number]>;
   /** Does the work. Throwing gives the model an `is_error` result with the message; it never fails the workflow. */
   run(input: z.output<S>, context: ToolContext): Promise<ToolOutput>;
 }
@@ -132,6 +139,7 @@ export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefini
       input_schema: inputSchema,
       ...(spec.strict && { strict: true }),
       ...(inputExamples && { input_examples: inputExamples }),
+      ...(spec.allowedCallers?.length && { allowed_callers: spec.allowedCallers }),
       ...(spec.eagerInputStreaming === false ? {} : { eager_input_streaming: true }),
     }),
     needsApproval: (input) => approvalRequired(approval, input),

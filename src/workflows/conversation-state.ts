@@ -91,6 +91,8 @@ export interface CarriedState {
   compaction?: CarriedCompaction;
   /** The last turn's structured output. */
   output?: StructuredOutput;
+  /** The code execution container of the last answer that ran in one. */
+  container?: { id: string; expiresAt: string };
 }
 
 /** What continue-as-new carries of compaction. */
@@ -197,6 +199,8 @@ export class Conversation {
   compactedSinceAnswer = false;
   private pendingCount = 0;
   private updatedAt = nowIso();
+  /** The code execution container of the last answer that ran in one (its id and expiry). */
+  container: { id: string; expiresAt: string } | undefined;
   /** The last turn's structured output (conversations with an output schema). */
   output: StructuredOutput | undefined;
 
@@ -227,6 +231,7 @@ export class Conversation {
     this.contextTokens = carried?.compaction?.contextTokens;
     this.compactRequest = carried?.compaction?.requested;
     this.output = carried?.output;
+    this.container = carried?.container;
   }
 
   /** The first run of a conversation: its model (and agent) for search, its first message in the queue. */
@@ -376,6 +381,7 @@ export class Conversation {
     if (answer.agent) this.noteFingerprint(answer.agent.fingerprint);
     this.countUsage(answer);
     this.compactedSinceAnswer = false;
+    if (answer.container) this.container = answer.container;
     if (answer.appliedEdits) {
       const index = this.messages.length - 1;
       this.meta[index] = { ...this.meta[index], appliedEdits: answer.appliedEdits };
@@ -478,6 +484,44 @@ export class Conversation {
     if (!last || this.messages.length - start < 2) return false;
     if (last.role === 'user') return true;
     return this.lastStop?.reason !== 'pause_turn' && !blocksOf(last).some((b) => b.type === 'tool_use');
+  }
+
+  // ── Code execution ───────────────────────────────────────────────────────────────────────────────
+  /** The container the next call runs in: the last one, until it expires (workflow time). */
+  get liveContainer(): string | undefined {
+    const container = this.container;
+    return container && Date.parse(container.expiresAt) > now().getTime() ? container.id : undefined;
+  }
+
+  /**
+   * Programmatic tool calls (a `caller` other than `direct`) wait in their container for the results.
+   * If it expired meanwhile (an approval took longer than its life), the API would refuse the answer:
+   * park, saying so. Resumed, the call is made with the last container all the same.
+   */
+  async withLiveContainer(): Promise<void> {
+    this.containerForCall = await this.containerOrPark();
+  }
+
+  /** The container the next model call names (set before each call by {@link withLiveContainer}). */
+  containerForCall: string | undefined;
+
+  private async containerOrPark(): Promise<string | undefined> {
+    const last = this.messages.at(-2);
+    const programmatic =
+      this.messages.at(-1)?.role === 'user' &&
+      last?.role === 'assistant' &&
+      blocksOf(last).some(
+        (b) =>
+          b.type === 'tool_use' &&
+          (b as { caller?: { type?: string } }).caller?.type !== undefined &&
+          (b as { caller?: { type?: string } }).caller?.type !== 'direct',
+      );
+    if (!programmatic || this.liveContainer || !this.container) return this.liveContainer;
+    await this.park({
+      reason: 'container_expired',
+      message: `the code execution container ${this.container.id} expired (${this.container.expiresAt}) while its programmatic tool calls waited; resume to send the results anyway, or end the conversation`,
+    });
+    return this.container.id;
   }
 
   // ── Budget ───────────────────────────────────────────────────────────────────────────────────────
@@ -648,6 +692,7 @@ export class Conversation {
       usage: this.usage,
       lastStop: this.lastStop,
       ...(this.output && { output: this.output }),
+      ...(this.container && { container: this.container }),
       endReason: this.endReason,
       generation: this.generation,
       startedAt: this.startedAt,
@@ -690,6 +735,7 @@ export class Conversation {
       ...(this.budgetOverride && { budgetOverride: this.budgetOverride }),
       ...(compaction && { compaction }),
       ...(this.output && { output: this.output }),
+      ...(this.container && { container: this.container }),
     };
   }
 

@@ -89,6 +89,7 @@ async function runTurn(conversation: Conversation): Promise<void> {
     if (counted.park) await conversation.park(counted.park);
     await conversation.withinBudget(); // parks at or past its budget, before the call
     await compactBeforeCall(conversation); // the threshold or an operator, within a long tool loop
+    await conversation.withLiveContainer(); // code execution: the container the call runs in
     const answer = await callModel(conversation, counted.turn, () =>
       compactOnContextWindow(conversation, 'prompt_refused'),
     );

@@ -132,7 +132,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
     maxTokens: turn.maxTokens,
     ...(config.outputSchema && { outputSchema: config.outputSchema }),
   };
-  const { promptFrom } = conversation;
+  const { promptFrom, containerForCall: container } = conversation;
   const compaction = conversation.compaction;
   const serverCompaction =
     compaction.mode === 'server'
@@ -157,6 +157,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
           serverTools: [],
           ...options,
           ...(serverCompaction && { serverCompaction }),
+          ...(container && { container }),
         }
       : {
           model: conversation.model,
@@ -172,6 +173,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
           ...(serverCompaction && { serverCompaction }),
           ...(config.contextManagement && { contextEdits: config.contextManagement.edits }),
           ...(config.effort && { effort: config.effort }),
+          ...(container && { container }),
         },
   };
 }
