@@ -62,12 +62,18 @@ const thinker = defineAgent({
   thinking: { type: 'enabled', budget_tokens: 1024 },
   limits: { continueAsNewAfterEvents: 10 },
 });
+const adaptive = defineAgent({
+  name: 'adaptive',
+  ...base,
+  thinking: { type: 'adaptive' },
+  effort: 'medium',
+});
 
 let t: AgentEnv;
 let client: AgentClient;
 beforeAll(async () => {
   t = await startAgentEnv({
-    agents: [compactor, windowed, stubborn, serverSide, editor, thinker],
+    agents: [compactor, windowed, stubborn, serverSide, editor, thinker, adaptive],
     fake: { contextWindow: WINDOW },
   });
   client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
@@ -380,6 +386,30 @@ describe('thinking', () => {
     expect(t.fake.signer.verifyThinking(String(thinking?.thinking), String(thinking?.signature))).toBe(true);
     expect(t.requests(workflowId)[2].body.messages[1]).toEqual(signed);
     expect(state.generation).toBeGreaterThanOrEqual(1);
+    expectNothingRefused(workflowId);
+  });
+});
+
+describe('adaptive thinking', () => {
+  it('sends thinking adaptive with the effort, and its signed thinking back with the tool result', async () => {
+    const workflowId = `adaptive-${process.pid}`;
+    t.fake.script(workflowId, [
+      reply.message(
+        [
+          { type: 'thinking', thinking: 'A lookup will tell.' },
+          { type: 'tool_use', name: 'lookup', input: { id: 'B-2' } },
+        ],
+        { stop_reason: 'tool_use' },
+      ),
+      reply.text('It is 120.'),
+    ]);
+    await client.startConversation({ agent: 'adaptive', message: 'How much was B-2?' }, { workflowId });
+    await idleAt(workflowId, 1);
+    const [first, second] = t.requests(workflowId);
+    expect(first.body).toMatchObject({ thinking: { type: 'adaptive' }, output_config: { effort: 'medium' } });
+    const thinking = firstBlock(second.body.messages[1]);
+    expect(thinking).toMatchObject({ type: 'thinking', thinking: 'A lookup will tell.' });
+    expect(t.fake.signer.verifyThinking(String(thinking?.thinking), String(thinking?.signature))).toBe(true);
     expectNothingRefused(workflowId);
   });
 });
