@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PriceTableSchema } from './activities/pricing';
 import { issueLines } from './api/issues';
+import { PublicUrlSchema, WebhookUrlsSchema } from './notify/config';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -57,6 +58,30 @@ export const EnvSchema = z.object({
   AGENT_STREAM_URL: z.url().optional(),
   /** Where `agent watch` finds the ops server (default http://OPS_HOST:OPS_PORT). */
   OPS_URL: z.url().optional(),
+  /**
+   * Operators signing in through OpenID Connect (src/ops/identity/oidc.ts): the provider's issuer URL,
+   * this client's id and secret (none: a public client, PKCE only), and the claims that carry the name
+   * (default `preferred_username`, then `email`, then `sub`), the role (`ops_role`; default role
+   * `viewer`) and the groups (`groups`). The redirect URI is OPS_PUBLIC_URL + /auth/oidc/callback.
+   */
+  OPS_OIDC_ISSUER: z.url().optional(),
+  OPS_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OPS_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  OPS_OIDC_NAME_CLAIM: z.string().min(1).optional(),
+  OPS_OIDC_ROLE_CLAIM: z.string().min(1).default('ops_role'),
+  OPS_OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  OPS_OIDC_DEFAULT_ROLE: z.enum(['viewer', 'approver', 'admin']).default('viewer'),
+  /** Where the per-operator tokens are kept (default AGENT_STATE_DIR/operators.json). */
+  OPS_OPERATORS_FILE: z.string().min(1).optional(),
+  /**
+   * Notifications (src/notify): the receivers of a webhook when a tool call starts waiting for approval
+   * or a conversation needs attention (one URL or several, comma-separated), their body's shape, the
+   * secret that signs it, and the ops page's address the notifications link to (required with a URL).
+   */
+  AGENT_WEBHOOK_URL: WebhookUrlsSchema.optional(),
+  AGENT_WEBHOOK_FORMAT: z.enum(['json', 'slack']).optional(),
+  AGENT_WEBHOOK_SECRET: z.string().min(16, 'AGENT_WEBHOOK_SECRET must be at least 16 characters').optional(),
+  OPS_PUBLIC_URL: PublicUrlSchema.optional(),
   /**
    * Encryption at rest: "id:base64key,id2:base64key" (32-byte keys; `openssl rand -base64 32`). Set the
    * same keys on the worker, the ops server and the CLI. Unset: payloads are stored as JSON.

@@ -20,6 +20,7 @@ import { loadAgentModule } from './agents/load-module';
 import { AgentRegistry } from './agents/registry';
 import { McpPool } from './mcp/pool';
 import { memoryBackends, type MemoryBackends } from './memory/tool';
+import { targetLabel, webhookConfig, type WebhookConfig } from './notify/config';
 
 /** What an agent worker needs; everything else has a default. */
 export interface AgentWorkerOptions {
@@ -68,6 +69,8 @@ export interface AgentWorkerOptions {
   plugins?: WorkerOptions['plugins'];
   /** Longest gap between heartbeats sent to the server (default 1 s): bounds cancellation latency. */
   maxHeartbeatThrottleInterval?: WorkerOptions['maxHeartbeatThrottleInterval'];
+  /** Webhooks when a call starts waiting or a conversation needs attention (default: none; see src/notify). */
+  notifications?: WebhookConfig;
 }
 
 /**
@@ -211,6 +214,7 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
     transcriptCacheBytes: options.transcriptCacheBytes,
     readTranscript: options.readTranscript,
     prices: options.prices,
+    notifications: options.notifications,
   });
   const tuning = workerTuning(options);
   return Worker.create({
@@ -280,6 +284,7 @@ export async function runWorker(
   // A mistake in them (two tools with one name, a sub-agent nobody defines) stops the worker here,
   // before it connects, saying which.
   new AgentRegistry(served.agents, served.tools);
+  const notifications = webhookConfig(config); // settings that only work together (OPS_PUBLIC_URL)
   Runtime.install({
     logger:
       config.AGENT_LOG_FORMAT === 'json'
@@ -312,6 +317,7 @@ export async function runWorker(
     ...(config.AGENT_WORKFLOW_BUNDLE &&
       !config.AGENT_OTEL && { workflowBundle: { codePath: config.AGENT_WORKFLOW_BUNDLE } }),
     prices: { ...DEFAULT_PRICES, ...config.AGENT_MODEL_PRICES },
+    notifications,
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     ...(config.AGENT_STREAM_URL &&
       config.OPS_TOKEN && {
@@ -329,6 +335,10 @@ export async function runWorker(
   console.log(
     `worker: task queue ${config.AGENT_TASK_QUEUE} on ${connectionOptions.address} (namespace ${namespace}); agents: ${served.agents.map((a) => a.name).join(', ') || 'none'}${config.AGENT_MODULE ? ` (from ${config.AGENT_MODULE})` : ''}`,
   );
+  if (notifications)
+    console.log(
+      `worker: notifications to ${notifications.targets.map((target, i) => `${targetLabel(target, i)} [${target.format}]`).join(', ')}${notifications.secret ? ', signed' : ''}`,
+    );
   const watchdog = exitIfStuckShuttingDown(worker, 20_000 + 15_000);
   // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: polling stops, in-flight work drains.
   await worker.run().finally(() => Promise.all([mcpPool.close(), memory.close()]));

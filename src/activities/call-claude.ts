@@ -331,6 +331,8 @@ function judge(
         needsApproval,
         // The schema with every constraint (a strict tool sends a transformed one), for an operator's edit.
         ...(needsApproval && tool && { inputSchema: inputSchemaOf(tool) }),
+        // Recorded with the call, so the workflow's validator holds decisions to them (and replays).
+        ...(needsApproval && tool?.approverRules),
         ...(tool && { effect: tool.effect }),
         ...(tool && tool.source !== 'worker' && tool.source !== 'tool' && { source: tool.source }),
         ...(tool?.subAgent && { subAgent: tool.subAgent }),

@@ -6,6 +6,8 @@ import { createCallClaude, type StreamObserver } from './call-claude';
 import { DEFAULT_PRICES, type PriceTable } from './pricing';
 import { createPrepareAgent } from './prepare-agent';
 import { createRunTool } from './run-tool';
+import { createNotify } from '../notify/deliver';
+import type { WebhookConfig } from '../notify/config';
 import { TranscriptCache, type TranscriptReader } from './transcript-cache';
 
 /** What the activities need from the worker. */
@@ -24,6 +26,8 @@ export interface ActivityDeps {
   maxToolOutputChars?: number;
   /** Model prices for the cost of each call (default: {@link DEFAULT_PRICES}). */
   prices?: PriceTable;
+  /** Where `notify` sends webhooks (src/notify); unset: it does nothing. */
+  notifications?: WebhookConfig;
 }
 
 /** Reads a transcript range with the `messages` query, through the worker's connection. */
@@ -46,6 +50,7 @@ export function createActivities(deps: ActivityDeps) {
       agents: deps.agents,
       maxOutputChars: deps.maxToolOutputChars,
     }),
+    notify: createNotify(deps.notifications),
   };
 }
 

@@ -26,6 +26,7 @@ import {
   type ToolDefinition,
   type ToolOutput,
 } from '../tools/define-tool';
+import { approverRulesOf, type ApproverRules } from '../tools/approver-rules';
 import type { AgentDefinition } from './define-agent';
 import type { AgentRegistry } from './registry';
 
@@ -49,6 +50,8 @@ export interface OfferedTool {
   check(input: unknown): { ok: true; value: unknown } | { ok: false; error: string };
   /** Whether this checked input needs an operator's approval. */
   needsApproval(value: unknown): boolean;
+  /** Who must approve a call that needs it: groups and distinct approvals (absent: anyone, once). */
+  approverRules?: ApproverRules;
   /** A sub-agent: the agent that takes the task. */
   subAgent?: string;
   /** A worker tool or an agent's own tool: its definition (runs in `runTool`). */
@@ -261,6 +264,7 @@ export function fromDefinition(
     effect: tool.effect,
     api: tool.toApiTool(),
     definition: tool,
+    approverRules: approverRulesOf(tool),
     check: (input) => {
       const parsed = tool.input.safeParse(input);
       return parsed.success
@@ -289,6 +293,7 @@ function fromMcp(
       input_schema: tool.inputSchema as Tool['input_schema'],
     },
     mcp: entry,
+    approverRules: approverRulesOf(tool),
     check: (input) => ({ ok: true, value: input }),
     needsApproval: (value) => approvalRequired(override ?? tool.approval, value as never),
   };

@@ -218,6 +218,9 @@ function fingerprintOf(definition: Omit<AgentDefinition, 'fingerprint'>): string
       api: tool.toApiTool(),
       effect: tool.effect,
       approval: policyText(tool.approval),
+      // Only when set, so the fingerprints of agents without them stay what they were.
+      ...(tool.approvers && { approvers: tool.approvers }),
+      ...(tool.approvalsRequired !== undefined && { approvalsRequired: tool.approvalsRequired }),
       timeoutMs: tool.timeoutMs,
       deferLoading: tool.deferLoading,
     })),

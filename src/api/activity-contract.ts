@@ -115,6 +115,10 @@ export interface ToolCallInfo {
   needsApproval: boolean;
   /** With `needsApproval`: the tool's input JSON Schema, so the workflow can check an operator's edit. */
   inputSchema?: Record<string, unknown>;
+  /** With `needsApproval`: the groups a decider must be in (the tool's `approvers`). */
+  approvers?: string[];
+  /** With `needsApproval`: distinct approvals needed, when more than one. */
+  approvalsRequired?: number;
   effect?: ToolEffect;
   /** Where an agent's tool comes from (absent: the worker's own tool); `agent`: a sub-agent call. */
   source?: AgentToolSource;

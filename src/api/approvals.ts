@@ -18,6 +18,20 @@ import type { ToolEffect } from './tools';
 export const DECISION_KINDS = ['approve', 'reject', 'edit'] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];
 
+/**
+ * Where a decision came from: the ops page, the CLI, a client library, a signal, or direct Temporal
+ * access (an administrator's: an update that names no channel is recorded as `admin`).
+ */
+export const DECISION_CHANNELS = ['ops', 'cli', 'client', 'signal', 'admin'] as const;
+export type DecisionChannel = (typeof DECISION_CHANNELS)[number];
+
+/** An approver group's name (`finance`, `ops:payments`): letters, digits and `_ . : -`, at most 64. */
+export const APPROVER_GROUP_PATTERN = /^[a-zA-Z0-9_.:-]{1,64}$/;
+/** Most groups one decider may name. */
+export const MAX_DECIDER_GROUPS = 32;
+/** Most distinct approvers a tool may require (four-eyes is 2). */
+export const MAX_APPROVALS_REQUIRED = 10;
+
 /** One operator decision about one pending tool call. */
 export const DecisionRequestSchema = z.object({
   toolUseId: z.string().min(1).max(MAX_TOOL_USE_ID),
@@ -37,6 +51,17 @@ export const DecisionRequestSchema = z.object({
   reason: z.string().max(MAX_REASON).optional(),
   /** Who decided (the ops UI puts the operator's name here). */
   decidedBy: z.string().trim().min(1, 'decidedBy is required').max(MAX_NAME),
+  /**
+   * The decider's approver groups, checked against the tool's `approvers`. Filled in from the
+   * operator's identity by the ops server; whoever can reach Temporal directly can claim any (see
+   * README, "Approver groups and four-eyes").
+   */
+  groups: z
+    .array(z.string().regex(APPROVER_GROUP_PATTERN, 'a group is 1 to 64 letters, digits or _ . : -'))
+    .max(MAX_DECIDER_GROUPS)
+    .optional(),
+  /** Where the decision came from (default: `admin` for an update, `signal` for a signal). */
+  channel: z.enum(DECISION_CHANNELS).optional(),
 });
 export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
 
@@ -71,6 +96,42 @@ export interface PendingApproval {
   requestedAt: string;
   deadline: string;
   effect?: ToolEffect;
+  /** The groups one of which a decider must be in (any decision: approve, edit or reject). */
+  approvers?: string[];
+  /** How many distinct people must approve before the call runs (absent: one). */
+  approvalsRequired?: number;
+  /**
+   * The approvals collected so far (with `approvalsRequired`), oldest first. An edit supersedes the
+   * approvals before it (they approved another input): those stay here, marked `superseded`.
+   */
+  approvals?: SignOff[];
+  /** After an edit (with `approvalsRequired`): the input the approvals now collected are for. */
+  editedInput?: Record<string, unknown>;
+}
+
+/** One person's approval (or edit) of a call that needs several. */
+export interface SignOff {
+  decision: 'approve' | 'edit';
+  decidedBy: string;
+  decidedAt: string;
+  groups?: string[];
+  channel?: DecisionChannel;
+  via: 'update' | 'signal';
+  reason?: string;
+  /** With `edit`: the input this person approved instead. */
+  input?: Record<string, unknown>;
+  /** A later edit changed the input: this approval no longer counts. */
+  superseded?: true;
+}
+
+/** How far a pending call's approvals are: "1 of 2 approvals (alice)". */
+export function approvalProgress(p: Pick<PendingApproval, 'approvalsRequired' | 'approvals'>): {
+  approvals: number;
+  required: number;
+  by: string[];
+} {
+  const by = (p.approvals ?? []).filter((s) => !s.superseded).map((s) => s.decidedBy);
+  return { approvals: by.length, required: p.approvalsRequired ?? 1, by };
 }
 
 /** A decision as the conversation recorded it: the audit trail. */
@@ -87,6 +148,17 @@ export interface RecordedDecision {
   input?: Record<string, unknown>;
   /** How it arrived: an update, a signal, the deadline, or the conversation ending. */
   via: 'update' | 'signal' | 'deadline' | 'end';
+  /** The decider's groups, as the decision named them. */
+  groups?: string[];
+  /** Where it came from (absent for the deadline and the conversation's end). */
+  channel?: DecisionChannel;
+  /** With `approvalsRequired`: every approval collected (the deciding one included, if it approved). */
+  approvals?: SignOff[];
+  /**
+   * Only in an update's answer: this approval was counted, but the call waits for more (nothing was
+   * decided yet; the state's pending call shows the progress).
+   */
+  awaiting?: { approvals: number; required: number };
 }
 
 /** A signal-borne decision the conversation could not apply (signals cannot be refused to the sender). */

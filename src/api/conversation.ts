@@ -269,6 +269,31 @@ export function messageSizeProblem(content: unknown, maxBytes: number): string |
 }
 export type UserContent = z.output<typeof UserContentSchema>;
 
+/**
+ * A conversation started from another's transcript (`AgentClient.fork`): where it came from, and the
+ * messages it starts with (from the origin's last compaction message at most, so the prompt stays what
+ * it was). Blocks are checked for a `type`; the API checks the rest.
+ */
+export const ForkSchema = z.strictObject({
+  from: z.strictObject({
+    workflowId: z.string().min(1).max(1000),
+    /** Index (in the origin's whole transcript) of the last message taken. */
+    index: z.number().int().nonnegative(),
+  }),
+  messages: z
+    .array(
+      sdkShaped<MessageParam>(
+        z.looseObject({
+          role: z.enum(['user', 'assistant']),
+          content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })).min(1)]),
+        }),
+      ),
+    )
+    .min(1)
+    .max(100_000),
+});
+export type ForkInput = z.infer<typeof ForkSchema>;
+
 /** What `conversationWorkflow` takes. Validated on start; bad input fails the start, not later. */
 export const ConversationInputSchema = z
   .object({
@@ -350,6 +375,8 @@ export const ConversationInputSchema = z
     tenant: z.string().regex(TENANT_PATTERN, `a tenant must match ${TENANT_PATTERN}`).optional(),
     /** Set by the parent workflow on a sub-agent's conversation. */
     parent: ParentLinkSchema.optional(),
+    /** Starts from another conversation's transcript (see {@link ForkSchema}). */
+    fork: ForkSchema.optional(),
   })
   .refine((input) => input.agent !== undefined || input.model !== undefined, {
     message: 'a conversation needs an agent or a model',
@@ -498,6 +525,8 @@ export interface ConversationState {
   from: number;
   /** Compaction: where the prompt starts, the compactions so far, where earlier messages are. */
   compaction?: CompactionView;
+  /** A fork: the conversation and message it was started from. */
+  forkedFrom?: { workflowId: string; index: number };
   /** The code execution container of the last answer that ran in one (reused until it expires). */
   container?: { id: string; expiresAt: string };
   meta: MessageMeta[];

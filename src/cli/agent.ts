@@ -14,8 +14,10 @@
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
  *   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (raises a conversation's budget)
  *   compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]  (compacts it at its next safe point)
+ *   fork <workflowId> --at N [--message TEXT] [--id ID]  (a new conversation from its transcript up to message N)
  *   schedule create <prompt|-> --cron EXPR | --every 1h [--timezone TZ] [--agent NAME] [--model M] [--id ID]
  *   schedule list | show <id> | pause <id> [--note N] | unpause <id> | trigger <id> | delete <id>   (src/cli/schedule.ts)
+ *   operators add <name> --role viewer|approver|admin [--groups a,b] | list | remove <name>   (src/cli/operators.ts)
  *
  * `-` as the prompt or message reads it from stdin. Every command takes --json (machine-readable output
  * on stdout). Exit codes: 0 done, 1 failed, 2 bad usage, 3 refused by the conversation, 4 no such
@@ -36,6 +38,9 @@ import { readOutputSchema } from './output-schema';
 import { UsageError } from './parse';
 import { bounded, forTerminal, jsonForTerminal } from './sanitize';
 import { parseScheduleCommand, runSchedule, SCHEDULE_USAGE, type ScheduleCommand } from './schedule';
+import { OPERATORS_USAGE, runOperators } from './operators';
+import { approverText, decisionText } from './approver-text';
+import { AUDIT_USAGE, auditCli } from './audit';
 import { opsToken } from './state-dir';
 import { watch } from './watch';
 
@@ -58,11 +63,15 @@ function warn(text: string): void {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `operators` edits the ops server's local operators file: no Temporal connection (src/cli/operators.ts).
+  if (argv[0] === 'operators') return runOperators(argv.slice(1));
+  // `audit` reads every conversation's decisions (src/cli/audit.ts).
+  if (argv[0] === 'audit') return auditCli(argv.slice(1));
   // Everything the command line says is checked before anything connects.
   // `schedule` has sub-commands of its own (src/cli/schedule.ts); a `-` prompt is read there.
   const command = argv[0] === 'schedule' ? await parseScheduleCommand(argv.slice(1)) : parseCommand(argv);
   if (command.name === 'help') {
-    console.log(`${USAGE}\n${SCHEDULE_USAGE}`);
+    console.log(`${USAGE}\n${AUDIT_USAGE}\n${SCHEDULE_USAGE}\n${OPERATORS_USAGE}`);
     return 0;
   }
   if (command.name === 'start') command.prompt = await messageText(command.prompt, 'the prompt');
@@ -182,7 +191,7 @@ async function run(
         items
           .map(
             (p) =>
-              `${p.workflowId}  ${p.toolUseId}  ${p.name}${p.agent ? `  agent ${p.agent}` : ''}${p.parent ? `  via ${p.parent.workflowId}` : ''}  requested ${p.requestedAt}  deadline ${p.deadline}\n  ${JSON.stringify(p.input)}`,
+              `${p.workflowId}  ${p.toolUseId}  ${p.name}${p.agent ? `  agent ${p.agent}` : ''}${p.parent ? `  via ${p.parent.workflowId}` : ''}  requested ${p.requestedAt}  deadline ${p.deadline}${approverText(p)}\n  ${JSON.stringify(p.input)}`,
           )
           .join('\n') || 'no tool calls waiting for approval',
       );
@@ -197,11 +206,9 @@ async function run(
         ...(command.name === 'approve' && command.input && { input: command.input }),
         ...(command.reason !== undefined && { reason: command.reason }),
         decidedBy: by,
+        channel: 'cli',
       });
-      out(
-        recorded,
-        `${recorded.decision} of ${recorded.toolUseId} (${recorded.name}) recorded, by ${recorded.decidedBy} at ${recorded.decidedAt}`,
-      );
+      out(recorded, decisionText(recorded));
       return 0;
     }
     case 'resume': {
@@ -229,6 +236,15 @@ async function run(
           ? `compaction requested (${view.count} so far): it happens at the next safe point`
           : `compacted (${view.count} so far)`,
       );
+      return 0;
+    }
+    case 'fork': {
+      const started = await agent.fork(command.workflowId, {
+        at: command.at,
+        ...(command.message !== undefined && { message: command.message }),
+        ...(command.id && { workflowId: command.id }),
+      });
+      out(started, `forked: ${started.workflowId} (from ${command.workflowId} at message ${command.at})`);
       return 0;
     }
     case 'watch': {

@@ -59,8 +59,10 @@ import { AGENT_NAME_PATTERN, agentReadyUpdate, type AgentView, type ParentLink }
 import { AgentError, grpcErrorOf, GRPC_STATUS, type AgentErrorCode } from './errors';
 import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
+import { auditRowsOf, inWindow, type AuditOptions, type AuditResult, type AuditRow } from './audit';
 
 export { AgentError, type AgentErrorCode } from './errors';
+export { toCsv, toJsonLines, type AuditOptions, type AuditResult, type AuditRow } from './audit';
 export type {
   ConversationSchedule,
   CreateScheduleOptions,
@@ -298,7 +300,11 @@ export class AgentClient {
    * decisions. Safe to retry: an identical repeat is answered with the recorded decision, not applied twice.
    */
   decide(workflowId: string, decisions: DecisionRequest | DecisionRequest[]): Promise<RecordedDecision[]> {
-    const input = Array.isArray(decisions) ? { decisions } : decisions;
+    // Where it came from, unless the caller says (the CLI, the ops server): this client.
+    const withChannel = (d: DecisionRequest): DecisionRequest => ({ channel: 'client', ...d });
+    const input = Array.isArray(decisions)
+      ? { decisions: decisions.map(withChannel) }
+      : withChannel(decisions);
     return this.update(workflowId, () =>
       this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input] }),
     );
@@ -371,6 +377,90 @@ export class AgentClient {
       earlier = older?.compaction?.earlier;
     }
     return found.slice(-limit);
+  }
+
+  /**
+   * Starts a new conversation from another's transcript up to message `at` (an index of the whole
+   * transcript, as `state.from` counts), linked to it (`state.forkedFrom`): to replay a turn with a
+   * different decision, say. Fork at a user message and the new conversation answers it again; at a
+   * finished answer and it waits for `message` (or for `sendMessage`). A point inside a tool round (a
+   * tool call or its results) is refused: the API needs both or neither. The fork takes the origin's
+   * agent (or model) unless `input` says otherwise; an ad-hoc origin's system prompt and tools must be
+   * given again in `input`. The messages start at the origin's last compaction before `at`, as its
+   * prompt did.
+   */
+  async fork(
+    workflowId: string,
+    options: {
+      at: number;
+      message?: ConversationInput['message'];
+      input?: Partial<ConversationInput>;
+      workflowId?: string;
+    },
+  ): Promise<StartedConversation> {
+    const { at } = options;
+    if (!Number.isInteger(at) || at < 0)
+      throw new AgentError('invalid', `at must be a message index, not ${at}`);
+    const state = await this.getState(workflowId, { from: 0 });
+    if (at >= state.messageCount)
+      throw new AgentError(
+        'invalid',
+        `message ${at} does not exist: the conversation has ${state.messageCount}`,
+      );
+    const held = state.messages.map((message, i) => ({
+      index: state.from + i,
+      message,
+      meta: state.meta[i],
+    }));
+    const earlier = at < state.from ? await this.earlierMessages(workflowId, { before: state.from }) : [];
+    const taken = [...earlier, ...held].filter((m) => m.index <= at);
+    if (taken.at(-1)?.index !== at)
+      throw new AgentError(
+        'invalid',
+        `message ${at} could not be read (the state answered from ${state.from})`,
+      );
+    // From the last compaction message on: what it summarized is not sent, in the origin either.
+    const lastCompaction = taken.map((m) => Boolean(m.meta?.compaction)).lastIndexOf(true);
+    const messages = taken.slice(Math.max(0, lastCompaction)).map((m) => m.message);
+    const last = messages.at(-1)!;
+    const blocks = typeof last.content === 'string' ? [] : (last.content as Array<{ type: string }>);
+    let first = options.message;
+    if (last.role === 'user') {
+      if (blocks.some((b) => b.type === 'tool_result'))
+        throw new AgentError(
+          'invalid',
+          `message ${at} holds tool results: fork at the user message before the tool round, or at the answer after it`,
+        );
+      if (first !== undefined)
+        throw new AgentError(
+          'invalid',
+          `message ${at} is a user message, answered again: give no other message`,
+        );
+      first = last.content as ConversationInput['message'];
+      messages.pop();
+    } else if (blocks.some((b) => b.type === 'tool_use')) {
+      throw new AgentError(
+        'invalid',
+        `message ${at} calls tools: fork at the user message before it, or at the answer after its results`,
+      );
+    }
+    const origin = state.agent ? { agent: state.agent.name } : { model: state.model };
+    const input: ConversationInput = {
+      ...origin,
+      ...options.input,
+      ...(first !== undefined && { message: first }),
+      ...(messages.length > 0 && { fork: { from: { workflowId, index: at }, messages } }),
+    };
+    if (messages.length === 0) return this.startConversation(input, { workflowId: options.workflowId });
+    const bytes = Buffer.byteLength(JSON.stringify(input));
+    if (bytes > MAX_UPDATE_BYTES)
+      throw new AgentError(
+        'invalid',
+        `the fork's transcript is ${bytes} bytes, past what a start may carry (${MAX_UPDATE_BYTES}): compact the conversation first`,
+      );
+    return this.startConversation(input, {
+      workflowId: options.workflowId ?? `${workflowId}.fork-${randomUUID().slice(0, 8)}`,
+    });
   }
 
   /** Cancels a conversation (aborting the model stream in flight). */
@@ -511,6 +601,53 @@ export class AgentClient {
     };
     await Promise.all(Array.from({ length: Math.min(16, rows.length) }, readNext));
     return items.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
+  /**
+   * Every decision taken in `[since, until)` (the agent's conversations with `agent`), oldest first:
+   * read from the states of the conversations the visibility store lists as running or closed since
+   * `since` (a closed one is read by replaying it on a worker; a continued-as-new one's last run
+   * carries its earlier runs' decisions). Conversations that cannot be read are named in `unreadable`.
+   */
+  async audit(options: AuditOptions): Promise<AuditResult> {
+    const { since, until, agent } = options;
+    if (!(since instanceof Date) || Number.isNaN(since.getTime()))
+      throw new AgentError('invalid', 'since must be a valid time');
+    if (until !== undefined && (!(until instanceof Date) || Number.isNaN(until.getTime())))
+      throw new AgentError('invalid', 'until must be a valid time');
+    if (agent !== undefined && !AGENT_NAME_PATTERN.test(agent))
+      throw new AgentError('invalid', `not an agent name: ${quote(String(agent), 80)}`);
+    const limit = options.limit ?? 1000;
+    // Built from ISO times we formatted and a checked agent name: nothing a caller wrote is pasted in.
+    const clauses = [
+      `WorkflowType = "${CONVERSATION_WORKFLOW}"`,
+      `(ExecutionStatus = "Running" OR CloseTime >= "${since.toISOString()}")`,
+    ];
+    if (until) clauses.push(`StartTime < "${until.toISOString()}"`);
+    if (agent !== undefined) clauses.push(`${AGENT_NAME.name} = "${agent}"`);
+    const ids = await this.call(undefined, async () => {
+      const seen = new Set<string>();
+      for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {
+        seen.add(wf.workflowId); // each run is listed: the latest run carries them all
+        if (seen.size >= limit) break;
+      }
+      return [...seen];
+    });
+    const rows: AuditRow[] = [];
+    const unreadable: AuditResult['unreadable'] = [];
+    let next = 0;
+    const readNext = async (): Promise<void> => {
+      for (let id = ids[next++]; id !== undefined; id = ids[next++]) {
+        try {
+          rows.push(...auditRowsOf(id, await this.getState(id, { from: 0, to: 0 })));
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          unreadable.push({ workflowId: id, error: clipped(message, 300) });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, readNext));
+    return { rows: inWindow(rows, since, until), unreadable };
   }
 
   private handle(workflowId: string): Handle {

@@ -1,5 +1,6 @@
 /** From a server's `tools/list` to the tools an agent offers. Pure. */
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import { approverRulesOf } from '../tools/approver-rules';
 import { mcpToolNames } from './names';
 import { MCP_DEFAULT_TIMEOUT_MS, type McpServerConfig, type McpToolSnapshot } from './types';
 
@@ -31,6 +32,10 @@ export function toolSnapshots(server: McpServerConfig, tools: readonly McpTool[]
       inputSchema: { ...tool.inputSchema, type: 'object' },
       effect,
       approval: override.approval ?? server.approval ?? (effect === 'write' ? 'always' : 'never'),
+      ...approverRulesOf({
+        approvers: override.approvers ?? server.approvers,
+        approvalsRequired: override.approvalsRequired ?? server.approvalsRequired,
+      }),
       timeoutMs: override.timeoutMs ?? server.timeoutMs ?? MCP_DEFAULT_TIMEOUT_MS,
     };
   });

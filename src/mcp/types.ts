@@ -4,6 +4,7 @@
  */
 import type { ImageBlockParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { APPROVER_GROUP_PATTERN, MAX_APPROVALS_REQUIRED } from '../api/approvals';
 import { formatIssues } from '../api/issues';
 import type { ToolEffect } from '../api/tools';
 import { MCP_SERVER_NAME_PATTERN } from './names';
@@ -19,6 +20,10 @@ export interface McpToolOverride {
   timeoutMs?: number;
   /** Overrides the effect derived from the tool's `readOnlyHint` annotation. */
   effect?: ToolEffect;
+  /** Approver groups of this tool's calls; overrides the server's `approvers` (see `defineTool`). */
+  approvers?: string[];
+  /** Distinct approvals this tool's calls need; overrides the server's `approvalsRequired`. */
+  approvalsRequired?: number;
 }
 
 interface McpServerCommon {
@@ -33,6 +38,10 @@ interface McpServerCommon {
    * read tools, where a tool is read-only only if it says so (`readOnlyHint: true`).
    */
   approval?: McpApproval;
+  /** Approver groups of every tool of this server whose calls wait for approval (see `defineTool`). */
+  approvers?: string[];
+  /** Distinct approvals every tool of this server needs (default 1). */
+  approvalsRequired?: number;
   /** Longest one call may take, in ms (default 60 s). */
   timeoutMs?: number;
   /** Settings by MCP tool name (names the server does not have are ignored). */
@@ -75,6 +84,8 @@ export const MCP_DEFAULT_TIMEOUT_MS = 60_000;
 const approvalSchema = z.enum(['never', 'always']);
 const timeoutSchema = z.number().int().positive().max(86_400_000);
 const toolNames = z.array(z.string().min(1));
+const approversSchema = z.array(z.string().regex(APPROVER_GROUP_PATTERN)).min(1).max(32);
+const approvalsRequiredSchema = z.number().int().min(1).max(MAX_APPROVALS_REQUIRED);
 
 const common = {
   name: z
@@ -86,6 +97,8 @@ const common = {
   include: toolNames.optional(),
   exclude: toolNames.optional(),
   approval: approvalSchema.optional(),
+  approvers: approversSchema.optional(),
+  approvalsRequired: approvalsRequiredSchema.optional(),
   timeoutMs: timeoutSchema.optional(),
   deferLoading: z.boolean().optional(),
   tools: z
@@ -95,6 +108,8 @@ const common = {
         approval: approvalSchema.optional(),
         timeoutMs: timeoutSchema.optional(),
         effect: z.enum(['read', 'write']).optional(),
+        approvers: approversSchema.optional(),
+        approvalsRequired: approvalsRequiredSchema.optional(),
       }),
     )
     .optional(),
@@ -163,6 +178,10 @@ export interface McpToolSnapshot {
   inputSchema: { type: 'object'; [key: string]: unknown };
   effect: ToolEffect;
   approval: McpApproval;
+  /** Approver groups (the tool's override, else the server's). */
+  approvers?: string[];
+  /** Distinct approvals needed (the tool's override, else the server's). */
+  approvalsRequired?: number;
   timeoutMs: number;
 }
 

@@ -1,4 +1,3 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Payload, PayloadCodec } from '@temporalio/common';
@@ -31,13 +30,18 @@ import { describeError, logToStderr, type OpsErrorLogEntry } from './error-log';
 import { clientErrorHandler, jsonTextDepth, setSecurityHeaders } from './http-safety';
 // The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
 import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID, quote } from '../api/bounds';
-import { OPERATOR_HEADER, operatorFrom } from './operator';
+import { registerAuth, type IdentityOptions, type SignedIn } from './identity/auth';
 import { parsePublishedLine } from './stream-items';
 
 export interface OpsServerOptions {
   agent: AgentClient;
-  /** The bearer token every API route requires. */
+  /**
+   * The shared `OPS_TOKEN`: an administration and automation credential (workers publishing streams,
+   * `agent watch`, the codec), recorded as `admin:ops-token`. People sign in as themselves (`identity`).
+   */
   token: string;
+  /** Per-operator tokens, sessions, sign-in limits and OpenID Connect (src/ops/identity). */
+  identity?: IdentityOptions;
   namespace: string;
   /** Log requests (default false). */
   logger?: boolean;
@@ -64,7 +68,8 @@ const MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1;
 /** Seconds a client should wait before trying again after a 503. */
 const RETRY_AFTER_SECONDS = 2;
 
-const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true })
+// Who decides, their groups and the channel come from the server, never from the body.
+const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true, groups: true, channel: true })
   .extend({
     toolUseId: z
       .string()
@@ -72,7 +77,7 @@ const DecisionBodySchema = DecisionRequestSchema.omit({ decidedBy: true })
       .max(MAX_TOOL_USE_ID, `a toolUseId is at most ${MAX_TOOL_USE_ID} characters`),
   })
   .strict();
-/** The new ceilings and why; who raises it is the operator (`x-ops-operator`), never the body. */
+/** The new ceilings and why; who raises it is the signed-in operator, never the body. */
 const BudgetBodySchema = RaiseBudgetSchema.omit({ by: true })
   .strict()
   .refine((b) => b.usd !== undefined || b.tokens !== undefined, {
@@ -97,8 +102,11 @@ const WorkflowIdSchema = z.object({
 
 // What the API routes answer: the ops page (src/ops/public, type-checked with checkJs) reads these types.
 
-/** `GET /api/session`: where the server works, and the statuses the conversation list can filter by. */
-export interface SessionInfo {
+/**
+ * `GET /api/session`: where the server works, the statuses the conversation list can filter by, and who
+ * is signed in (with the CSRF token the page sends back on every POST).
+ */
+export interface SessionInfo extends SignedIn {
   ok: true;
   namespace: string;
   taskQueue: string;
@@ -120,13 +128,13 @@ export interface ConversationsResponse {
 }
 /** `GET /api/conversations/:id`: the conversation's state. */
 export type ConversationResponse = ConversationState & { workflowId: string };
-/** `POST /api/conversations/:id/decisions` takes this (the operator comes from `x-ops-operator`). */
+/** `POST /api/conversations/:id/decisions` takes this (the operator is the signed-in identity). */
 export type DecisionBody = z.infer<typeof DecisionBodySchema>;
 /** `POST /api/conversations/:id/decisions`: the decision as the conversation recorded it. */
 export interface DecisionResponse {
   decision: RecordedDecision;
 }
-/** `POST /api/conversations/:id/budget` takes this (the operator comes from `x-ops-operator`). */
+/** `POST /api/conversations/:id/budget` takes this (the operator is the signed-in identity). */
 export type BudgetBody = z.infer<typeof BudgetBodySchema>;
 /** `POST /api/conversations/:id/budget`: the conversation's budget, its new ceilings applied. */
 export interface BudgetResponse {
@@ -136,7 +144,7 @@ export interface BudgetResponse {
 export interface EarlierResponse {
   messages: Array<{ index: number; message: MessageParam; meta?: MessageMeta }>;
 }
-/** `POST /api/conversations/:id/compact` takes this (the operator comes from `x-ops-operator`). */
+/** `POST /api/conversations/:id/compact` takes this (the operator is the signed-in identity). */
 export type CompactBody = z.infer<typeof CompactBodySchema>;
 /** `POST /api/conversations/:id/compact`: where the conversation stands with compaction. */
 export interface CompactResponse {
@@ -190,10 +198,11 @@ const STATUS_OF: Record<AgentError['code'], number> = {
 };
 
 /**
- * The ops server: the approval page and its JSON API. Every `/api` route needs `Authorization: Bearer
- * <OPS_TOKEN>`; decisions and budget raises also need the operator's name (`x-ops-operator`,
- * percent-encoded UTF-8), which becomes `decidedBy` (a raise's `by`). No CORS: browsers may not call it from another origin, and requests that
- * say they come from one are refused outright. Every answer carries the security headers; every error
+ * The ops server: the approval page and its JSON API. Every `/api` route needs an identity (an operator
+ * token as `Authorization: Bearer`, the page's session cookie with its CSRF header, or `OPS_TOKEN` as
+ * the admin credential: src/ops/identity/auth.ts); decisions, budget raises and compactions need the
+ * approver role and are recorded under the identity's name. No CORS: browsers may not call it from
+ * another origin, and requests that say they come from one are refused outright. Every answer carries the security headers; every error
  * is `{error, message}` with a bounded message; every 5xx is logged.
  */
 export async function createOpsServer(options: OpsServerOptions): Promise<FastifyInstance> {
@@ -215,7 +224,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     },
   });
   app.server.prependListener('request', (_request, response) => setSecurityHeaders(response));
-  const expected = digest(options.token);
+  const auth = registerAuth(app, options.token, options.identity);
   const hub = options.hub ?? new StreamHub();
   const queue = options.queue ?? new ApprovalQueue({ agent: options.agent });
   const errorLog = options.errorLog ?? (options.logger ? (entry) => app.log.error(entry) : logToStderr);
@@ -270,6 +279,9 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     const site = request.headers['sec-fetch-site'];
     const codecCall =
       request.url.startsWith('/codec/') && origin !== undefined && origin === options.codecCorsOrigin;
+    // The identity provider sends the browser back here from its own site; the state (bound to a
+    // cookie) and PKCE protect this one GET, which changes nothing but opening a session.
+    if (request.method === 'GET' && request.url.startsWith('/auth/oidc/callback')) return;
     if (codecCall) {
       reply.header('access-control-allow-origin', origin);
       reply.header('access-control-allow-credentials', 'true');
@@ -295,18 +307,6 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     );
   }
 
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    // Constant-time comparison of digests: no timing hints about the token.
-    if (!token || !timingSafeEqual(digest(token), expected)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: 'unauthorized', message: 'a valid bearer token (OPS_TOKEN) is required' });
-    }
-  };
-
   /** The conversation id of a route, checked the same way on every route; undefined after a 400. */
   const workflowIdOf = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
     const params = WorkflowIdSchema.safeParse(request.params);
@@ -321,16 +321,17 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   }
 
   app.register(async (api) => {
-    api.addHook('onRequest', authenticate);
+    api.addHook('onRequest', auth.authenticate);
 
     api.get(
       '/api/session',
-      async () =>
+      async (request) =>
         ({
           ok: true,
           namespace: options.namespace,
           taskQueue: options.agent.taskQueue,
           statuses: CONVERSATION_STATUSES,
+          ...auth.signedIn(request),
         }) satisfies SessionInfo,
     );
 
@@ -368,7 +369,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     // A line the hub could not apply is skipped and counted, not the batch refused: a batch mixes
     // conversations, and the publisher drops a refused batch whole, so one bad line would cost every
     // observer in it their updates.
-    api.post('/stream/publish', async (request, reply) => {
+    api.post('/stream/publish', { preHandler: auth.requireRole('admin') }, async (request, reply) => {
       if (typeof request.body !== 'string')
         return reply
           .code(415)
@@ -434,15 +435,23 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       });
     }
 
-    api.post('/api/conversations/:id/decisions', async (request, reply) => {
+    // Deciding, raising a budget and compacting need the approver role; who did it is the identity.
+    const approver = { preHandler: auth.requireRole('approver') };
+    api.post('/api/conversations/:id/decisions', approver, async (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
-      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
-      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
+      const operator = auth.identityOf(request);
       const body = DecisionBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
       try {
-        const [decision] = await options.agent.decide(id, { ...body.data, decidedBy: operator.name });
+        // Who, in which groups, from where: the signed-in identity's, checked by the workflow's validator.
+        const [decision] = await options.agent.decide(id, {
+          ...body.data,
+          decidedBy: operator.name,
+          groups: operator.groups,
+          // The page's decisions are `ops`; the shared admin token's are recorded as `admin`.
+          channel: operator.channel === 'admin' ? 'admin' : 'ops',
+        });
         return { decision } satisfies DecisionResponse;
       } finally {
         // Whatever the answer, the queue reads this conversation again rather than trust its cache.
@@ -451,11 +460,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     });
 
     // Raising a budget spends money: it is recorded as the operator's, like a decision.
-    api.post('/api/conversations/:id/budget', async (request, reply) => {
+    api.post('/api/conversations/:id/budget', approver, async (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
-      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
-      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
+      const operator = auth.identityOf(request);
       const body = BudgetBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
       const budget = await options.agent.raiseBudget(id, { ...body.data, by: operator.name });
@@ -463,11 +471,10 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     });
 
     // Compacting costs a model call and changes what the model sees: recorded as the operator's.
-    api.post('/api/conversations/:id/compact', async (request, reply) => {
+    api.post('/api/conversations/:id/compact', approver, async (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
-      const operator = operatorFrom(request.headers[OPERATOR_HEADER]);
-      if ('problem' in operator) return reply.code(400).send({ error: 'invalid', message: operator.problem });
+      const operator = auth.identityOf(request);
       const body = CompactBodySchema.safeParse(request.body ?? {});
       if (!body.success) return badRequest(reply, body.error);
       const compaction = await options.agent.compact(id, { ...body.data, by: operator.name });
@@ -521,10 +528,6 @@ function toJsonPayload(p: Payload): { metadata: Record<string, string>; data: st
     ),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 function badRequest(reply: FastifyReply, error: z.ZodError) {

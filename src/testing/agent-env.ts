@@ -24,6 +24,7 @@ import type { ToolDefinition } from '../tools/define-tool';
 import type { AgentDefinition } from '../agents/define-agent';
 import { McpPool } from '../mcp/pool';
 import { memoryBackends, type MemoryBackends } from '../memory/tool';
+import type { WebhookConfig } from '../notify/config';
 import { CONVERSATION_BUNDLE_OPTIONS, anthropicClient, createAgentWorker } from '../worker';
 import type { conversationWorkflow } from '../workflows/conversation';
 import {
@@ -100,6 +101,8 @@ export interface AgentEnvOptions {
    * in the env's data directory.
    */
   memory?: MemoryBackends;
+  /** Webhooks the worker sends when a call starts waiting or a conversation parks (src/notify). */
+  notifications?: WebhookConfig;
 }
 
 /** Starts an {@link AgentEnv}; call `teardown()` when done (in `afterAll`). */
@@ -127,6 +130,7 @@ export async function startAgentEnv(options: AgentEnvOptions = {}): Promise<Agen
       memory,
       workflowBundle: await workflowBundle(),
       observer: options.observer,
+      notifications: options.notifications,
     });
   const started: string[] = [];
   let worker = await makeWorker();

@@ -2,6 +2,7 @@ import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/re
 import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
 import { z } from 'zod';
 import { TOOL_NAME_PATTERN, type ToolEffect } from '../api/tools';
+import { checkApproverRules } from './approver-rules';
 import { checkedInputExamples } from './input-examples';
 
 /** What a tool does to the world. Write tools need approval by default and must be idempotent. */
@@ -59,6 +60,16 @@ export interface ToolSpec<S extends z.ZodObject> {
   effect: ToolEffect;
   /** Default: `always` for write tools, `never` for read tools. */
   approval?: ApprovalPolicy<z.output<S>>;
+  /**
+   * Approver groups: a call that waits for approval may be decided (approved, edited or rejected) only
+   * by someone in one of them (`['finance']`). Checked in the workflow's update validator. Default: anyone.
+   */
+  approvers?: string[];
+  /**
+   * How many distinct people must approve a call before it runs (2: four-eyes). One rejection rejects;
+   * an edit supersedes the approvals collected before it. Default 1, at most 10.
+   */
+  approvalsRequired?: number;
   /** Longest a call may run, in ms (default 60 s); past it, the model gets an `is_error` result. */
   timeoutMs?: number;
   /**
@@ -128,6 +139,7 @@ export function defineTool<S extends z.ZodObject>(spec: ToolSpec<S>): ToolDefini
   if (schema.type !== 'object') throw new Error(`tool ${spec.name}: input must be an object schema`);
   const inputSchema = (spec.strict ? strictSchema(spec.name, schema) : schema) as Tool['input_schema'];
   const inputExamples = checkedInputExamples(spec.name, spec.input, spec.inputExamples);
+  checkApproverRules(`tool ${spec.name}`, spec);
   return {
     ...spec,
     approval,

@@ -14,7 +14,9 @@ import {
   type DecisionRequest,
   type PendingApproval,
   type RecordedDecision,
+  type SignOff,
 } from '../api/approvals';
+import { addSignOff, deciderProblem } from './approver-rules';
 
 interface Waiting extends PendingApproval {
   /** The tool's input JSON Schema, to validate an edited input. */
@@ -81,6 +83,8 @@ export class ApprovalBook {
         throw new Error(
           `unknown tool_use_id ${quote(r.toolUseId)}: no tool call of this conversation waits for a decision with that id`,
         );
+      const notAllowed = deciderProblem(waiting, r);
+      if (notAllowed) throw new Error(notAllowed);
       if (r.decision === 'edit') {
         if (!r.input) throw new Error(`an edit of ${quote(r.toolUseId)} needs the input to run`);
         const problem = schemaProblem(waiting.schema, r.input);
@@ -101,16 +105,54 @@ export class ApprovalBook {
       const recorded = this.decided.get(r.toolUseId);
       if (recorded) return recorded;
       const waiting = this.waiting.get(r.toolUseId)!;
+      // An update that names no channel came straight through Temporal: an administrator's access.
+      const channel = r.channel ?? (via === 'update' ? 'admin' : via === 'signal' ? 'signal' : undefined);
+      const who = { ...(r.groups !== undefined && { groups: r.groups }), ...(channel && { channel }) };
+      const required = waiting.approvalsRequired ?? 1;
+      if (required > 1 && r.decision !== 'reject' && (via === 'update' || via === 'signal')) {
+        const signOff: SignOff = {
+          decision: r.decision,
+          decidedBy: r.decidedBy,
+          decidedAt: at,
+          ...who,
+          via,
+          ...(r.reason !== undefined && { reason: r.reason }),
+          ...(r.decision === 'edit' && { input: r.input }),
+        };
+        const approvals = addSignOff(waiting, signOff);
+        if (approvals < required) {
+          // Counted, not decided: the call keeps waiting for the next approver.
+          const { schema: _schema, ...call } = waiting;
+          return {
+            toolUseId: r.toolUseId,
+            name: call.name,
+            decision: r.decision,
+            decidedBy: r.decidedBy,
+            decidedAt: at,
+            originalInput: call.input,
+            ...(r.decision === 'edit' && { input: r.input }),
+            via,
+            ...who,
+            approvals: call.approvals,
+            awaiting: { approvals, required },
+          } satisfies RecordedDecision;
+        }
+      }
+      // With several approvals, the input that runs is the last edit's, whoever approved it last.
+      const edited =
+        r.decision === 'edit' ? r.input : r.decision === 'approve' ? waiting.editedInput : undefined;
       const decision: RecordedDecision = {
         toolUseId: r.toolUseId,
         name: waiting.name,
-        decision: r.decision,
+        decision: r.decision === 'reject' ? 'reject' : edited ? 'edit' : 'approve',
         decidedBy: r.decidedBy,
         decidedAt: at,
         ...(r.reason !== undefined && { reason: r.reason }),
         originalInput: waiting.input,
-        ...(r.decision === 'edit' && { input: r.input }),
+        ...(edited && { input: edited }),
         via,
+        ...who,
+        ...(waiting.approvals && { approvals: waiting.approvals }),
       };
       this.decided.set(r.toolUseId, decision);
       this.waiting.delete(r.toolUseId);

@@ -48,6 +48,7 @@ import {
 import type { ContentBlockParam, MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import {
   EMPTY_DIGEST,
+  chainDigest,
   answerMessage,
   appendMessage,
   blocksOf,
@@ -59,6 +60,7 @@ import { MAX_QUERY_MESSAGES_BYTES, MAX_UPDATE_BYTES, utf8Bytes } from '../api/bo
 import type { StructuredOutput } from '../api/structured-output';
 import { ApprovalBook } from './approvals';
 import { now, nowIso } from './clock';
+import { notifyNeedsAttention } from './notifications';
 import { budgetProblem, spent, type ParkReason } from './next-step';
 
 /** A user message accepted by `sendMessage` (or the start input), waiting for its turn. */
@@ -232,6 +234,22 @@ export class Conversation {
     this.compactRequest = carried?.compaction?.requested;
     this.output = carried?.output;
     this.container = carried?.container;
+  }
+
+  /**
+   * A fork's first run: the transcript it starts from, appended as it is (a compaction message in it
+   * starts the prompt, as it did in the origin).
+   */
+  seed(messages: readonly MessageParam[]): void {
+    for (const message of messages) {
+      const index = this.messages.length;
+      // Pushed, not merged: the origin's transcript is already as the API takes it.
+      this.messages.push(message);
+      this.digests.push(chainDigest(index > 0 ? this.digests[index - 1] : EMPTY_DIGEST, message));
+      this.meta.push({ turn: 0, at: nowIso() });
+      this.sizes.push(jsonBytes(message));
+      if (isCompactionMessage(message)) this.promptFrom = index;
+    }
   }
 
   /** The first run of a conversation: its model (and agent) for search, its first message in the queue. */
@@ -625,7 +643,8 @@ export class Conversation {
     this.attention = { ...why, at: nowIso() };
     log.warn('conversation needs attention', { reason: why.reason, message: why.message });
     this.setStatus('needs_attention');
-    await condition(() => this.resumeRequested || this.endRequest !== undefined);
+    const stopNotifying = notifyNeedsAttention(this, this.attention); // a webhook, not awaited
+    await condition(() => this.resumeRequested || this.endRequest !== undefined).finally(stopNotifying);
     this.resumeRequested = false;
     this.attention = undefined;
     this.throwIfEnding();
@@ -675,6 +694,7 @@ export class Conversation {
       model: this.model,
       ...(this.agent && { agent: this.agent }),
       ...(this.config.parent && { parent: this.config.parent }),
+      ...(this.config.fork && { forkedFrom: this.config.fork.from }),
       ...(this.subAgents.length > 0 && { subAgents: this.subAgents }),
       ...(this.budget && { budget: { limit: this.budget, spent: spent(this.usage) } }),
       turn: this.turn,

@@ -52,6 +52,7 @@ export async function conversationWorkflow(
       if (!carried) conversation.queueFirstMessage();
       await prepareAgentRun(conversation, config, !carried);
     }
+    if (!carried && config.fork) conversation.seed(config.fork.messages);
     if (!carried) conversation.begin();
     for (;;) {
       if (continueAsNewDue(conversation)) {

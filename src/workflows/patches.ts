@@ -29,6 +29,11 @@ export const PATCHES = {
    * again (before: parked); the token threshold compacts too. Consulted only when one of them is due.
    */
   compaction: 'compaction',
+  /**
+   * A tool call that starts waiting for approval, and a park in `needs_attention`, schedule the
+   * `notify` activity (webhooks; not awaited, see src/workflows/notifications.ts).
+   */
+  webhookNotifications: 'webhook-notifications',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

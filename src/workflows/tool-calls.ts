@@ -11,6 +11,7 @@ import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { now, nowIso } from './clock';
 import type { Conversation } from './conversation-state';
 import { decoded, failureMessage } from './model-call';
+import { notifyApprovalWaiting } from './notifications';
 import { runSubAgent } from './sub-agents';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
@@ -46,7 +47,8 @@ export async function runTools(
       let input = toolInput(answer, call);
       let decision: RecordedDecision | undefined;
       if (call.needsApproval) {
-        decision = await decisionFor(conversation, call.id, deadline);
+        const stopNotifying = notifyApprovalWaiting(conversation, call.id); // a webhook, not awaited
+        decision = await decisionFor(conversation, call.id, deadline).finally(stopNotifying);
         if (decision.decision === 'reject') return rejectedResult(decision);
         if (decision.decision === 'edit' && decision.input) input = decision.input;
       }
@@ -101,6 +103,8 @@ function requestApprovals(conversation: Conversation, answer: CallClaudeResult, 
       deadline: deadline.toISOString(),
       ...(call.effect && { effect: call.effect }),
       ...(call.inputSchema && { schema: call.inputSchema }),
+      ...(call.approvers && { approvers: call.approvers }),
+      ...(call.approvalsRequired && { approvalsRequired: call.approvalsRequired }),
     });
   }
   conversation.refreshApprovals();

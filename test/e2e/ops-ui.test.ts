@@ -7,7 +7,8 @@
  * its sub-agents as a tree whose nodes open onto their own sub-agents and link to their conversations.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,6 +16,7 @@ import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
+import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import { listArticles } from '../../src/tools/save-article';
@@ -40,6 +42,8 @@ const archivistSpec = {
 const archivist = defineAgent(archivistSpec);
 
 const TOKEN = 'e2e-token-0123456789abcdef';
+/** Olivia's own token (`agent operators add Olivia --role approver`): she signs in as herself. */
+let oliviaToken: string;
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 let t: AgentEnv;
 let ops: FastifyInstance;
@@ -53,9 +57,12 @@ const hub = new StreamHub();
 beforeAll(async () => {
   t = await startAgentEnv({ observer: hubObserver(hub), agents: [helpdesk, researcher, archivist] });
   client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
+  const operators = new OperatorStore(join(mkdtempSync(join(tmpdir(), 'ops-ui-')), 'operators.json'));
+  oliviaToken = operators.add('Olivia', 'approver', []);
   ops = await createOpsServer({
     agent: client,
     token: TOKEN,
+    identity: { operators },
     namespace: 'default',
     hub,
   });
@@ -103,14 +110,20 @@ async function awaitingSave(abstract: string) {
 describe('ops UI in Chromium', () => {
   it('refuses a wrong token at login, then logs in', async () => {
     await page.goto(`${base}/`);
-    await page.getByTestId('login-name').fill('Olivia');
     await page.getByTestId('login-token').fill('wrong-token');
     await page.getByTestId('login-submit').click();
     // Wait for the answer: the error appears once the server has said no.
     await page.getByTestId('login-error').filter({ hasText: /\S/ }).waitFor();
-    await page.getByTestId('login-token').fill(TOKEN);
+    await page.getByTestId('login-token').fill(oliviaToken);
     await page.getByTestId('login-submit').click();
     await page.getByTestId('nav-approvals').waitFor();
+    // The name shown is the token's operator's; the session (an HttpOnly cookie) outlives a reload.
+    await page.locator('#who').filter({ hasText: 'Signed in as Olivia (approver)' }).waitFor();
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ name: 'ops_session', httpOnly: true, sameSite: 'Strict' });
+    expect(await page.evaluate('document.cookie')).toBe(''); // HttpOnly: no script reads it
+    await page.reload();
+    await page.locator('#who').filter({ hasText: 'Signed in as Olivia' }).waitFor();
   });
 
   it('shows the pending call; the operator edits a field, approves, and sees the conversation finish', async () => {
@@ -384,7 +397,22 @@ describe('ops UI in Chromium', () => {
   });
 
   it('the API answers 401 without the token, even from the page origin', async () => {
-    const res = await page.request.get(`${base}/api/approvals`);
-    expect(res.status()).toBe(401);
+    const fresh = await browser.newContext();
+    try {
+      const res = await fresh.request.get(`${base}/api/approvals`);
+      expect(res.status()).toBe(401);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('signing out ends the session: the API refuses the old cookie', async () => {
+    const [cookie] = await page.context().cookies();
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('login-token').waitFor();
+    const res = await fetch(`${base}/api/approvals`, {
+      headers: { cookie: `${cookie.name}=${cookie.value}` },
+    });
+    expect(res.status).toBe(401);
   });
 });

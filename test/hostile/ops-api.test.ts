@@ -183,7 +183,10 @@ describe('conversation ids', () => {
       expect(JSON.parse(shown.text)).toMatchObject({ workflowId: w.workflowId, status: 'awaiting_approval' });
       const decided = await decide(w.workflowId, { toolUseId: w.toolUseId, decision: 'approve' });
       expect(decided.status).toBe(200);
-      expect(JSON.parse(decided.text)).toMatchObject({ decision: { decidedBy: 'ivy', decision: 'approve' } });
+      // OPS_TOKEN is the admin credential: its label is recorded behind the mark.
+      expect(JSON.parse(decided.text)).toMatchObject({
+        decision: { decidedBy: 'admin:ops-token/ivy', decision: 'approve' },
+      });
       const after = await t.waitFor(w.handle, (s) => s.status === 'idle');
       expect(after.decisions).toHaveLength(1);
       await agent.end(w.workflowId, 'hostile-test');
@@ -332,9 +335,9 @@ describe('the x-ops-operator header', () => {
         header,
       );
       expect(answer.status).toBe(200);
-      expect(JSON.parse(answer.text)).toMatchObject({ decision: { decidedBy: name } });
+      expect(JSON.parse(answer.text)).toMatchObject({ decision: { decidedBy: `admin:ops-token/${name}` } });
       const state = await t.waitFor(fresh.handle, (s) => s.status === 'idle');
-      expect(state.decisions[0]).toMatchObject({ decidedBy: name });
+      expect(state.decisions[0]).toMatchObject({ decidedBy: `admin:ops-token/${name}` });
       await agent.end(fresh.workflowId, 'hostile-test');
     });
 

@@ -4,18 +4,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
+import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
 
 const TOKEN = 'test-token-0123456789abcdef';
+const tokens: Record<string, string> = {};
 let t: AgentEnv;
 let ops: FastifyInstance;
 let base: string;
@@ -27,7 +31,15 @@ const clerk = defineAgent({ name: 'clerk', model: 'claude-haiku-4-5', tools: [fi
 beforeAll(async () => {
   t = await startAgentEnv({ agents: [desk, clerk] });
   agent = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
-  ops = await createOpsServer({ agent, token: TOKEN, namespace: 'default' });
+  // Operators sign in with their own tokens: who decides is the token's operator.
+  const operators = new OperatorStore(join(mkdtempSync(join(tmpdir(), 'ops-api-')), 'operators.json'));
+  for (const [name, role] of [
+    ['ivy', 'approver'],
+    ['Zoë', 'approver'],
+    ['vera', 'viewer'],
+  ] as const)
+    tokens[name] = operators.add(name, role, []);
+  ops = await createOpsServer({ agent, token: TOKEN, namespace: 'default', identity: { operators } });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
@@ -35,13 +47,13 @@ afterAll(async () => {
   await t?.teardown();
 });
 
+/** A request with the operator's own token (`operator`, percent-encoded), else the admin OPS_TOKEN. */
 const api = (path: string, init: RequestInit & { operator?: string } = {}) =>
   fetch(`${base}${path}`, {
     ...init,
     headers: {
-      authorization: `Bearer ${TOKEN}`,
+      authorization: `Bearer ${init.operator ? tokens[decodeURIComponent(init.operator)] : TOKEN}`,
       ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...(init.operator ? { 'x-ops-operator': init.operator } : {}),
       ...(init.headers as Record<string, string>),
     },
   });
@@ -102,10 +114,14 @@ describe('ops API', () => {
     );
 
     const path = `/api/conversations/${handle.workflowId}/decisions`;
-    expect(
-      (await api(path, { method: 'POST', body: JSON.stringify({ toolUseId: id, decision: 'approve' }) }))
-        .status,
-    ).toBe(400);
+    // A viewer reads the queue but cannot decide.
+    const viewer = await api(path, {
+      method: 'POST',
+      operator: 'vera',
+      body: JSON.stringify({ toolUseId: id, decision: 'approve' }),
+    });
+    expect(viewer.status).toBe(403);
+    expect(((await viewer.json()) as { message: string }).message).toMatch(/approver role/);
     const bad = await api(path, {
       method: 'POST',
       operator: 'ivy',
@@ -245,7 +261,6 @@ describe('ops API', () => {
     const post = (body: unknown, operator: string | undefined = 'ivy') =>
       api(path, { method: 'POST', operator, body: JSON.stringify(body) });
     const refusals: Array<[unknown, string | undefined, RegExp]> = [
-      [{}, '', /x-ops-operator/],
       [{ by: 'mallory' }, 'ivy', /by/],
       [{ instructions: ' ' }, 'ivy', /instructions/],
       [{ instructions: 5 }, 'ivy', /instructions/],
@@ -298,7 +313,6 @@ describe('ops API', () => {
     const post = (body: unknown, operator: string | undefined = 'ivy') =>
       api(path, { method: 'POST', operator, body: JSON.stringify(body) });
     const refusals: Array<[unknown, string | undefined, RegExp]> = [
-      [{ tokens: 1000 }, '', /x-ops-operator/],
       [{}, 'ivy', /usd and\/or tokens/],
       [{ note: 'only a note' }, 'ivy', /usd and\/or tokens/],
       [{ tokens: -5 }, 'ivy', /tokens/],
@@ -324,7 +338,7 @@ describe('ops API', () => {
     expect(raised.status).toBe(200);
     expect(await raised.json()).toEqual({ budget: { tokens: 1_000_000 } });
     expect((await handle.result()).lastText).toBe('Cold in Oslo.');
-    // Who raised it is the operator's header, as the update recorded it in the history.
+    // Who raised it is the token's operator, as the update recorded it in the history.
     const accepted = (await handle.fetchHistory()).events!.flatMap((e) => {
       const request = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
       return request?.input?.name === 'raiseBudget' ? request.input.args!.payloads! : [];

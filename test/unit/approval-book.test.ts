@@ -203,6 +203,8 @@ describe('ApprovalBook.apply', () => {
       reason: 'no',
       originalInput: { abstract: 'draft', meta: { word_count: 1, review: 'none' } },
       via: 'update',
+      // No channel named: an update straight through Temporal, an administrator's.
+      channel: 'admin',
     });
     expect('input' in d).toBe(false);
     expect(b.pending.map((p) => p.toolUseId)).toEqual(['tu_2']);

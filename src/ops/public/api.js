@@ -15,6 +15,8 @@ import { app } from './state.js';
 /** @typedef {import('../server').CompactBody} CompactBody */
 /** @typedef {import('../server').CompactResponse} CompactResponse */
 /** @typedef {import('../server').EarlierResponse} EarlierResponse */
+/** @typedef {import('../identity/auth').SignedIn} SignedIn */
+/** @typedef {import('../identity/auth').SignInMethods} SignInMethods */
 
 /** An API call that failed: the HTTP status (0 when the server cannot be reached) and the error code. */
 export class ApiError extends Error {
@@ -31,17 +33,51 @@ export class ApiError extends Error {
 }
 
 /**
- * The headers of every API call. The operator's name is percent-encoded UTF-8: header values travel as
- * latin-1, so a name such as "José" would otherwise arrive garbled (the server decodes it).
+ * The headers of every API call. The session cookie goes by itself (HttpOnly: this page never reads
+ * it); the CSRF token proves a POST comes from this page. Who decides is the server's business.
  * @param {Session} s
  * @returns {Record<string, string>}
  */
 export function authHeaders(s) {
-  return {
-    Authorization: 'Bearer ' + s.token,
-    'x-ops-operator': encodeURIComponent(s.name),
-    Accept: 'application/json',
-  };
+  return { 'x-csrf-token': s.csrf, Accept: 'application/json' };
+}
+
+/**
+ * Signs in with an operator token: the server sets the session cookie.
+ * @param {string} token
+ * @returns {Promise<{ status: number, data: (SignedIn & { message?: string }) | null }>}
+ */
+export async function login(token) {
+  const res = await fetch('/auth/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ token }),
+    cache: 'no-store',
+  });
+  return { status: res.status, data: await res.json().catch(() => null) };
+}
+
+/**
+ * Ends the session (the server forgets it and clears the cookie).
+ * @param {Session} s
+ */
+export async function logout(s) {
+  await fetch('/auth/logout', { method: 'POST', headers: authHeaders(s), cache: 'no-store' }).catch(() => {});
+}
+
+/** @returns {Promise<SignInMethods | null>} */
+export async function signInMethods() {
+  const res = await fetch('/auth/methods', { cache: 'no-store' }).catch(() => null);
+  return res && res.ok ? res.json() : null;
+}
+
+/**
+ * Who the session cookie belongs to, or null when there is none (or it ended).
+ * @returns {Promise<SessionInfo | null>}
+ */
+export async function currentSession() {
+  const res = await fetch('/api/session', { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  return res.ok ? res.json() : null;
 }
 
 /** @type {(message: string) => void} */

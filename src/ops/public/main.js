@@ -6,17 +6,19 @@
  */
 import {
   ApiError,
-  authHeaders,
+  currentSession,
   getConversation,
-  getSession,
   listApprovals,
   listConversations,
+  login,
+  logout,
   onSessionExpired,
+  signInMethods,
 } from './api.js';
 import { $, all, element } from './dom.js';
 import { restartPolling, setRefresh, stopPolling } from './poll.js';
 import { parseRoute } from './router.js';
-import { app, clearSession, LAST_NAME_KEY, saveSession } from './state.js';
+import { app } from './state.js';
 import { startClock } from './time.js';
 import { clearQueue, renderQueue } from './views/approvals.js';
 import { openConversation, renderConversation, renderNotFound } from './views/conversation.js';
@@ -30,9 +32,8 @@ import {
 import { stopLive, syncLive } from './views/live.js';
 
 /** @typedef {import('../server').SessionInfo} SessionInfo */
-/** @typedef {import('../server').ErrorResponse} ErrorResponse */
+/** @typedef {import('../identity/auth').SignedIn} SignedIn */
 
-const loginName = () => element('login-name', HTMLInputElement);
 const loginToken = () => element('login-token', HTMLInputElement);
 
 // ---------- Login ----------
@@ -49,32 +50,56 @@ function showLogin(msg) {
   stopLive();
   $('app').hidden = true;
   $('login-view').hidden = false;
-  loginName().value = loginName().value || sessionStorage.getItem(LAST_NAME_KEY) || '';
-  loginError(msg ?? null);
-  (loginName().value ? loginToken() : loginName()).focus();
+  // An identity provider sent back an error (`/#login-error=...`): shown once, as text.
+  const failed = /^#login-error=(.*)$/.exec(location.hash);
+  if (failed) history.replaceState(null, '', location.pathname);
+  loginError(msg ?? (failed ? safeDecode(failed[1]) : null));
+  loginToken().focus();
+  signInMethods().then((m) => {
+    $('login-oidc').hidden = !(m && m.oidc);
+  });
+}
+
+/** @param {string} text */
+function safeDecode(text) {
+  try {
+    return decodeURIComponent(text).slice(0, 300);
+  } catch {
+    return 'Sign-in failed.';
+  }
+}
+
+/**
+ * Keeps who is signed in (from the server: the name is never typed) and the CSRF token.
+ * @param {SignedIn} signed
+ */
+function adopt(signed) {
+  app.session = {
+    name: signed.operator.name,
+    role: signed.operator.role,
+    groups: signed.operator.groups,
+    csrf: signed.csrfToken || '',
+  };
 }
 
 /** @param {SubmitEvent} ev */
 async function onLogin(ev) {
   ev.preventDefault();
-  const name = loginName().value.trim();
   const token = loginToken().value.trim();
-  if (!name || !token) return loginError('Enter your operator name and the access token.');
-  if (name.length > 200) return loginError('The operator name is at most 200 characters.');
+  if (!token) return loginError('Enter your operator token.');
   loginError(null);
   const submit = element('login-submit', HTMLButtonElement);
   submit.disabled = true;
   try {
-    const res = await fetch('/api/session', { headers: authHeaders({ name, token }), cache: 'no-store' });
-    /** @type {Partial<SessionInfo & ErrorResponse> | null} */
-    const data = await res.json().catch(() => null);
-    if (res.status === 401)
+    const { status, data } = await login(token);
+    if (status === 401)
       return loginError('The token was rejected' + (data && data.message ? `: ${data.message}` : '.'));
-    if (!res.ok) return loginError((data && data.message) || `The server answered ${res.status}.`);
-    app.session = { name, token };
-    saveSession(app.session);
+    if (status !== 200 || !data || !data.operator)
+      return loginError((data && data.message) || `The server answered ${status}.`);
+    adopt(data);
     loginToken().value = '';
-    enterApp(data || {});
+    const info = await currentSession();
+    enterApp(info || {});
   } catch {
     loginError('Cannot reach the server.');
   } finally {
@@ -84,8 +109,8 @@ async function onLogin(ev) {
 
 /** @param {string} [msg] */
 function signOut(msg) {
+  if (app.session && !msg) void logout(app.session);
   app.session = null;
-  clearSession();
   app.decided.clear();
   app.conv = null;
   clearQueue();
@@ -108,7 +133,8 @@ function enterApp(info) {
  */
 function showSession(info) {
   const where = info.namespace ? ` · ${info.namespace}${info.taskQueue ? ' / ' + info.taskQueue : ''}` : '';
-  $('who').textContent = `Signed in as ${app.session?.name}${where}`;
+  const role = app.session ? ` (${app.session.role})` : '';
+  $('who').textContent = `Signed in as ${app.session?.name}${role}${where}`;
   if (info.statuses) setStatusOptions(info.statuses);
 }
 
@@ -166,13 +192,14 @@ function start() {
     restartPolling();
   });
   window.addEventListener('hashchange', route);
-  if (!app.session) return showLogin();
-  enterApp({});
-  getSession()
+  // The session cookie outlives a reload: ask the server who it belongs to.
+  currentSession()
     .then((info) => {
-      if (app.session) showSession(info);
+      if (!info || !info.operator) return showLogin();
+      adopt(info);
+      enterApp(info);
     })
-    .catch(() => {});
+    .catch(() => showLogin('Cannot reach the server.'));
 }
 
 start();

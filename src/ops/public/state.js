@@ -5,9 +5,13 @@
 /** @typedef {import('./router.js').Route} Route */
 
 /**
+ * Who is signed in. The credential is the HttpOnly session cookie, which this page never sees; the
+ * CSRF token goes back in a header on every POST.
  * @typedef {object} Session
- * @property {string} name The operator's name: it becomes `decidedBy`.
- * @property {string} token The ops server's bearer token (OPS_TOKEN).
+ * @property {string} name The operator's name, from the server: it becomes `decidedBy`.
+ * @property {import('../identity/identity').Role} role
+ * @property {string[]} groups
+ * @property {string} csrf The CSRF token of the session.
  */
 
 /**
@@ -25,33 +29,9 @@
  * @property {number} [terminalAt] When the view first saw it completed or cancelled with a call streaming.
  */
 
-const SESSION_KEY = 'ops.session';
-/** The last operator name, offered at the next login. */
-export const LAST_NAME_KEY = 'ops.lastName';
-
-/** @returns {Session | null} */
-function loadSession() {
-  try {
-    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-    return s && s.name && s.token ? s : null;
-  } catch {
-    return null;
-  }
-}
-
-/** @param {Session} session */
-export function saveSession(session) {
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-  sessionStorage.setItem(LAST_NAME_KEY, session.name);
-}
-
-export function clearSession() {
-  sessionStorage.removeItem(SESSION_KEY);
-}
-
 export const app = {
-  /** @type {Session | null} */
-  session: loadSession(),
+  /** @type {Session | null} (read from GET /api/session at start: the cookie outlives a reload) */
+  session: null,
   /** @type {Route} */
   route: { view: 'approvals' },
   /**

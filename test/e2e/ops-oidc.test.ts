@@ -1,0 +1,134 @@
+/**
+ * OpenID Connect sign-in in Chromium: a real OpenID provider (oidc-provider, test/helpers/oidc-provider.mjs)
+ * and the real ops server process (`npm run ops`: openid-client is an ES module, loaded there as Node
+ * loads it) over a real dev server, worker process and fake Messages API. The operator signs in at the
+ * provider (authorization code + PKCE), approves a call, and the decision is recorded under the
+ * provider's identity, with its groups, never a typed name.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { stateQuery } from '../../src/api/conversation';
+import { reply } from '../../src/fake-claude';
+import { CrashStack, freePort } from '../crash/stack';
+
+const ROOT = join(__dirname, '..', '..');
+const TOKEN = 'oidc-e2e-token-0123456789abcdef';
+let stack: CrashStack;
+let provider: ChildProcess;
+let ops: ChildProcess;
+let base: string;
+let browser: Browser;
+
+/** Starts a process and resolves with the first stdout line matching `ready`. */
+function startProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<[ChildProcess, string]> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready: ${out}\n${err}`)), 60_000);
+    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = ready.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve([child, match[1]]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}\n${err}`)));
+  });
+}
+
+beforeAll(async () => {
+  stack = await CrashStack.start();
+  await stack.startWorker();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  let issuer: string;
+  [provider, issuer] = await startProcess(
+    [
+      join(ROOT, 'test', 'helpers', 'oidc-provider.mjs'),
+      `${base}/auth/oidc/callback`,
+      'approver',
+      'finance,ops',
+    ],
+    process.env,
+    /"issuer":"([^"]+)"/,
+  );
+  [ops] = await startProcess(
+    ['--import', 'tsx', join(ROOT, 'src', 'ops', 'main.ts')],
+    {
+      ...process.env,
+      TEMPORAL_ADDRESS: stack.address,
+      AGENT_TASK_QUEUE: stack.agent.taskQueue,
+      OPS_HOST: '127.0.0.1',
+      OPS_PORT: String(port),
+      OPS_TOKEN: TOKEN,
+      OPS_PUBLIC_URL: base,
+      OPS_OIDC_ISSUER: issuer,
+      OPS_OIDC_CLIENT_ID: 'ops',
+      OPS_OIDC_CLIENT_SECRET: 'ops-secret-0123456789',
+      AGENT_STATE_DIR: mkdtempSync(join(tmpdir(), 'ops-oidc-')),
+    },
+    /ops: (http\S+)/,
+  );
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+  });
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  ops?.kill();
+  provider?.kill();
+  await stack?.close();
+});
+
+describe('OpenID Connect sign-in in Chromium', () => {
+  it('signs in at the provider, approves a call; decidedBy is the OIDC identity', async () => {
+    const workflowId = `oidc-${process.pid}`;
+    const toolUseId = 'toolu_oidc_1';
+    stack.fake.script(workflowId, [
+      reply.toolUse({
+        name: 'save_article',
+        input: { abstract: 'Signed in elsewhere.', meta: { word_count: 3, review: 'ok' } },
+        id: toolUseId,
+      }),
+      reply.text('Saved.'),
+    ]);
+    await stack.agent.startConversation(
+      { model: 'claude-haiku-4-5', message: 'Save it', tools: ['save_article'], singleTurn: true },
+      { workflowId },
+    );
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.getByTestId('login-oidc').click();
+    // oidc-provider's development login form, then its consent form.
+    await page.locator('input[name="login"]').fill('alice@corp');
+    await page.locator('input[name="password"]').fill('anything');
+    await page.locator('button[type="submit"]').click();
+    const consent = page.locator('button[type="submit"]');
+    await page.waitForURL((url) => url.origin === base || /interaction/.test(url.pathname));
+    if (new URL(page.url()).origin !== base) await consent.click();
+    await page.locator('#who').filter({ hasText: 'Signed in as alice@corp (approver)' }).waitFor();
+    const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${toolUseId}"]`);
+    await card.waitFor({ timeout: 20_000 });
+    await card.getByTestId('approve').click();
+    await card.waitFor({ state: 'detached', timeout: 15_000 });
+    const state = await stack.agent.client.workflow.getHandle(workflowId).query(stateQuery, { from: -1 });
+    expect(state.decisions[0]).toMatchObject({
+      decision: 'approve',
+      decidedBy: 'alice@corp',
+      groups: ['finance', 'ops'],
+      channel: 'ops',
+    });
+  });
+});
