@@ -56,8 +56,13 @@ export const EnvSchema = z.object({
    * no live stream (conversations are unaffected either way).
    */
   AGENT_STREAM_URL: z.url().optional(),
-  /** Where `agent watch` finds the ops server (default http://OPS_HOST:OPS_PORT). */
+  /**
+   * Where `agent watch` finds the ops server (default http://OPS_HOST:OPS_PORT). With
+   * OPS_OPERATOR_TOKEN, the CLI's decisions (approve, reject, resume, end, budget, compact) go there.
+   */
   OPS_URL: z.url().optional(),
+  /** An operator's own token (`agent operators add`): the CLI decides through OPS_URL as that operator. */
+  OPS_OPERATOR_TOKEN: z.string().min(16, 'OPS_OPERATOR_TOKEN must be at least 16 characters').optional(),
   /**
    * Operators signing in through OpenID Connect (src/ops/identity/oidc.ts): the provider's issuer URL,
    * this client's id and secret (none: a public client, PKCE only), and the claims that carry the name

@@ -9,6 +9,7 @@
  *   list [--status S] [--agent NAME] [--limit N]
  *   watch <workflowId>                  (live model stream; OPS_URL, OPS_TOKEN)
  *   pending                             (with each call's agent and, for a sub-agent's, its parent)
+ *   (with OPS_URL and OPS_OPERATOR_TOKEN, approve/reject/resume/end/budget/compact go through the ops API as that operator)
  *   approve <workflowId> <toolUseId> [--input JSON] [--reason R] [--by NAME]
  *   reject <workflowId> <toolUseId> --reason R [--by NAME]
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
@@ -41,6 +42,7 @@ import { parseScheduleCommand, runSchedule, SCHEDULE_USAGE, type ScheduleCommand
 import { OPERATORS_USAGE, runOperators } from './operators';
 import { approverText, decisionText } from './approver-text';
 import { AUDIT_USAGE, auditCli } from './audit';
+import type { OperatorActions } from './ops-api';
 import { opsToken } from './state-dir';
 import { watch } from './watch';
 
@@ -84,6 +86,14 @@ async function main(argv: string[]): Promise<number> {
   const { loadConfig } = await import('../config');
   client = await import('../client');
   const config = loadConfig();
+  // An operator's decisions go through the ops API with their own token: recorded as theirs, held to
+  // their role and groups. Direct Temporal access (below) is an administrator's.
+  if (config.OPS_URL && config.OPS_OPERATOR_TOKEN && isAction(command)) {
+    if (command.by !== undefined)
+      throw new UsageError('--by does not apply through the ops API: it records the token’s operator');
+    const { OpsApi } = await import('./ops-api');
+    return act(new OpsApi(config.OPS_URL, config.OPS_OPERATOR_TOKEN), command, '', outFor(command));
+  }
   const token = command.name === 'watch' ? opsToken(config.OPS_TOKEN) : undefined;
 
   const agent = await client.AgentClient.fromConfig(config);
@@ -102,8 +112,8 @@ async function run(
   outputSchema?: OutputSchema,
 ): Promise<number> {
   const by = ('by' in command ? command.by : undefined) ?? `${userInfo().username}@cli`;
-  const out = (json: unknown, text: string) =>
-    console.log(command.json ? jsonForTerminal(json, 2) : forTerminal(text));
+  const out = outFor(command);
+  if (isAction(command)) return act(agent, command, by, out);
   switch (command.name) {
     case 'help':
       return 0;
@@ -197,6 +207,47 @@ async function run(
       );
       return 0;
     }
+    case 'fork': {
+      const started = await agent.fork(command.workflowId, {
+        at: command.at,
+        ...(command.message !== undefined && { message: command.message }),
+        ...(command.id && { workflowId: command.id }),
+      });
+      out(started, `forked: ${started.workflowId} (from ${command.workflowId} at message ${command.at})`);
+      return 0;
+    }
+    case 'watch': {
+      await watchConversation(agent, config, command.workflowId, command.json, token);
+      return 0;
+    }
+    case 'cancel': {
+      await agent.cancel(command.workflowId);
+      out({ cancelled: true }, 'cancellation requested');
+      return 0;
+    }
+    case 'schedule':
+      return runSchedule(agent, config, command, by);
+  }
+}
+
+/** The commands that decide or steer a conversation: through the ops API, or Temporal directly. */
+type Action = Extract<Command, { name: 'approve' | 'reject' | 'resume' | 'end' | 'budget' | 'compact' }>;
+
+const isAction = (command: Command | ScheduleCommand): command is Action =>
+  ['approve', 'reject', 'resume', 'end', 'budget', 'compact'].includes(command.name);
+
+/** Prints `json` with --json, else `text` (both made safe for the terminal). */
+const outFor = (command: { json: boolean }) => (json: unknown, text: string) =>
+  console.log(command.json ? jsonForTerminal(json, 2) : forTerminal(text));
+
+/** Runs an action with `actions` (the client, or the ops API as the signed operator). */
+async function act(
+  agent: OperatorActions,
+  command: Action,
+  by: string,
+  out: (json: unknown, text: string) => void,
+): Promise<number> {
+  switch (command.name) {
     case 'approve':
     case 'reject': {
       const decision = command.name === 'reject' ? 'reject' : command.input ? 'edit' : 'approve';
@@ -238,26 +289,6 @@ async function run(
       );
       return 0;
     }
-    case 'fork': {
-      const started = await agent.fork(command.workflowId, {
-        at: command.at,
-        ...(command.message !== undefined && { message: command.message }),
-        ...(command.id && { workflowId: command.id }),
-      });
-      out(started, `forked: ${started.workflowId} (from ${command.workflowId} at message ${command.at})`);
-      return 0;
-    }
-    case 'watch': {
-      await watchConversation(agent, config, command.workflowId, command.json, token);
-      return 0;
-    }
-    case 'cancel': {
-      await agent.cancel(command.workflowId);
-      out({ cancelled: true }, 'cancellation requested');
-      return 0;
-    }
-    case 'schedule':
-      return runSchedule(agent, config, command, by);
   }
 }
 

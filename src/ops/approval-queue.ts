@@ -26,6 +26,11 @@ export interface ApprovalQueueOptions {
   maxAgeMs?: number;
   /** A conversation whose state could not be read is tried again after this long (default 5 s). */
   retryUnreadableMs?: number;
+  /**
+   * Reads a conversation's pending calls (default: `agent.getState(id, {from: 0, to: 0})`); the ops
+   * server passes its `ConversationGate`'s read, so the queue's queries never overlap its updates.
+   */
+  getState?: (workflowId: string) => ReturnType<AgentClient['getState']>;
 }
 
 /** The queue: what could be read, and the conversations that could not be. */
@@ -109,7 +114,10 @@ export class ApprovalQueue {
       key,
       at: now,
       failed: false,
-      read: this.options.agent.getState(row.workflowId, { from: 0, to: 0 }).then(pendingCallsOf),
+      read: (this.options.getState
+        ? this.options.getState(row.workflowId)
+        : this.options.agent.getState(row.workflowId, { from: 0, to: 0 })
+      ).then(pendingCallsOf),
     };
     // A failed read is kept for retryUnreadableMs: a broken conversation costs a query now and then,
     // not one per refresh (its query may take the whole query timeout).

@@ -31,7 +31,11 @@ import { clientErrorHandler, jsonTextDepth, setSecurityHeaders } from './http-sa
 // The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
 import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID, quote } from '../api/bounds';
 import { registerAuth, type IdentityOptions, type SignedIn } from './identity/auth';
+import { registerConversationActions } from './conversation-actions';
 import { parsePublishedLine } from './stream-items';
+import { ConversationGate } from './conversation-gate';
+import { SseStream, type SseOptions } from './sse';
+import { StateFeed, type StateFeedOptions } from './state-feed';
 
 export interface OpsServerOptions {
   agent: AgentClient;
@@ -55,6 +59,12 @@ export interface OpsServerOptions {
   errorLog?: (entry: OpsErrorLogEntry) => void;
   /** The approval queue (default: one on `agent`, with its default timings). */
   queue?: ApprovalQueue;
+  /**
+   * The server-push feeds (src/ops/state-feed.ts): how often they ask the visibility store (default 1 s),
+   * re-read a running conversation (30 s), wait after a hub event (300 ms); and the SSE streams'
+   * heartbeat and slow-subscriber bounds (src/ops/sse.ts).
+   */
+  feed?: Pick<StateFeedOptions, 'pollMs' | 'maxAgeMs' | 'hubDelayMs' | 'retryMs'> & { sse?: SseOptions };
 }
 
 /** Longest conversation id, in characters: Temporal's default `limit.maxIDLength`, what the CLI accepts. */
@@ -226,7 +236,16 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
   app.server.prependListener('request', (_request, response) => setSecurityHeaders(response));
   const auth = registerAuth(app, options.token, options.identity);
   const hub = options.hub ?? new StreamHub();
-  const queue = options.queue ?? new ApprovalQueue({ agent: options.agent });
+  // One gate for every state query and update this server sends: they never overlap per conversation.
+  const gate = new ConversationGate();
+  const queue =
+    options.queue ??
+    new ApprovalQueue({
+      agent: options.agent,
+      getState: (id) => gate.read(id, () => options.agent.getState(id, { from: 0, to: 0 })),
+    });
+  const feed = new StateFeed({ ...options.feed, agent: options.agent, gate, hub, queue });
+  app.addHook('onClose', async () => feed.close());
   const errorLog = options.errorLog ?? (options.logger ? (entry) => app.log.error(entry) : logToStderr);
   const failures = new WeakMap<FastifyRequest, unknown>();
 
@@ -337,6 +356,42 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
 
     api.get('/api/approvals', async () => (await queue.read()) satisfies ApprovalsResponse);
 
+    // Server push: the queue and one conversation's state as server-sent events, read once per change
+    // for every open page (src/ops/state-feed.ts). `Last-Event-ID` naming the current event: nothing
+    // is resent; any other: the current snapshot. The page's session cookie authenticates (EventSource
+    // cannot send a header), as every route's.
+    const lastEventIdOf = (request: FastifyRequest) => {
+      const value = request.headers['last-event-id'];
+      return typeof value === 'string' ? value.slice(0, 100) : undefined;
+    };
+    api.get('/api/feed/approvals', (request, reply) => {
+      reply.hijack();
+      const stream: SseStream = new SseStream(reply.raw, {
+        ...options.feed?.sse,
+        onClose: () => unsubscribe(),
+      });
+      const unsubscribe = feed.subscribeQueue((event) => stream.send(event), lastEventIdOf(request));
+      if (stream.isClosed) unsubscribe();
+    });
+    api.get('/api/conversations/:id/feed', (request, reply) => {
+      const id = workflowIdOf(request, reply);
+      if (id === undefined) return reply;
+      reply.hijack();
+      const stream: SseStream = new SseStream(reply.raw, {
+        ...options.feed?.sse,
+        onClose: () => unsubscribe(),
+      });
+      const unsubscribe = feed.subscribe(id, (event) => stream.send(event), lastEventIdOf(request));
+      if (stream.isClosed) unsubscribe();
+    });
+    // What the feeds cost: state queries made (all of this server's), reads, versions, subscribers.
+    api.get('/api/feed/metrics', { preHandler: auth.requireRole('admin') }, async () => ({
+      queries: feed.queries,
+      ...feed.stats,
+      ...feed.size,
+      queue: { ...queue.stats },
+    }));
+
     api.get('/api/conversations', async (request, reply) => {
       const query = ListQuerySchema.safeParse(request.query);
       if (!query.success) return badRequest(reply, query.error);
@@ -351,7 +406,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     api.get('/api/conversations/:id', async (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
-      return { workflowId: id, ...(await options.agent.getState(id)) } satisfies ConversationResponse;
+      // The feed's state when it follows the conversation; else one query shared by concurrent callers.
+      return (await feed.state(id)).state satisfies ConversationResponse;
     });
 
     // What compaction took out of the current run: read from the runs that hold it (on demand only:
@@ -403,9 +459,14 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
         'x-content-type-options': 'nosniff',
         connection: 'keep-alive',
       });
-      const write = (message: LiveMessage) =>
-        raw.write(`event: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
-      const unsubscribe = hub.subscribe(id, write);
+      // Each message carries its id; a client that reconnects with `Last-Event-ID` gets what it
+      // missed (or a snapshot when the hub no longer has it all). A client that does not read is cut
+      // off past 4 MiB buffered, rather than buffered without end: it reconnects from its last id.
+      const write = (message: LiveMessage, eventId: string) => {
+        if (raw.writableLength > 4 * 1024 * 1024) return void raw.destroy();
+        raw.write(`id: ${eventId}\nevent: ${message.type}\ndata: ${JSON.stringify(message)}\n\n`);
+      };
+      const unsubscribe = hub.subscribe(id, write, lastEventIdOf(request));
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       request.raw.on('close', () => {
         clearInterval(keepAlive);
@@ -445,13 +506,15 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       if (!body.success) return badRequest(reply, body.error);
       try {
         // Who, in which groups, from where: the signed-in identity's, checked by the workflow's validator.
-        const [decision] = await options.agent.decide(id, {
-          ...body.data,
-          decidedBy: operator.name,
-          groups: operator.groups,
-          // The page's decisions are `ops`; the shared admin token's are recorded as `admin`.
-          channel: operator.channel === 'admin' ? 'admin' : 'ops',
-        });
+        const [decision] = await feed.update(id, () =>
+          options.agent.decide(id, {
+            ...body.data,
+            decidedBy: operator.name,
+            groups: operator.groups,
+            // The page's decisions are `ops`; the shared admin token's are recorded as `admin`.
+            channel: operator.channel === 'admin' ? 'admin' : 'ops',
+          }),
+        );
         return { decision } satisfies DecisionResponse;
       } finally {
         // Whatever the answer, the queue reads this conversation again rather than trust its cache.
@@ -466,7 +529,9 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const operator = auth.identityOf(request);
       const body = BudgetBodySchema.safeParse(request.body);
       if (!body.success) return badRequest(reply, body.error);
-      const budget = await options.agent.raiseBudget(id, { ...body.data, by: operator.name });
+      const budget = await feed.update(id, () =>
+        options.agent.raiseBudget(id, { ...body.data, by: operator.name }),
+      );
       return { budget } satisfies BudgetResponse;
     });
 
@@ -477,8 +542,19 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const operator = auth.identityOf(request);
       const body = CompactBodySchema.safeParse(request.body ?? {});
       if (!body.success) return badRequest(reply, body.error);
-      const compaction = await options.agent.compact(id, { ...body.data, by: operator.name });
+      const compaction = await feed.update(id, () =>
+        options.agent.compact(id, { ...body.data, by: operator.name }),
+      );
       return { compaction } satisfies CompactResponse;
+    });
+
+    // The parked conversations, resume, end and fork (src/ops/conversation-actions.ts).
+    registerConversationActions(api, {
+      agent: options.agent,
+      auth,
+      workflowIdOf,
+      badRequest,
+      update: (id, run) => feed.update(id, run),
     });
   });
 

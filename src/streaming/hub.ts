@@ -5,9 +5,24 @@ export interface HubOptions {
   maxConversations?: number;
   /** Characters of streamed text kept per call; past it the snapshot is cut (live deltas still flow). Default 1 MiB. */
   maxCallChars?: number;
+  /**
+   * Messages kept per conversation so an observer that reconnects gets what it missed (from its
+   * `Last-Event-ID`) instead of a snapshot: at most this many (default 2,000) and 256 KiB of text.
+   */
+  maxReplay?: number;
 }
 
-type Observer = (message: LiveMessage) => void;
+/** An observer gets each message with its event id (`<epoch>-<n>`, n counting per conversation). */
+type Observer = (message: LiveMessage, eventId: string) => void;
+
+/** A conversation's recent messages, by sequence number, for observers that reconnect. */
+interface Replay {
+  seq: number;
+  ring: Array<{ seq: number; message: LiveMessage; chars: number }>;
+  chars: number;
+}
+
+const MAX_REPLAY_CHARS = 256 * 1024;
 
 /**
  * The live stream hub: receives what workers publish, keeps each conversation's current call (so an
@@ -17,13 +32,18 @@ type Observer = (message: LiveMessage) => void;
 export class StreamHub {
   private readonly calls = new Map<string, LiveCall & { chars: number }>();
   private readonly observers = new Map<string, Set<Observer>>();
+  private readonly replays = new Map<string, Replay>();
   private readonly maxConversations: number;
   private readonly maxCallChars: number;
-  readonly stats = { published: 0, delivered: 0 };
+  private readonly maxReplay: number;
+  /** This hub's event ids start with it: ids from another hub (before a restart) never match. */
+  readonly epoch = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  readonly stats = { published: 0, delivered: 0, replayed: 0 };
 
   constructor(options: HubOptions = {}) {
     this.maxConversations = options.maxConversations ?? 1000;
     this.maxCallChars = options.maxCallChars ?? 1024 * 1024;
+    this.maxReplay = options.maxReplay ?? 2000;
   }
 
   /** Applies one published item and tells the conversation's observers. */
@@ -128,12 +148,22 @@ export class StreamHub {
     return structuredClone(rest);
   }
 
-  /** Subscribes to a conversation: the first message is the current snapshot. Returns the unsubscribe. */
-  subscribe(workflowId: string, observer: Observer): () => void {
+  /**
+   * Subscribes to a conversation: the first message is the current snapshot, or, given the
+   * `lastEventId` an observer saw before it reconnected, the messages since (when this hub still has
+   * them all). Returns the unsubscribe.
+   */
+  subscribe(workflowId: string, observer: Observer, lastEventId?: string): () => void {
     let set = this.observers.get(workflowId);
     if (!set) this.observers.set(workflowId, (set = new Set()));
     set.add(observer);
-    observer({ type: 'snapshot', call: this.snapshot(workflowId) });
+    const replay = this.replays.get(workflowId);
+    const seq = replay?.seq ?? 0;
+    const missed = this.missedSince(workflowId, lastEventId);
+    if (missed) {
+      for (const m of missed) observer(m.message, this.eventId(m.seq));
+      this.stats.replayed += missed.length;
+    } else observer({ type: 'snapshot', call: this.snapshot(workflowId) }, this.eventId(seq));
     return () => {
       set!.delete(observer);
       if (set!.size === 0) this.observers.delete(workflowId);
@@ -146,10 +176,42 @@ export class StreamHub {
     return { conversations: this.calls.size, observers };
   }
 
+  /** The messages after `lastEventId`, or undefined when they are not all here (a snapshot is due). */
+  private missedSince(workflowId: string, lastEventId: string | undefined): Replay['ring'] | undefined {
+    const match = /^(.+)-(\d{1,15})$/.exec(lastEventId ?? '');
+    if (!match || match[1] !== this.epoch) return undefined;
+    const seen = Number(match[2]);
+    const replay = this.replays.get(workflowId);
+    const seq = replay?.seq ?? 0;
+    if (seen > seq) return undefined;
+    if (seen === seq) return [];
+    if (!replay || replay.ring.length === 0 || replay.ring[0].seq > seen + 1) return undefined;
+    return replay.ring.filter((m) => m.seq > seen);
+  }
+
+  private eventId(seq: number): string {
+    return `${this.epoch}-${seq}`;
+  }
+
   private send(workflowId: string, message: LiveMessage): void {
+    let replay = this.replays.get(workflowId);
+    if (!replay) this.replays.set(workflowId, (replay = { seq: 0, ring: [], chars: 0 }));
+    const seq = ++replay.seq;
+    // A snapshot or a reset starts over: what came before it is no use to an observer catching up.
+    if (message.type === 'snapshot' || message.type === 'reset') {
+      replay.ring = [];
+      replay.chars = 0;
+    }
+    const chars = message.type === 'delta' ? message.text.length : 0;
+    replay.ring.push({ seq, message, chars });
+    replay.chars += chars;
+    while (replay.ring.length > this.maxReplay || replay.chars > MAX_REPLAY_CHARS) {
+      replay.chars -= replay.ring.shift()!.chars;
+    }
+    const eventId = this.eventId(seq);
     for (const observer of this.observers.get(workflowId) ?? []) {
       try {
-        observer(message);
+        observer(message, eventId);
         this.stats.delivered++;
       } catch {
         // An observer that fails (a closed connection) is dropped by its own unsubscribe.
@@ -161,6 +223,7 @@ export class StreamHub {
     for (const id of this.calls.keys()) {
       if (this.calls.size <= this.maxConversations) return;
       this.calls.delete(id);
+      this.replays.delete(id);
     }
   }
 }

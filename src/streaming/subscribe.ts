@@ -6,6 +6,10 @@ export interface SubscribeOptions {
   token: string;
   workflowId: string;
   signal?: AbortSignal;
+  /** The id of the last message seen before a reconnect: the server sends what came after it. */
+  lastEventId?: string;
+  /** Hears each message's event id (keep the last one to reconnect from it). */
+  onEventId?: (eventId: string) => void;
 }
 
 /**
@@ -16,7 +20,11 @@ export async function* subscribeLive(options: SubscribeOptions): AsyncGenerator<
   const res = await fetch(
     `${options.url.replace(/\/$/, '')}/api/conversations/${encodeURIComponent(options.workflowId)}/live`,
     {
-      headers: { authorization: `Bearer ${options.token}`, accept: 'text/event-stream' },
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        accept: 'text/event-stream',
+        ...(options.lastEventId && { 'last-event-id': options.lastEventId }),
+      },
       signal: options.signal,
     },
   ).catch((err: unknown) => {
@@ -35,11 +43,11 @@ export async function* subscribeLive(options: SubscribeOptions): AsyncGenerator<
       buffer += decoder.decode(chunk, { stream: true });
       let end: number;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const data = buffer
-          .slice(0, end)
-          .split('\n')
-          .find((l) => l.startsWith('data: '));
+        const lines = buffer.slice(0, end).split('\n');
+        const data = lines.find((l) => l.startsWith('data: '));
+        const id = lines.find((l) => l.startsWith('id: '));
         buffer = buffer.slice(end + 2);
+        if (id) options.onEventId?.(id.slice(4));
         if (data) yield JSON.parse(data.slice(6)) as LiveMessage;
       }
     }

@@ -21,7 +21,14 @@ export function runCli(
   options: { env: Record<string, string | undefined>; stdin?: string | Buffer; timeoutMs?: number },
 ): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['OPS_TOKEN', 'OPS_URL', 'AGENT_STATE_DIR', 'TEMPORAL_PROFILE', 'TEMPORAL_CONFIG_FILE'])
+  for (const name of [
+    'OPS_TOKEN',
+    'OPS_URL',
+    'OPS_OPERATOR_TOKEN',
+    'AGENT_STATE_DIR',
+    'TEMPORAL_PROFILE',
+    'TEMPORAL_CONFIG_FILE',
+  ])
     delete env[name];
   for (const [name, value] of Object.entries(options.env)) {
     if (value === undefined) delete env[name];

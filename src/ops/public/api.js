@@ -15,6 +15,12 @@ import { app } from './state.js';
 /** @typedef {import('../server').CompactBody} CompactBody */
 /** @typedef {import('../server').CompactResponse} CompactResponse */
 /** @typedef {import('../server').EarlierResponse} EarlierResponse */
+/** @typedef {import('../conversation-actions').AttentionResponse} AttentionResponse */
+/** @typedef {import('../conversation-actions').ResumeBody} ResumeBody */
+/** @typedef {import('../conversation-actions').EndBody} EndBody */
+/** @typedef {import('../conversation-actions').ForkBody} ForkBody */
+/** @typedef {import('../conversation-actions').ForkResponse} ForkResponse */
+/** @typedef {import('../conversation-actions').StatusResponse} StatusResponse */
 /** @typedef {import('../identity/auth').SignedIn} SignedIn */
 /** @typedef {import('../identity/auth').SignInMethods} SignInMethods */
 
@@ -188,3 +194,33 @@ export const getEarlier = (workflowId, before) =>
  */
 export const postCompact = (workflowId, body) =>
   api(`/api/conversations/${encodeURIComponent(workflowId)}/compact`, { method: 'POST', body });
+
+/** @returns {Promise<AttentionResponse>} The conversations parked in needs_attention, with why. */
+export const listAttention = () => api('/api/attention');
+
+/**
+ * Resumes a parked conversation (the operator resuming it is the signed-in one).
+ * @param {string} workflowId
+ * @param {ResumeBody} body
+ * @returns {Promise<StatusResponse>}
+ */
+export const postResume = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/resume`, { method: 'POST', body });
+
+/**
+ * Ends a conversation, with a reason.
+ * @param {string} workflowId
+ * @param {EndBody} body
+ * @returns {Promise<StatusResponse>}
+ */
+export const postEnd = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/end`, { method: 'POST', body });
+
+/**
+ * Starts a new conversation from this one's transcript up to message `at`.
+ * @param {string} workflowId
+ * @param {ForkBody} body
+ * @returns {Promise<ForkResponse>}
+ */
+export const postFork = (workflowId, body) =>
+  api(`/api/conversations/${encodeURIComponent(workflowId)}/fork`, { method: 'POST', body });

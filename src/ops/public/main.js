@@ -9,6 +9,7 @@ import {
   currentSession,
   getConversation,
   listApprovals,
+  listAttention,
   listConversations,
   login,
   logout,
@@ -16,11 +17,13 @@ import {
   signInMethods,
 } from './api.js';
 import { $, all, element } from './dom.js';
+import { closeFeed, syncFeed } from './feed.js';
 import { restartPolling, setRefresh, stopPolling } from './poll.js';
 import { parseRoute } from './router.js';
 import { app } from './state.js';
 import { startClock } from './time.js';
 import { clearQueue, renderQueue } from './views/approvals.js';
+import { clearAttention, renderAttention } from './views/attention.js';
 import { openConversation, renderConversation, renderNotFound } from './views/conversation.js';
 import {
   clearList,
@@ -47,6 +50,7 @@ function loginError(/** @type {string | null} */ msg) {
 /** @param {string} [msg] */
 function showLogin(msg) {
   stopPolling();
+  closeFeed();
   stopLive();
   $('app').hidden = true;
   $('login-view').hidden = false;
@@ -114,6 +118,7 @@ function signOut(msg) {
   app.decided.clear();
   app.conv = null;
   clearQueue();
+  clearAttention();
   clearList();
   showLogin(msg);
 }
@@ -123,7 +128,7 @@ function enterApp(info) {
   $('login-view').hidden = true;
   $('app').hidden = false;
   showSession(info);
-  if (!/^#\/(approvals|conversations)/.test(location.hash)) location.hash = '#/approvals';
+  if (!/^#\/(approvals|attention|conversations)/.test(location.hash)) location.hash = '#/approvals';
   else route();
 }
 
@@ -148,12 +153,17 @@ function route() {
     s.hidden = s.dataset.view !== current.view;
   });
   $('nav-approvals').classList.toggle('active', current.view === 'approvals');
-  $('nav-conversations').classList.toggle('active', current.view !== 'approvals');
+  $('nav-attention').classList.toggle('active', current.view === 'attention');
+  $('nav-conversations').classList.toggle(
+    'active',
+    current.view === 'conversations' || current.view === 'conversation',
+  );
   if (current.view === 'conversation' && (!app.conv || app.conv.id !== current.id))
     app.conv = openConversation(current.id);
   if (current.view === 'conversations') invalidateList();
   syncLive();
-  restartPolling();
+  // The queue and a conversation come by server push (feed.js); the other views poll.
+  syncFeed();
 }
 
 /**
@@ -165,6 +175,9 @@ async function refresh(isCurrent) {
   if (r.view === 'approvals') {
     const data = await listApprovals();
     if (isCurrent()) renderQueue(data.approvals || [], data.unreadable || []);
+  } else if (r.view === 'attention') {
+    const data = await listAttention();
+    if (isCurrent()) renderAttention(data.conversations || [], data.unreadable || []);
   } else if (r.view === 'conversations') {
     const data = await listConversations(statusFilter().value);
     if (isCurrent()) renderConversationList(data.conversations || []);

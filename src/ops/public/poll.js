@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * The page refreshes the open view every 2 s. Each (re)start begins a new generation: an answer that
+ * Views without server push (the conversation list), and the queue or a conversation when their feed
+ * keeps failing (feed.js), refresh every 2 s. Each (re)start begins a new generation: an answer that
  * arrives for an older one is dropped.
  */
 import { ApiError } from './api.js';
@@ -31,8 +32,21 @@ export function stopPolling() {
   pollGen++;
 }
 
+/** @type {() => boolean} */
+let pushActive = () => false;
+
+/**
+ * Who says the open view is fed by server push (feed.js): then a restart does not poll, since the
+ * server sends what changed (a decision made here included).
+ * @param {() => boolean} fn
+ */
+export function setPushActive(fn) {
+  pushActive = fn;
+}
+
 export function restartPolling() {
   stopPolling();
+  if (pushActive()) return;
   void poll(pollGen);
 }
 

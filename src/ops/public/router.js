@@ -1,7 +1,7 @@
 // @ts-check
-/** Hash routes: `#/approvals`, `#/conversations`, `#/conversations/<workflow id>`. */
+/** Hash routes: `#/approvals`, `#/attention`, `#/conversations`, `#/conversations/<workflow id>`. */
 
-/** @typedef {{ view: 'approvals' } | { view: 'conversations' } | { view: 'conversation', id: string }} Route */
+/** @typedef {{ view: 'approvals' } | { view: 'attention' } | { view: 'conversations' } | { view: 'conversation', id: string }} Route */
 
 function safeDecode(/** @type {string} */ s) {
   try {
@@ -22,6 +22,7 @@ export function parseRoute(hash) {
     const raw = parts.slice(1).join('/');
     return { view: 'conversation', id: safeDecode(raw) };
   }
+  if (parts[0] === 'attention') return { view: 'attention' };
   return { view: parts[0] === 'conversations' ? 'conversations' : 'approvals' };
 }
 

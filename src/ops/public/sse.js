@@ -5,15 +5,16 @@
 
 /**
  * Reads a server-sent event stream, calling onMessage with each event's parsed JSON data (its `type`
- * defaults to the event's name).
+ * defaults to the event's name) and the last event id seen (to reconnect from with `Last-Event-ID`).
  * @param {ReadableStream<Uint8Array>} body
- * @param {(message: LiveMessage) => void} onMessage
+ * @param {(message: LiveMessage, lastEventId: string) => void} onMessage
  */
 export async function readSse(body, onMessage) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
   let event = '';
+  let lastEventId = '';
   /** @type {string[]} */
   let data = [];
   const line = (/** @type {string} */ l) => {
@@ -27,7 +28,7 @@ export async function readSse(body, onMessage) {
         }
         if (msg && typeof msg === 'object') {
           if (!msg.type) msg.type = event || 'message';
-          onMessage(msg);
+          onMessage(msg, lastEventId);
         }
       }
       event = '';
@@ -40,6 +41,7 @@ export async function readSse(body, onMessage) {
     let value = colon < 0 ? '' : l.slice(colon + 1);
     if (value[0] === ' ') value = value.slice(1);
     if (field === 'event') event = value;
+    else if (field === 'id') lastEventId = value;
     else if (field === 'data') data.push(value);
   };
   try {

@@ -62,11 +62,13 @@ const dollars = (/** @type {number} */ usd) =>
   `$${Number(usd.toFixed(2)) === usd ? usd.toFixed(2) : String(usd)}`;
 
 /**
- * The form that sets new ceilings (each one left empty keeps its value).
+ * The form that sets new ceilings (each one left empty keeps its value); also on the needs-attention
+ * view (views/attention.js), which says what was done in its own flash.
  * @param {string} workflowId
  * @param {Budget} limit
+ * @param {HTMLElement} [flashEl] Where it says what was set (default: the conversation view's).
  */
-function raiseForm(workflowId, limit) {
+export function raiseForm(workflowId, limit, flashEl) {
   const usdId = uid('budget-usd');
   const tokensId = uid('budget-tokens');
   const usd = h('input', {
@@ -126,7 +128,7 @@ function raiseForm(workflowId, limit) {
         budget.usd !== undefined ? dollars(budget.usd) : null,
         budget.tokens !== undefined ? `${num(budget.tokens)} tokens` : null,
       ].filter((part) => part !== null);
-      flash($('conv-flash'), `Budget of ${workflowId} set to ${raised.join(' and ')}.`);
+      flash(flashEl ?? $('conv-flash'), `Budget of ${workflowId} set to ${raised.join(' and ')}.`);
       restartPolling();
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return;

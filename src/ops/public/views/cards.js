@@ -10,6 +10,7 @@ import { restartPolling } from '../poll.js';
 import { conversationHref } from '../router.js';
 import { app } from '../state.js';
 import { timeEl } from '../time.js';
+import { canAct } from './parked.js';
 
 /** @typedef {import('../../../api/approvals').PendingApproval} PendingApproval */
 /** @typedef {import('../../../api/agents').ParentLink} ParentLink */
@@ -66,7 +67,7 @@ export function reconcileCards(list, approvals, opts) {
     if (!card) {
       card = renderCard(want[i], opts);
       list.insertBefore(card, next);
-    }
+    } else showProgress(card, want[i]);
     next = card;
   }
   return want.length;
@@ -225,26 +226,53 @@ function renderCard(a, opts) {
           )
         : null,
       h('div', { class: 'muted small', text: a.toolUseId }),
+      a.approvers?.length
+        ? h('div', { class: 'muted', testid: 'card-approvers', text: `Approvers: ${a.approvers.join(', ')}` })
+        : null,
+      h('div', { class: 'approval-progress', testid: 'card-progress', hidden: true }),
       h('pre', { class: 'json', text: pretty(a.input) }),
-      h(
-        'div',
-        { class: 'actions' },
-        h('button', {
-          type: 'button',
-          class: 'btn primary',
-          testid: 'approve',
-          text: 'Approve',
-          onclick: () => void decide(card, a, { decision: 'approve' }, opts),
-        }),
-        editBtn,
-        rejectBtn,
-      ),
-      rejectPanel,
-      editPanel,
+      // A viewer reads the queue; deciding is an approver's (the server refuses a viewer anyway).
+      canAct() &&
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', {
+            type: 'button',
+            class: 'btn primary',
+            testid: 'approve',
+            text: 'Approve',
+            onclick: () => void decide(card, a, { decision: 'approve' }, opts),
+          }),
+          editBtn,
+          rejectBtn,
+        ),
+      canAct() && rejectPanel,
+      canAct() && editPanel,
       h('div', { class: 'card-error-slot' }),
-    ].filter((el) => el !== null),
+    ].filter((el) => el !== null && el !== false),
   );
+  showProgress(card, a);
   return card;
+}
+
+/**
+ * Four-eyes: `1 of 2 approvals (alice)`, updated in place as approvals come in; hidden for a call one
+ * person decides. Someone who already approved is not offered Approve again (the same person counts once).
+ * @param {HTMLElement} card
+ * @param {Pick<CardApproval, 'approvalsRequired' | 'approvals'>} a
+ */
+function showProgress(card, a) {
+  const line = card.querySelector('[data-testid="card-progress"]');
+  if (!(line instanceof HTMLElement)) return;
+  const required = a.approvalsRequired ?? 1;
+  const by = (a.approvals ?? []).filter((s) => !s.superseded).map((s) => s.decidedBy);
+  line.hidden = required <= 1;
+  line.textContent =
+    required > 1 ? `${by.length} of ${required} approvals${by.length ? ` (${by.join(', ')})` : ''}` : '';
+  const me = app.session?.name.trim().toLowerCase();
+  const approved = by.some((name) => name.trim().toLowerCase() === me);
+  const approve = card.querySelector('[data-testid="approve"]');
+  if (approve instanceof HTMLElement) approve.hidden = approved;
 }
 
 /**
@@ -286,7 +314,17 @@ async function decide(card, a, body, opts) {
   cardError(card, null);
   setBusy(card, true);
   try {
-    await postDecision(a.workflowId, { toolUseId: a.toolUseId, ...body });
+    const { decision } = await postDecision(a.workflowId, { toolUseId: a.toolUseId, ...body });
+    if (decision.awaiting) {
+      // Four-eyes: counted, not decided; the card stays until enough others approve.
+      setBusy(card, false);
+      showProgress(card, { approvalsRequired: decision.awaiting.required, approvals: decision.approvals });
+      flash(
+        opts.flash,
+        `${VERBS[body.decision]} ${a.name} (${a.toolUseId}): ${decision.awaiting.approvals} of ${decision.awaiting.required} approvals, waiting for another approver.`,
+      );
+      return;
+    }
     app.decided.add(keyOf(a));
     card.remove();
     flash(opts.flash, `${VERBS[body.decision]} ${a.name} (${a.toolUseId}) in ${a.workflowId}.`);

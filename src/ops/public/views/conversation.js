@@ -12,6 +12,8 @@ import { clearAgent, renderAgent } from './agent.js';
 import { clearBudget, renderBudget } from './budget.js';
 import { clearCompaction, renderCompaction } from './compaction.js';
 import { reconcileCards, VERBS } from './cards.js';
+import { forkControl } from './fork.js';
+import { clearConversationActions, renderConversationActions } from './parked.js';
 import { liveIdle, stopLive, syncLive } from './live.js';
 
 /** @typedef {import('../state.js').ConversationView} ConversationView */
@@ -61,6 +63,7 @@ export function openConversation(id) {
   clearAgent();
   clearBudget();
   clearCompaction();
+  clearConversationActions();
   $('conv-cards').replaceChildren();
   $('conv-pending').hidden = true;
   $('conv-flash').hidden = true;
@@ -84,6 +87,7 @@ export function renderNotFound(conv, id) {
   clearAgent();
   clearBudget();
   clearCompaction();
+  clearConversationActions();
   $('conv-header').replaceChildren(
     h('h1', { class: 'conv-title' }, 'Conversation ', h('code', { text: id })),
     h('p', { class: 'error', role: 'alert', text: 'This conversation was not found.' }),
@@ -97,6 +101,7 @@ export function renderNotFound(conv, id) {
 export function renderConversation(conv, s) {
   conv.status = s.status;
   renderConvHeader(conv, s);
+  renderConversationActions(conv.id, s.status);
   renderAgent(conv, s);
   renderBudget(conv.id, s);
   renderCompaction(conv.id, s);
@@ -106,7 +111,7 @@ export function renderConversation(conv, s) {
   };
   reconcileCards($('conv-cards'), pending, { link: false, flash: $('conv-flash'), after });
   after();
-  renderTranscript(conv, s.messages || [], s.meta || []);
+  renderTranscript(conv, s.messages || [], s.meta || [], s.from ?? 0);
   renderDecisions(conv, s.decisions || []);
   const ids = new Set(pending.map((p) => p.toolUseId));
   all($('transcript'), '.tool-call').forEach((box) => {
@@ -175,6 +180,15 @@ function renderConvHeader(conv, s) {
               : null,
           )
         : null,
+      s.forkedFrom
+        ? h(
+            'div',
+            { class: 'note', testid: 'forked-from' },
+            'Forked from ',
+            h('a', { href: conversationHref(s.forkedFrom.workflowId), text: s.forkedFrom.workflowId }),
+            ` at message ${s.forkedFrom.index}`,
+          )
+        : null,
       s.endReason ? h('div', { class: 'note' }, h('strong', { text: 'Ended: ' }), s.endReason) : null,
       s.lastStop
         ? h(
@@ -201,8 +215,9 @@ function renderConvHeader(conv, s) {
  * @param {ConversationView} conv
  * @param {MessageParam[]} messages
  * @param {MessageMeta[]} meta
+ * @param {number} from The index of the first message in the whole transcript (earlier ones were compacted).
  */
-function renderTranscript(conv, messages, meta) {
+function renderTranscript(conv, messages, meta, from) {
   const t = $('transcript');
   const sigs = messages.map((m) => JSON.stringify(m));
   const same = conv.sigs.length <= sigs.length && conv.sigs.every((s, i) => s === sigs[i]);
@@ -214,7 +229,7 @@ function renderTranscript(conv, messages, meta) {
     conv.decisionKeys.clear();
   }
   for (let i = conv.sigs.length; i < messages.length; i++) {
-    t.append(renderMessage(conv, messages[i], meta[i], i));
+    t.append(renderMessage(conv, messages[i], meta[i], from + i));
     conv.sigs.push(sigs[i]);
   }
   $('transcript-empty').hidden = messages.length > 0;
@@ -224,7 +239,7 @@ function renderTranscript(conv, messages, meta) {
  * @param {ConversationView} conv
  * @param {MessageParam} m
  * @param {MessageMeta | undefined} meta
- * @param {number} index
+ * @param {number} index Its index in the whole transcript.
  */
 function renderMessage(conv, m, meta, index) {
   const role = m.role === 'assistant' ? 'assistant' : 'user';
@@ -254,6 +269,7 @@ function renderMessage(conv, m, meta, index) {
       meta ? h('span', { class: 'muted' }, `turn ${meta.turn} · `, timeEl(meta.at)) : null,
     ),
     blocks.map((b) => renderBlock(conv, b)),
+    forkControl(conv.id, m, index),
   );
 }
 

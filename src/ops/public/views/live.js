@@ -33,6 +33,8 @@ let liveCtrl = null;
 /** @type {number | undefined} */
 let liveTimer;
 let liveGen = 0;
+/** The last event id of the stream of `liveId`: a reconnect resumes from it (`Last-Event-ID`). */
+let liveLastId = '';
 /**
  * The panel: blocks by index, the blocks with deltas to show, the pending frame, the status shown.
  * @type {{ blocks: Map<number, LiveBlockView>, dirty: Set<LiveBlockView>, frame: number, status: string }}
@@ -86,12 +88,17 @@ async function connectLive(/** @type {string} */ id) {
   stopLive();
   const gen = liveGen;
   const ctrl = new AbortController();
+  if (liveId !== id) liveLastId = '';
   liveId = id;
   liveCtrl = ctrl;
   try {
     if (!app.session) throw new Error('signed out');
     const res = await fetch('/api/conversations/' + encodeURIComponent(id) + '/live', {
-      headers: { ...authHeaders(app.session), Accept: 'text/event-stream' },
+      headers: {
+        ...authHeaders(app.session),
+        Accept: 'text/event-stream',
+        ...(liveLastId && { 'Last-Event-ID': liveLastId }),
+      },
       cache: 'no-store',
       signal: ctrl.signal,
     });
@@ -103,8 +110,10 @@ async function connectLive(/** @type {string} */ id) {
       return;
     }
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-    await readSse(res.body, (msg) => {
-      if (gen === liveGen) onLive(msg);
+    await readSse(res.body, (msg, lastEventId) => {
+      if (gen !== liveGen) return;
+      liveLastId = lastEventId;
+      onLive(msg);
     });
   } catch {
     // Aborted, network error or an error status: handled below like any drop.

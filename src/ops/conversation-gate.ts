@@ -1,0 +1,55 @@
+/**
+ * Keeps this server's state queries and its updates to one conversation apart.
+ *
+ * SDK 1.24 answers a legacy query and an update that reach the workflow in one activation in one
+ * completion, which core rejects (README, "Known issue"): it happens when both wait for a worker that
+ * is recovering. So per conversation, reads and updates never overlap here: an update waits for the read
+ * in flight (bounded by the query timeout), and reads wait until the updates in flight are answered.
+ * Concurrent reads of one conversation share one query. Every query is counted (`stats.queries`).
+ */
+export class ConversationGate {
+  private readonly reads = new Map<string, Promise<unknown>>();
+  private readonly updates = new Map<string, { count: number; done: Promise<void>; release: () => void }>();
+  /** State queries made through the gate, and updates run through it. */
+  readonly stats = { queries: 0, updates: 0 };
+
+  /**
+   * Runs `query` for `workflowId` once no update of this server to it is in flight; callers that
+   * arrive while one runs share it.
+   */
+  read<T>(workflowId: string, query: () => Promise<T>): Promise<T> {
+    const running = this.reads.get(workflowId);
+    if (running) return running as Promise<T>;
+    const read = (async () => {
+      for (let u = this.updates.get(workflowId); u; u = this.updates.get(workflowId)) await u.done;
+      this.stats.queries++;
+      return query();
+    })().finally(() => {
+      if (this.reads.get(workflowId) === read) this.reads.delete(workflowId);
+    });
+    this.reads.set(workflowId, read);
+    return read;
+  }
+
+  /** Runs `update` for `workflowId` after the read in flight, holding new reads until it is answered. */
+  async update<T>(workflowId: string, update: () => Promise<T>): Promise<T> {
+    let held = this.updates.get(workflowId);
+    if (!held) {
+      let release!: () => void;
+      const done = new Promise<void>((r) => (release = r));
+      held = { count: 0, done, release };
+      this.updates.set(workflowId, held);
+    }
+    held.count++;
+    try {
+      await this.reads.get(workflowId)?.catch(() => undefined);
+      this.stats.updates++;
+      return await update();
+    } finally {
+      if (--held.count === 0) {
+        this.updates.delete(workflowId);
+        held.release();
+      }
+    }
+  }
+}
