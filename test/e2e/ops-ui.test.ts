@@ -396,6 +396,28 @@ describe('ops UI in Chromium', () => {
     await page.getByTestId('compact-now').waitFor({ state: 'detached', timeout: 15_000 });
   });
 
+  it('markup in messages and tool inputs is shown as text: nothing runs', async () => {
+    const markup = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    const { handle, id } = await awaitingSave(`${markup} <a href="javascript:window.__pwned=3">x</a>`);
+    await page.evaluate('delete window.__pwned');
+    const card = page.locator(`[data-testid="approval-card"][data-tool-use-id="${id}"]`);
+    await page.goto(`${base}/#/approvals`);
+    await card.filter({ hasText: '<script>window.__pwned=2</script>' }).waitFor({ timeout: 15_000 });
+    await page.goto(`${base}/#/conversations/${encodeURIComponent(handle.workflowId)}`);
+    await page.getByTestId('msg-user').first().filter({ hasText: 'onerror=' }).waitFor({ timeout: 15_000 });
+    // The transcript and the card hold the markup as text; no element of it was created.
+    expect(
+      await page.locator('#transcript img, #transcript script, #transcript a[href^="javascript"]').count(),
+    ).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    await client.decide(handle.workflowId, {
+      toolUseId: id,
+      decision: 'reject',
+      reason: 'test',
+      decidedBy: 'Olivia',
+    });
+  });
+
   it('the API answers 401 without the token, even from the page origin', async () => {
     const fresh = await browser.newContext();
     try {
