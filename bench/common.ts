@@ -4,6 +4,8 @@
  * processes, and the throughput scenario of bench/run.ts (same script, same latency, same checks).
  */
 import { readFileSync } from 'node:fs';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
+import { AgentClient } from '../src/client';
 import { reply, type FakeHandler, type RecordedRequest } from '../src/fake-claude';
 import { CrashStack, type ServerOptions } from '../test/crash/stack';
 
@@ -229,4 +231,29 @@ export async function waitForQuiet(maxCores = 0.3, timeoutMs = 120_000): Promise
     const cores = (b.busy - a.busy - (self.user + self.system) / 1e6) / 2;
     if (cores <= maxCores || Date.now() > deadline) return round(cores, 2);
   }
+}
+
+/**
+ * An agent client on its own connection to the stack's server whose workflow queries are counted (the
+ * ops server's, in the queue and feed benchmarks): `queries` reads the count, `reset` zeroes it.
+ */
+export async function countingAgentClient(stack: CrashStack): Promise<{
+  agent: AgentClient;
+  connection: Connection;
+  queries(): number;
+  reset(): void;
+}> {
+  let queries = 0;
+  const counter: WorkflowClientInterceptor = {
+    async query(input, next) {
+      queries++;
+      return next(input);
+    },
+  };
+  const connection = await Connection.connect({ address: stack.address });
+  const agent = new AgentClient({
+    client: new Client({ connection, interceptors: { workflow: [counter] } }),
+    taskQueue: stack.agent.taskQueue,
+  });
+  return { agent, connection, queries: () => queries, reset: () => (queries = 0) };
 }

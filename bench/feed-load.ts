@@ -8,12 +8,10 @@
  * own connection.
  */
 import { writeFileSync } from 'node:fs';
-import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
-import { AgentClient } from '../src/client';
 import { reply, type FakeHandler } from '../src/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/crash/stack';
-import { argValue, MODEL, round } from './common';
+import { argValue, countingAgentClient, MODEL, round } from './common';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const argv = process.argv.slice(2);
@@ -50,18 +48,8 @@ interface PhaseResult {
 
 async function main(): Promise<void> {
   const stack = await CrashStack.start({ server: { ...FAST_DEV_SERVER, inMemory: true } });
-  let queries = 0;
-  const counter: WorkflowClientInterceptor = {
-    async query(input, next) {
-      queries++;
-      return next(input);
-    },
-  };
-  const connection = await Connection.connect({ address: stack.address });
-  const agent = new AgentClient({
-    client: new Client({ connection, interceptors: { workflow: [counter] } }),
-    taskQueue: stack.agent.taskQueue,
-  });
+  const counting = await countingAgentClient(stack);
+  const { agent, connection } = counting;
   const ops = await createOpsServer({ agent, token: TOKEN, namespace: 'default' });
   const base = await ops.listen({ host: '127.0.0.1', port: 0 });
   const auth = { authorization: `Bearer ${TOKEN}` };
@@ -112,7 +100,7 @@ async function main(): Promise<void> {
             );
         }
       }
-      queries = 0;
+      counting.reset();
       const started = Date.now();
       let decisions = 0;
       for (let d = 0; d < DECISIONS; d++) {
@@ -127,7 +115,7 @@ async function main(): Promise<void> {
         if (res.ok) decisions++;
       }
       const elapsed = (Date.now() - started) / 1000;
-      const counted = queries;
+      const counted = counting.queries();
       stop.abort();
       await Promise.all(pages);
       await stack.agent.client.workflow.getHandle(id).terminate('bench done');

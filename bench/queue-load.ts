@@ -13,13 +13,11 @@
  * of the code too (copy it into a worktree of the older commit).
  */
 import { writeFileSync } from 'node:fs';
-import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { stateQuery } from '../src/api/conversation';
-import { AgentClient } from '../src/client';
 import { reply } from '../src/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/crash/stack';
-import { argValue, MODEL, percentile, round } from './common';
+import { argValue, countingAgentClient, MODEL, percentile, round } from './common';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 const argv = process.argv.slice(2);
@@ -70,18 +68,8 @@ async function main(): Promise<void> {
     );
 
     // The ops server on its own connection, whose queries are counted.
-    let queries = 0;
-    const counter: WorkflowClientInterceptor = {
-      async query(input, next) {
-        queries++;
-        return next(input);
-      },
-    };
-    const connection = await Connection.connect({ address: stack.address });
-    const agent = new AgentClient({
-      client: new Client({ connection, interceptors: { workflow: [counter] } }),
-      taskQueue: stack.agent.taskQueue,
-    });
+    const counting = await countingAgentClient(stack);
+    const { agent, connection } = counting;
     const get = async (base: string): Promise<{ status: number; ms: number; listed: number }> => {
       const started = performance.now();
       try {
@@ -106,7 +94,7 @@ async function main(): Promise<void> {
     await sleep(1000);
 
     const burst = async (base: string, level: number, cache: LevelResult['cache']): Promise<LevelResult> => {
-      queries = 0;
+      counting.reset();
       const answers = await Promise.all(Array.from({ length: level }, () => get(base)));
       const byStatus: Record<string, number> = {};
       for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
@@ -119,7 +107,7 @@ async function main(): Promise<void> {
         p50Ms: round(percentile(ms, 50)),
         p99Ms: round(percentile(ms, 99)),
         maxMs: round(Math.max(...ms)),
-        queries,
+        queries: counting.queries(),
       };
       // Let queries left running by timed-out requests finish before the next burst.
       await sleep(3000);

@@ -65,6 +65,18 @@ export function startsWithCompaction(message: MessageParam | undefined): boolean
 }
 
 /**
+ * Whether an assistant message holds tool calls made by code the model ran (programmatic tool calling:
+ * a `caller` other than `direct`), whose results go back to the container the code waits in.
+ */
+export function hasProgrammaticCalls(message: MessageParam | undefined): boolean {
+  if (message?.role !== 'assistant') return false;
+  return blocksOf(message).some((block) => {
+    const caller = (block as { caller?: { type?: string } }).caller?.type;
+    return block.type === 'tool_use' && caller !== undefined && caller !== 'direct';
+  });
+}
+
+/**
  * Appends `message` to `messages` and `digests` in place, merging it into the last message when the
  * roles match. Returns the index of the message it ended up in.
  */

@@ -53,6 +53,7 @@ import {
   appendMessage,
   blocksOf,
   digestsOf,
+  hasProgrammaticCalls,
   isCompactionMessage,
   startsWithCompaction,
 } from '../api/transcript';
@@ -517,30 +518,21 @@ export class Conversation {
    * park, saying so. Resumed, the call is made with the last container all the same.
    */
   async withLiveContainer(): Promise<void> {
-    this.containerForCall = await this.containerOrPark();
+    const { container } = this;
+    const waiting = this.messages.at(-1)?.role === 'user' && hasProgrammaticCalls(this.messages.at(-2));
+    if (waiting && container && !this.liveContainer) {
+      await this.park({
+        reason: 'container_expired',
+        message: `the code execution container ${container.id} expired (${container.expiresAt}) while its programmatic tool calls waited; resume to send the results anyway, or end the conversation`,
+      });
+      this.containerForCall = container.id;
+      return;
+    }
+    this.containerForCall = this.liveContainer;
   }
 
   /** The container the next model call names (set before each call by {@link withLiveContainer}). */
   containerForCall: string | undefined;
-
-  private async containerOrPark(): Promise<string | undefined> {
-    const last = this.messages.at(-2);
-    const programmatic =
-      this.messages.at(-1)?.role === 'user' &&
-      last?.role === 'assistant' &&
-      blocksOf(last).some(
-        (b) =>
-          b.type === 'tool_use' &&
-          (b as { caller?: { type?: string } }).caller?.type !== undefined &&
-          (b as { caller?: { type?: string } }).caller?.type !== 'direct',
-      );
-    if (!programmatic || this.liveContainer || !this.container) return this.liveContainer;
-    await this.park({
-      reason: 'container_expired',
-      message: `the code execution container ${this.container.id} expired (${this.container.expiresAt}) while its programmatic tool calls waited; resume to send the results anyway, or end the conversation`,
-    });
-    return this.container.id;
-  }
 
   // ── Budget ───────────────────────────────────────────────────────────────────────────────────────
   /** The budget: the agent's, under the conversation's own, under an operator's raise. */

@@ -10,10 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/fake-claude';
 import { CrashStack, freePort } from '../crash/stack';
+import { launchChromium } from '../helpers/chromium';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'oidc-e2e-token-0123456789abcdef';
@@ -80,10 +81,7 @@ beforeAll(async () => {
     },
     /ops: (http\S+)/,
   );
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 afterAll(async () => {
   await browser?.close();

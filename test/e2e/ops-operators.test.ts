@@ -12,33 +12,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { z } from 'zod';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { lookup } from '../helpers/agents';
+import { financeRefund, lookup, refundWaiting as refundWaitingFor } from '../helpers/agents';
 import { runCli } from '../hostile/helpers-cli';
+import { launchChromium } from '../helpers/chromium';
 
-const refunds: Array<{ order: string; amount: number }> = [];
-/** Refunds need two people of finance. */
-const refund = defineTool({
-  name: 'refund',
-  description: 'Refunds an order',
-  input: z.object({ order: z.string(), amount: z.number().positive() }),
-  effect: 'write',
-  approvers: ['finance'],
-  approvalsRequired: 2,
-  run: async (input) => {
-    refunds.push(input);
-    return { refunded: input.amount };
-  },
-});
+const { refund, refunds } = financeRefund();
 const desk = defineAgent({ name: 'desk', model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off' });
 
 const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
@@ -65,16 +51,7 @@ beforeAll(async () => {
     namespace: 'default',
   });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 // Each test's browsers close after it: open pages keep their live connections.
 afterEach(async () => {
@@ -101,17 +78,7 @@ async function signedIn(who: keyof typeof tokens): Promise<Page> {
   return page;
 }
 
-/** A conversation whose model asks for one refund, then answers. */
-async function refundWaiting(order: string) {
-  const handle = await t.start({ message: `Refund ${order}`, tools: ['refund'], singleTurn: true });
-  const toolUseId = `toolu_refund_${handle.workflowId.slice(-8).replace(/[^a-zA-Z0-9]/g, '')}`;
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({ name: 'refund', input: { order, amount: 250 }, id: toolUseId }),
-    reply.text('Refunded.'),
-  ]);
-  await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
-  return { handle, toolUseId };
-}
+const refundWaiting = (order: string) => refundWaitingFor(t, order, 'Refunded.');
 
 const cardOf = (page: Page, toolUseId: string) =>
   page.locator(`[data-testid="approval-card"][data-tool-use-id="${toolUseId}"]`);

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
@@ -22,6 +22,7 @@ import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport, lookup, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
+import { launchChromium } from '../helpers/chromium';
 
 /** Calls the researcher, which calls the archivist; its MCP server is down (nothing listens on port 9). */
 const helpdesk = defineAgent({
@@ -67,19 +68,7 @@ beforeAll(async () => {
     hub,
   });
   base = await ops.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-      '--disable-component-update',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   mkdirSync(ARTIFACTS, { recursive: true });
 });

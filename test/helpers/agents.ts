@@ -96,3 +96,44 @@ export async function parkedOnBudget(
   const parked = await t.waitFor(handle, (s) => s.status === 'needs_attention');
   return { handle, parked };
 }
+
+/** A refund done by this tool: where the tests check it ran once, or not at all. */
+export interface Refund {
+  order: string;
+  amount: number;
+}
+
+/**
+ * A `refund` tool that needs two distinct approvers of finance (four-eyes), and the refunds it made.
+ */
+export function financeRefund(): { refund: ReturnType<typeof defineTool>; refunds: Refund[] } {
+  const refunds: Refund[] = [];
+  const refund = defineTool({
+    name: 'refund',
+    description: 'Refunds an order',
+    input: z.object({ order: z.string(), amount: z.number().positive() }),
+    effect: 'write',
+    approvers: ['finance'],
+    approvalsRequired: 2,
+    run: async (input) => {
+      refunds.push(input);
+      return { refunded: input.amount };
+    },
+  });
+  return { refund, refunds };
+}
+
+/**
+ * A single-turn conversation whose model asks for one `refund` of 250 for `order`, then says `answer`:
+ * once the call waits for its approvals.
+ */
+export async function refundWaiting(t: AgentEnv, order: string, answer: string) {
+  const handle = await t.start({ message: `Refund ${order}`, tools: ['refund'], singleTurn: true });
+  const toolUseId = `toolu_refund_${handle.workflowId.slice(-8).replace(/[^a-zA-Z0-9]/g, '')}`;
+  t.fake.script(handle.workflowId, [
+    reply.toolUse({ name: 'refund', input: { order, amount: 250 }, id: toolUseId }),
+    reply.text(answer),
+  ]);
+  const state = await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
+  return { handle, toolUseId, state };
+}

@@ -4,29 +4,14 @@
  * same person twice refused, one reject rejecting, and the audit export of those decisions.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { z } from 'zod';
 import { decideToolCallSignal, decideToolCallUpdate } from '../../src/api/approvals';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient, toCsv, toJsonLines } from '../../src/client';
-import { reply } from '../../src/fake-claude';
-import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { financeRefund, refundWaiting as refundWaitingFor } from '../helpers/agents';
 import { expectRefused } from '../helpers/updates';
 
-const refunds: Array<{ order: string; amount: number }> = [];
-/** Refunds need two people of finance. */
-const refund = defineTool({
-  name: 'refund',
-  description: 'Refunds an order',
-  input: z.object({ order: z.string(), amount: z.number().positive() }),
-  effect: 'write',
-  approvers: ['finance'],
-  approvalsRequired: 2,
-  run: async (input) => {
-    refunds.push(input);
-    return { refunded: input.amount };
-  },
-});
+const { refund, refunds } = financeRefund();
 
 let t: AgentEnv;
 let client: AgentClient;
@@ -39,17 +24,7 @@ afterAll(async () => {
   await t?.teardown();
 });
 
-/** A conversation whose model asks for one refund, then answers. */
-async function refundWaiting(order: string) {
-  const handle = await t.start({ message: `Refund ${order}`, tools: ['refund'], singleTurn: true });
-  const toolUseId = `toolu_refund_${handle.workflowId.slice(-8)}`;
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({ name: 'refund', input: { order, amount: 250 }, id: toolUseId }),
-    reply.text('Done.'),
-  ]);
-  const state = await t.waitFor(handle, (s) => s.pendingApprovals.length === 1);
-  return { handle, toolUseId, state };
-}
+const refundWaiting = (order: string) => refundWaitingFor(t, order, 'Done.');
 
 const workflowIds: string[] = [];
 
