@@ -182,8 +182,12 @@ export class Conversation {
   private agentFingerprint: string | undefined;
   private shownStatus: ConversationStatus | 'starting' = 'starting';
   private firstMessageQueued = false;
-  /** The agent is being listed (`prepareAgent`): `end` is accepted and takes effect once it is. */
-  preparing = false;
+  /**
+   * The agent is being listed (`prepareAgent`), or is about to be: `end` is accepted and takes effect
+   * once it is. Set from the construction for an agent's conversation, because an update that reaches
+   * the server with the start arrives in the first activation, before the run reaches the listing.
+   */
+  preparing: boolean;
   private endReason: string | undefined;
   /** Index (in the whole transcript) of `messages[0]`: earlier runs hold the messages before it. */
   readonly firstIndex: number;
@@ -209,6 +213,7 @@ export class Conversation {
 
   constructor(config: ConversationConfig, carried?: CarriedState) {
     this.config = config;
+    this.preparing = config.agent !== undefined;
     this.limits = resolveLimits(config.limits);
     this.agentChanges = carried?.agentChanges ?? [];
     this.agentFingerprint = carried?.agentFingerprint;

@@ -7,7 +7,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
-import { endUpdate, type ConversationResult } from '../../src/api/conversation';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { CONVERSATION_WORKFLOW, endUpdate, type ConversationResult } from '../../src/api/conversation';
+import type { conversationWorkflow } from '../../src/workflows/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
@@ -180,6 +182,23 @@ describe('an MCP server that is down', () => {
     await handle.executeUpdate(endUpdate, { args: [{ by: 'ops', reason: 'not now' }] });
     expect(await handle.result()).toMatchObject({ status: 'completed', endReason: 'not now', turns: 0 });
     expect(t.requests(handle.workflowId)).toEqual([]);
+  }, 60_000);
+
+  it('an end sent with the start (in the first activation, before the listing begins) is accepted too', async () => {
+    const workflowId = `mcp-end-with-start-${process.pid}`;
+    const start = new WithStartWorkflowOperation<typeof conversationWorkflow>(CONVERSATION_WORKFLOW, {
+      taskQueue: t.taskQueue,
+      workflowId,
+      workflowIdConflictPolicy: 'FAIL',
+      args: [{ agent: 'broken', message: 'Hi' }],
+    });
+    await t.env.client.workflow.executeUpdateWithStart(endUpdate, {
+      args: [{ by: 'ops', reason: 'changed my mind' }],
+      startWorkflowOperation: start,
+    });
+    const handle = await start.workflowHandle();
+    expect(await handle.result()).toMatchObject({ status: 'completed', endReason: 'changed my mind' });
+    expect(t.requests(workflowId)).toEqual([]);
   }, 60_000);
 
   it('at call time: retried as transient, then an error result that names the server and why', async () => {
