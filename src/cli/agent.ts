@@ -97,6 +97,10 @@ async function main(argv: string[]): Promise<number> {
   const token = command.name === 'watch' ? opsToken(config.OPS_TOKEN) : undefined;
 
   const agent = await client.AgentClient.fromConfig(config);
+  // Say when an update had to be sent again (same update id: applied once), on stderr beside the answer.
+  agent.onUpdateRetry(({ operation, attempt, reason }) =>
+    process.stderr.write(`agent: ${operation} sent again after attempt ${attempt} was refused: ${reason}\n`),
+  );
   try {
     return await run(agent, config, command, token, outputSchema);
   } finally {

@@ -5,6 +5,7 @@
  * groups and role (a viewer's are refused). Without them the CLI talks to Temporal directly: an
  * administrator's access, recorded on the `cli` channel under the name it gives.
  */
+import { UPDATE_RETRIES_HEADER } from '../ops/update-retries';
 import type { RecordedDecision, DecisionRequest } from '../api/approvals';
 import type {
   Budget,
@@ -103,6 +104,9 @@ export class OpsApi implements OperatorActions {
       );
     }
     const answer = (await res.json().catch(() => null)) as (T & { message?: string }) | null;
+    const retries = res.headers.get(UPDATE_RETRIES_HEADER);
+    if (retries)
+      process.stderr.write(`agent: the ops server sent ${action} again ${retries} time(s) (see its log)\n`);
     if (res.ok && answer) return answer;
     const message = quote(answer?.message ?? `${res.status} ${res.statusText}`, 1000);
     const code = CODE_OF[res.status];

@@ -22,6 +22,7 @@ export const GRPC_STATUS = {
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   UNAVAILABLE: 14,
 } as const;
 
@@ -31,4 +32,25 @@ export function grpcErrorOf(err: unknown): { code: number; details: string } | u
     if (isGrpcServiceError(e)) return { code: e.code, details: e.details };
   }
   return undefined;
+}
+
+/**
+ * The server's reason when it refused an update for a passing state of the run, one that the same
+ * update sent again gets past; undefined for any other failure. The codes alone do not tell these from
+ * lasting refusals (`FAILED_PRECONDITION` also means "updates are disabled", `RESOURCE_EXHAUSTED` a
+ * full update quota), so the server's messages (stable constants in its source, `consts.ErrWorkflow*`
+ * and the update registry's abort error) decide:
+ * - a workflow task failed while the update waited for it (a worker died or faulted mid-task);
+ * - the run is closing (continue-as-new): a new attempt reaches the new run;
+ * - the update was aborted by the server (its registry was cleared: a shard moved, the run reloaded).
+ */
+export function retryableUpdateRefusal(err: unknown): string | undefined {
+  const grpc = grpcErrorOf(err);
+  if (!grpc) return undefined;
+  const details = grpc.details ?? '';
+  const transient =
+    (grpc.code === GRPC_STATUS.FAILED_PRECONDITION && /workflow task failure/i.test(details)) ||
+    (grpc.code === GRPC_STATUS.RESOURCE_EXHAUSTED && /workflow is closing/i.test(details)) ||
+    (grpc.code === GRPC_STATUS.UNAVAILABLE && /update was aborted/i.test(details));
+  return transient ? details : undefined;
 }

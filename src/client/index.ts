@@ -56,12 +56,12 @@ import {
 } from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
 import { AGENT_NAME_PATTERN, agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
-import { AgentError, grpcErrorOf, GRPC_STATUS, type AgentErrorCode } from './errors';
+import { AgentError, grpcErrorOf, GRPC_STATUS, retryableUpdateRefusal, type AgentErrorCode } from './errors';
 import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
 import { auditRowsOf, inWindow, type AuditOptions, type AuditResult, type AuditRow } from './audit';
 
-export { AgentError, type AgentErrorCode } from './errors';
+export { AgentError, retryableUpdateRefusal, type AgentErrorCode } from './errors';
 export { toCsv, toJsonLines, type AuditOptions, type AuditResult, type AuditRow } from './audit';
 export type {
   ConversationSchedule,
@@ -137,6 +137,19 @@ export interface ListPendingApprovalsOptions {
   onUnreadable?: (conversation: UnreadableConversation) => void;
 }
 
+/** An update sent again after a refusal that a later attempt can get past. */
+export interface UpdateRetry {
+  workflowId: string;
+  /** The client method: `decide`, `sendMessage`, `resume`, `end`, `raiseBudget`, `compact`, `agentReady`. */
+  operation: string;
+  /** The same for every attempt (Temporal deduplicates by it). */
+  updateId: string;
+  /** The attempt that was refused (1 for the first). */
+  attempt: number;
+  /** Why it was refused, in the server's words. */
+  reason: string;
+}
+
 export interface AgentClientOptions {
   client: Client;
   taskQueue: string;
@@ -171,6 +184,7 @@ export class AgentClient {
   readonly taskQueue: string;
   private readonly queryTimeoutMs: number;
   private readonly updateTimeoutMs: number;
+  private readonly retryListeners = new Set<(retry: UpdateRetry) => void>();
   /** Scheduled conversations: Temporal Schedules that start a conversation on this task queue. */
   readonly schedules: ConversationSchedules;
 
@@ -248,7 +262,9 @@ export class AgentClient {
    */
   private async agentOf(workflowId: string): Promise<AgentView | undefined> {
     try {
-      return await this.update(workflowId, () => this.handle(workflowId).executeUpdate(agentReadyUpdate));
+      return await this.update(workflowId, 'agentReady', (updateId) =>
+        this.handle(workflowId).executeUpdate(agentReadyUpdate, { updateId }),
+      );
     } catch (err) {
       if (err instanceof AgentError && err.code === 'no_worker') return undefined;
       if (err instanceof AgentError && err.code === 'refused') {
@@ -287,11 +303,12 @@ export class AgentClient {
         ),
       );
     }
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(sendMessageUpdate, {
-        args: [{ content }],
-        ...(options.messageId && { updateId: options.messageId }),
-      }),
+    return this.update(
+      workflowId,
+      'sendMessage',
+      (updateId) =>
+        this.handle(workflowId).executeUpdate(sendMessageUpdate, { args: [{ content }], updateId }),
+      options.messageId,
     );
   }
 
@@ -305,20 +322,20 @@ export class AgentClient {
     const input = Array.isArray(decisions)
       ? { decisions: decisions.map(withChannel) }
       : withChannel(decisions);
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input] }),
+    return this.update(workflowId, 'decide', (updateId) =>
+      this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input], updateId }),
     );
   }
 
   resume(workflowId: string, by?: string, note?: string): Promise<ConversationStatus> {
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(resumeUpdate, { args: [{ by, note }] }),
+    return this.update(workflowId, 'resume', (updateId) =>
+      this.handle(workflowId).executeUpdate(resumeUpdate, { args: [{ by, note }], updateId }),
     );
   }
 
   end(workflowId: string, by?: string, reason?: string): Promise<ConversationStatus> {
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(endUpdate, { args: [{ by, reason }] }),
+    return this.update(workflowId, 'end', (updateId) =>
+      this.handle(workflowId).executeUpdate(endUpdate, { args: [{ by, reason }], updateId }),
     );
   }
 
@@ -328,8 +345,8 @@ export class AgentClient {
    * Refused (`refused`, with the reason) without `usd` or `tokens`, or once the conversation has ended.
    */
   raiseBudget(workflowId: string, request: RaiseBudgetRequest): Promise<Budget> {
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(raiseBudgetUpdate, { args: [request] }),
+    return this.update(workflowId, 'raiseBudget', (updateId) =>
+      this.handle(workflowId).executeUpdate(raiseBudgetUpdate, { args: [request], updateId }),
     );
   }
 
@@ -340,8 +357,8 @@ export class AgentClient {
    * compaction. Refused (`refused`) once ended, or when the conversation compacts server-side.
    */
   compact(workflowId: string, request: CompactRequest = {}): Promise<CompactionView> {
-    return this.update(workflowId, () =>
-      this.handle(workflowId).executeUpdate(compactUpdate, { args: [request] }),
+    return this.update(workflowId, 'compact', (updateId) =>
+      this.handle(workflowId).executeUpdate(compactUpdate, { args: [request], updateId }),
     );
   }
 
@@ -486,11 +503,16 @@ export class AgentClient {
 
   /** The conversation's state (the whole transcript, or a range). */
   getState(workflowId: string, range: StateQueryOptions = {}): Promise<ConversationState> {
-    return this.call(workflowId, () =>
-      this.client.connection.withDeadline(Date.now() + this.queryTimeoutMs, () =>
-        this.handle(workflowId).query(stateQuery, range),
-      ),
-    );
+    return this.call(workflowId, async () => {
+      const deadline = Date.now() + this.queryTimeoutMs;
+      try {
+        return await this.client.connection.withDeadline(deadline, () =>
+          this.handle(workflowId).query(stateQuery, range),
+        );
+      } catch (err) {
+        throw passingQueryFailure(err, deadline, workflowId, this.taskQueue) ?? err;
+      }
+    });
   }
 
   /**
@@ -654,19 +676,50 @@ export class AgentClient {
     return this.client.workflow.getHandle<typeof conversationWorkflow>(workflowId);
   }
 
-  /** Runs an update, turning a validator's refusal into an {@link AgentError} that carries its reason. */
-  private update<T>(workflowId: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an update until its deadline. One update id for every attempt, so Temporal applies it once
+   * however often it is sent. Refusals the server gives for a passing state of the run are sent again
+   * after a short, jittered pause: a workflow task that failed while the update waited (a worker that
+   * died or faulted mid-task; `FAILED_PRECONDITION`), a run that is closing into its successor
+   * (continue-as-new; `RESOURCE_EXHAUSTED` "Workflow is closing", the new run takes it) and an update the
+   * server aborted (`UNAVAILABLE`). Each retry is told to the {@link onUpdateRetry} listeners. A
+   * validator's refusal becomes an {@link AgentError} `refused` that carries its reason.
+   */
+  private update<T>(
+    workflowId: string,
+    operation: string,
+    run: (updateId: string) => Promise<T>,
+    updateId: string = randomUUID(),
+  ): Promise<T> {
     return this.call(workflowId, async () => {
-      try {
-        return await this.client.connection.withDeadline(Date.now() + this.updateTimeoutMs, run);
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          const reason = err.cause instanceof Error ? err.cause.message : err.message;
-          throw new AgentError('refused', reason, { cause: err });
+      const deadline = Date.now() + this.updateTimeoutMs;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.client.connection.withDeadline(deadline, () => run(updateId));
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) {
+            const reason = err.cause instanceof Error ? err.cause.message : err.message;
+            throw new AgentError('refused', reason, { cause: err });
+          }
+          const reason = retryableUpdateRefusal(err);
+          const pause = Math.min(1000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+          if (!reason || Date.now() + pause >= deadline) throw err;
+          for (const listener of this.retryListeners)
+            listener({ workflowId, operation, updateId, attempt, reason });
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
-        throw err;
       }
     });
+  }
+
+  /**
+   * Hears every update this client sends again (see {@link update}'s rules): the CLI prints it, the ops
+   * server reports it on the request that caused it. Listeners run in the caller's async context.
+   * Returns the function that removes the listener.
+   */
+  onUpdateRetry(listener: (retry: UpdateRetry) => void): () => void {
+    this.retryListeners.add(listener);
+    return () => this.retryListeners.delete(listener);
   }
 
   /**
@@ -722,6 +775,43 @@ export class AgentClient {
     }
   }
 }
+
+/**
+ * A query failure that says nothing about the conversation, as an {@link AgentError} a caller can retry:
+ * one that came at its deadline, however the server or the channel worded it (the server may answer
+ * first with its own timeout), is `no_worker`; a query the server or the channel dropped on the way
+ * (`CANCELLED`, `UNKNOWN`, `ABORTED`, `INTERNAL`: seen while a worker is killed mid-query) is
+ * `unavailable`. Undefined for the rest (a workflow's own refusal, a missing conversation: `call` says).
+ */
+function passingQueryFailure(
+  err: unknown,
+  deadline: number,
+  workflowId: string,
+  taskQueue: string,
+): AgentError | undefined {
+  if (err instanceof AgentError || err instanceof WorkflowNotFoundError) return undefined;
+  const grpc = grpcErrorOf(err);
+  if (!grpc) return undefined;
+  if (grpc.code === GRPC_STATUS.DEADLINE_EXCEEDED || Date.now() >= deadline - 50)
+    return new AgentError(
+      'no_worker',
+      `no worker answered for ${clipped(workflowId)} on task queue ${taskQueue} in time (none is running, or it is overloaded): ` +
+        'start one (`npm run worker`, or `npm start`), or try again.',
+      { cause: err },
+    );
+  if (PASSING_QUERY_CODES.has(grpc.code))
+    return new AgentError(
+      'unavailable',
+      `the query was dropped on its way (${clipped(grpc.details)}): try again`,
+      {
+        cause: err,
+      },
+    );
+  return undefined;
+}
+
+/** gRPC statuses of a query lost in transit: CANCELLED, UNKNOWN, ABORTED, INTERNAL. */
+const PASSING_QUERY_CODES = new Set([1, 2, 10, 13]);
 
 /** A value quoted in an error message: its start when it is long. */
 function clipped(text: string, max = 100): string {

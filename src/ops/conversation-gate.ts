@@ -13,6 +13,11 @@ export class ConversationGate {
   /** State queries made through the gate, and updates run through it. */
   readonly stats = { queries: 0, updates: 0 };
 
+  /** Reads under way (each one query, or waiting for an update to be answered before it). */
+  get readsInFlight(): number {
+    return this.reads.size;
+  }
+
   /**
    * Runs `query` for `workflowId` once no update of this server to it is in flight; callers that
    * arrive while one runs share it.

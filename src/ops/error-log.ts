@@ -1,15 +1,16 @@
 /**
- * The ops server's error log: one JSON line on stderr per answer with a 5xx status, so "see the ops
+ * The ops server's error log: one JSON line on stderr per answer with a 5xx status (and per answer
+ * whose update the client had to send again), so "see the ops
  * server log" has something to see even with request logging off. It names the request and the error,
  * never the Authorization header, the token, or a body.
  */
 import { quote } from '../api/bounds';
 
-/** One logged failure. */
+/** One logged failure (`error`), or an update the client had to send again (`warn`). */
 export interface OpsErrorLogEntry {
-  level: 'error';
+  level: 'error' | 'warn';
   time: string;
-  msg: 'ops request failed';
+  msg: 'ops request failed' | 'update sent again';
   reqId: string;
   method: string;
   /** The route's pattern (`/api/conversations/:id`), not the URL with its ids. */
@@ -17,6 +18,8 @@ export interface OpsErrorLogEntry {
   status: number;
   /** What was thrown, when the answer came from an error. */
   error?: { type: string; code?: string; cause?: string; message: string };
+  /** The updates sent again while answering (operation, the attempt refused, the server's reason). */
+  retries?: Array<{ operation: string; attempt: number; reason: string }>;
 }
 
 /** Writes an entry as one JSON line on stderr. */

@@ -36,6 +36,7 @@ import { parsePublishedLine } from './stream-items';
 import { ConversationGate } from './conversation-gate';
 import { SseStream, type SseOptions } from './sse';
 import { StateFeed, type StateFeedOptions } from './state-feed';
+import { reportUpdateRetries } from './update-retries';
 
 export interface OpsServerOptions {
   agent: AgentClient;
@@ -276,6 +277,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     (_request, body, done) => done(null, body),
   );
 
+  reportUpdateRetries(app, options.agent, errorLog);
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode < 500) return;
     const error = failures.get(request);
@@ -387,6 +389,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     // What the feeds cost: state queries made (all of this server's), reads, versions, subscribers.
     api.get('/api/feed/metrics', { preHandler: auth.requireRole('admin') }, async () => ({
       queries: feed.queries,
+      readsInFlight: feed.readsInFlight,
       ...feed.stats,
       ...feed.size,
       queue: { ...queue.stats },

@@ -102,6 +102,11 @@ export class StateFeed {
     return this.gate.stats.queries;
   }
 
+  /** State reads under way: with nobody subscribed and none under way, `queries` stays as it is. */
+  get readsInFlight(): number {
+    return this.gate.readsInFlight;
+  }
+
   /**
    * Follows a conversation: `subscriber` gets its state now if known (unless `lastEventId` is that
    * very event: the client is up to date), then every change. Returns the unsubscribe.

@@ -207,12 +207,33 @@ describe('state feed: twenty pages, decisions and worker kills', () => {
       30_000,
     );
     const minutes = (Date.now() - startedAt) / 60_000;
-    const metrics = (await (
-      await fetch(`${base}/api/feed/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    ).json()) as { queries: number; versions: number; reads: number; lists: number };
     const final = await stack.agent.getState(id);
     for (const p of pages) p.close();
     queuePage.close();
+    // The two counts are compared once the server has stopped reading: with pages open, a read can
+    // start between the metrics answer and the test's look at its own counter.
+    type Metrics = {
+      queries: number;
+      readsInFlight: number;
+      versions: number;
+      reads: number;
+      lists: number;
+      subscribers: number;
+      queueSubscribers: number;
+    };
+    const metricsNow = async () =>
+      (await (
+        await fetch(`${base}/api/feed/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      ).json()) as Metrics;
+    let metrics = await metricsNow();
+    await until(
+      'the feed to stop reading once every page closed',
+      async () => {
+        metrics = await metricsNow();
+        return metrics.subscribers === 0 && metrics.queueSubscribers === 0 && metrics.readsInFlight === 0;
+      },
+      10_000,
+    );
 
     // Nothing lost: every page ends on the whole transcript, and saw each call waiting.
     for (const p of pages) {
