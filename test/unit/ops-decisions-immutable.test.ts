@@ -19,6 +19,7 @@ const agent = {
       { ...request, name: 'refund', decidedAt: '2026-12-01T00:00:00.000Z', originalInput: {}, via: 'update' },
     ];
   },
+  onUpdateRetry: () => () => undefined,
 };
 
 let app: FastifyInstance;
