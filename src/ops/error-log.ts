@@ -22,6 +22,20 @@ export interface OpsErrorLogEntry {
   retries?: Array<{ operation: string; attempt: number; reason: string }>;
 }
 
+/** What every entry says of its request: when, which request and route, and the answer's status. */
+export function requestFields(
+  request: { id: string; method: string; routeOptions: { url?: string } },
+  status: number,
+): Pick<OpsErrorLogEntry, 'time' | 'reqId' | 'method' | 'route' | 'status'> {
+  return {
+    time: new Date().toISOString(),
+    reqId: request.id,
+    method: request.method,
+    route: request.routeOptions.url ?? null,
+    status,
+  };
+}
+
 /** Writes an entry as one JSON line on stderr. */
 export function logToStderr(entry: OpsErrorLogEntry): void {
   process.stderr.write(`${JSON.stringify(entry)}\n`);

@@ -26,7 +26,7 @@ import {
 import { StreamHub } from '../streaming/hub';
 import type { LiveMessage } from '../streaming/protocol';
 import { ApprovalQueue } from './approval-queue';
-import { describeError, logToStderr, type OpsErrorLogEntry } from './error-log';
+import { describeError, logToStderr, requestFields, type OpsErrorLogEntry } from './error-log';
 import { clientErrorHandler, jsonTextDepth, setSecurityHeaders } from './http-safety';
 // The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
 import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID, quote } from '../api/bounds';
@@ -283,12 +283,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     const error = failures.get(request);
     errorLog({
       level: 'error',
-      time: new Date().toISOString(),
       msg: 'ops request failed',
-      reqId: request.id,
-      method: request.method,
-      route: request.routeOptions.url ?? null,
-      status: reply.statusCode,
+      ...requestFields(request, reply.statusCode),
       ...(error !== undefined && { error: describeError(error) }),
     });
   });

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AgentClient, UpdateRetry } from '../client';
-import type { OpsErrorLogEntry } from './error-log';
+import { requestFields, type OpsErrorLogEntry } from './error-log';
 
 export const UPDATE_RETRIES_HEADER = 'x-update-retries';
 
@@ -35,12 +35,8 @@ export function reportUpdateRetries(
     reply.header(UPDATE_RETRIES_HEADER, String(list.length));
     log({
       level: 'warn',
-      time: new Date().toISOString(),
       msg: 'update sent again',
-      reqId: request.id,
-      method: request.method,
-      route: request.routeOptions.url ?? null,
-      status: reply.statusCode,
+      ...requestFields(request, reply.statusCode),
       retries: list.map(({ operation, attempt, reason }) => ({ operation, attempt, reason })),
     });
     return payload;
