@@ -170,6 +170,8 @@ export function tuningFromConfig(config: Config): TuningOptions {
 export const CONVERSATION_BUNDLE_OPTIONS = {
   workflowsPath: require.resolve('./workflows'),
   payloadConverterPath: require.resolve('./api/payload-converter'),
+  // A legacy query's answer goes out alone (src/workflows/legacy-query-guard.ts; README, "Fixed: a legacy query answered with other commands").
+  workflowInterceptorModules: [require.resolve('./workflows/legacy-query-guard')],
 };
 
 /** The workflow bundle `npm run build` writes next to the compiled worker; absent when running from src. */
@@ -182,12 +184,15 @@ const PREBUILT_BUNDLE = join(__dirname, 'workflow-bundle.js');
  */
 function workflowCode(
   options: Pick<AgentWorkerOptions, 'workflowBundle' | 'plugins' | 'connection'>,
-): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
   if (options.workflowBundle) return { workflowBundle: options.workflowBundle };
   const plugins = [...(options.plugins ?? []), ...(options.connection.plugins ?? [])];
   if (!plugins.some((plugin) => 'configureBundler' in plugin) && existsSync(PREBUILT_BUNDLE))
     return { workflowBundle: { codePath: PREBUILT_BUNDLE } };
-  return { workflowsPath: CONVERSATION_BUNDLE_OPTIONS.workflowsPath };
+  return {
+    workflowsPath: CONVERSATION_BUNDLE_OPTIONS.workflowsPath,
+    interceptors: { workflowModules: CONVERSATION_BUNDLE_OPTIONS.workflowInterceptorModules },
+  };
 }
 
 /** Creates a worker that runs conversation workflows and their activities. */
@@ -240,8 +245,8 @@ export async function createAgentWorker(options: AgentWorkerOptions): Promise<Wo
 
 /**
  * A worker that shuts itself down after a fatal error can stay DRAINING without ever stopping (seen
- * with SDK 1.24 after a "malformed workflow completion" when a legacy query and an update meet in one
- * activation). A process that neither works nor exits is the worst outcome: exit so the supervisor
+ * with SDK 1.24 after a "malformed workflow completion" on a legacy query, now guarded against by
+ * src/workflows/legacy-query-guard.ts; kept for faults not known yet). A process that neither works nor exits is the worst outcome: exit so the supervisor
  * (docker, systemd, npm start) starts a fresh worker, and Temporal retries what this one held.
  */
 function exitIfStuckShuttingDown(worker: Worker, limitMs: number): NodeJS.Timeout {

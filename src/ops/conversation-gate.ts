@@ -1,10 +1,11 @@
 /**
  * Keeps this server's state queries and its updates to one conversation apart.
  *
- * SDK 1.24 answers a legacy query and an update that reach the workflow in one activation in one
- * completion, which core rejects (README, "Known issue"): it happens when both wait for a worker that
- * is recovering. So per conversation, reads and updates never overlap here: an update waits for the read
- * in flight (bounded by the query timeout), and reads wait until the updates in flight are answered.
+ * A state query and an update of this server to one conversation never overlap: an update waits for the
+ * read in flight (bounded by the query timeout), and reads wait until the updates in flight are
+ * answered, so a read after a decision shows it. (It also kept the page's queries away from SDK 1.24's
+ * legacy-query fault before the workflow's guard fixed it: README, "Fixed: a legacy query answered with
+ * other commands".)
  * Concurrent reads of one conversation share one query. Every query is counted (`stats.queries`).
  */
 export class ConversationGate {
