@@ -1,10 +1,14 @@
-import { temporalBinaries } from '../src/testing/temporal-binaries';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shareWorkflowBundle } from '../src/testing/agent-env';
+import { temporalBinaries } from '../src/testing/temporal-binaries';
 import { processesMatching } from './helpers/processes';
 
 /**
  * Records which Temporal server processes already run before the suite (someone's `npm start`, say),
- * so the teardown can tell the suite's own orphans from them.
+ * so the teardown can tell the suite's own orphans from them; builds the conversation workflow's bundle
+ * once for every test file (each one bundled its own before: seconds of CPU per file).
  */
 export default async function globalSetup(): Promise<void> {
   const { cli, testServer } = temporalBinaries();
@@ -24,4 +28,7 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as Record<string, unknown>).__temporalBefore = [...before.keys()];
   (globalThis as Record<string, unknown>).__temporalBinaries = needles;
   (globalThis as Record<string, unknown>).__testRunMarker = marker;
+  const bundleDir = mkdtempSync(join(tmpdir(), 'agent-test-bundle-'));
+  (globalThis as Record<string, unknown>).__bundleDir = bundleDir;
+  await shareWorkflowBundle(bundleDir);
 }

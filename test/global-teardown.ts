@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { processesMatching } from './helpers/processes';
 
 /**
@@ -9,6 +10,7 @@ export default async function globalTeardown(): Promise<void> {
   const before = new Set(g.__temporalBefore as number[]);
   const binaries = g.__temporalBinaries as string[];
   const marker = g.__testRunMarker as string;
+  rmSync(g.__bundleDir as string, { recursive: true, force: true });
   // Give servers torn down in the last afterAll a moment to exit.
   let orphans = new Map<number, string>();
   for (let attempt = 0; attempt < 20; attempt++) {

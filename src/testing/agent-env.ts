@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +36,42 @@ import {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** The workflow bundle, built once per test file. */
+/**
+ * Where a test run's shared workflow bundle is (set by {@link shareWorkflowBundle} in a jest
+ * `globalSetup`; every test file and process the run starts inherits it).
+ */
+export const SHARED_BUNDLE_ENV = 'AGENT_TEST_WORKFLOW_BUNDLE';
+
+/**
+ * The conversation workflow's bundle: the run's shared one when a `globalSetup` built it
+ * ({@link shareWorkflowBundle}), else built once per test file (a few seconds each).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
+  const shared = process.env[SHARED_BUNDLE_ENV];
+  bundle ??= shared
+    ? Promise.resolve({
+        code: readFileSync(shared, 'utf8'),
+        sourceMap: readFileSync(`${shared}.map`, 'utf8'),
+      })
+    : bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
   return bundle;
+}
+
+/**
+ * Builds the conversation workflow's bundle once for a whole test run, for a jest `globalSetup`: the
+ * bundle is written to `dir` and {@link SHARED_BUNDLE_ENV} set to it, so {@link workflowBundle} and
+ * {@link startAgentEnv} in every test file read it instead of bundling again. Returns the bundle's path.
+ */
+export async function shareWorkflowBundle(dir: string): Promise<string> {
+  const { code, sourceMap } = await bundleWorkflowCode({
+    ...CONVERSATION_BUNDLE_OPTIONS,
+    logger: quietBundlerLogger,
+  });
+  const path = join(dir, 'workflow-bundle.js');
+  writeFileSync(path, code);
+  writeFileSync(`${path}.map`, sourceMap);
+  process.env[SHARED_BUNDLE_ENV] = path;
+  return path;
 }
 
 /**

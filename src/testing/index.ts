@@ -21,7 +21,14 @@ export {
   type DevServerOptions,
 } from './temporal-env';
 export { temporalBinaries, type TemporalBinaries } from './temporal-binaries';
-export { startAgentEnv, workflowBundle, type AgentEnv, type AgentEnvOptions } from './agent-env';
+export {
+  startAgentEnv,
+  workflowBundle,
+  shareWorkflowBundle,
+  SHARED_BUNDLE_ENV,
+  type AgentEnv,
+  type AgentEnvOptions,
+} from './agent-env';
 export { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
 export * as reply from '../fake-claude/replies';
 export type { FakeReply, FakeScript, FakeHandler, RecordedRequest } from '../fake-claude/types';

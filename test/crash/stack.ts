@@ -17,6 +17,7 @@ import {
   devServerTuningFlags,
   quietBundlerLogger,
   searchAttributeFlags,
+  SHARED_BUNDLE_ENV,
   temporalBinaries,
 } from '../../src/testing';
 import { CONVERSATION_BUNDLE_OPTIONS } from '../../src/worker';
@@ -89,9 +90,13 @@ export class CrashStack {
   static async start(options: StackOptions = {}): Promise<CrashStack> {
     const dir = mkdtempSync(join(tmpdir(), 'crash-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
-    const bundle = await bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger });
-    const bundlePath = join(dir, 'workflow-bundle.js');
-    writeFileSync(bundlePath, bundle.code);
+    // The test run's shared bundle when there is one (npm test), else built here (npm run crash-test).
+    const bundlePath = process.env[SHARED_BUNDLE_ENV] ?? join(dir, 'workflow-bundle.js');
+    if (!process.env[SHARED_BUNDLE_ENV])
+      writeFileSync(
+        bundlePath,
+        (await bundleWorkflowCode({ ...CONVERSATION_BUNDLE_OPTIONS, logger: quietBundlerLogger })).code,
+      );
     const fake = await FakeClaude.start(options.fake);
     const stack = new CrashStack(dir, await freePort(), bundlePath, fake, options);
     await stack.startServer();

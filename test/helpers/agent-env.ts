@@ -2,6 +2,7 @@
 export {
   startAgentEnv,
   workflowBundle,
+  shareWorkflowBundle,
   type AgentEnv,
   type AgentEnvOptions,
 } from '../../src/testing/agent-env';
