@@ -1,6 +1,6 @@
 /** The client's failures: a code that says what the caller should do, and the gRPC status under one. */
 
-import { isGrpcServiceError } from '@temporalio/client';
+import { ApplicationFailure, isGrpcServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 
 /** Why a client call failed, for exit codes and HTTP statuses. */
 export type AgentErrorCode = 'invalid' | 'refused' | 'not_found' | 'unavailable' | 'no_worker';
@@ -53,4 +53,19 @@ export function retryableUpdateRefusal(err: unknown): string | undefined {
     (grpc.code === GRPC_STATUS.RESOURCE_EXHAUSTED && /workflow is closing/i.test(details)) ||
     (grpc.code === GRPC_STATUS.UNAVAILABLE && /update was aborted/i.test(details));
   return transient ? details : undefined;
+}
+
+/**
+ * The server's reason when it rejected an update that no worker processed: the update reached a worker
+ * in a workflow task that was then completed without a word about it (seen while a SIGKILLed worker's
+ * conversations recover), and the server closes such an update as failed (`UnprocessedUpdate`, source
+ * "Server"). No validator or handler ran, so nothing was applied; but the update id is spent, so only a
+ * new id gets the update in. Undefined for any other failure, a workflow's own refusals included.
+ */
+export function unprocessedUpdate(err: unknown): string | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = err.cause;
+  return cause instanceof ApplicationFailure && cause.type === 'UnprocessedUpdate'
+    ? cause.message
+    : undefined;
 }

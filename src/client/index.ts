@@ -56,7 +56,14 @@ import {
 } from '../api/search-attributes';
 import type { conversationWorkflow } from '../workflows/conversation';
 import { AGENT_NAME_PATTERN, agentReadyUpdate, type AgentView, type ParentLink } from '../api/agents';
-import { AgentError, grpcErrorOf, GRPC_STATUS, retryableUpdateRefusal, type AgentErrorCode } from './errors';
+import {
+  AgentError,
+  grpcErrorOf,
+  GRPC_STATUS,
+  retryableUpdateRefusal,
+  unprocessedUpdate,
+  type AgentErrorCode,
+} from './errors';
 import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
 import { auditRowsOf, inWindow, type AuditOptions, type AuditResult, type AuditRow } from './audit';
@@ -682,30 +689,44 @@ export class AgentClient {
    * after a short, jittered pause: a workflow task that failed while the update waited (a worker that
    * died or faulted mid-task; `FAILED_PRECONDITION`), a run that is closing into its successor
    * (continue-as-new; `RESOURCE_EXHAUSTED` "Workflow is closing", the new run takes it) and an update the
-   * server aborted (`UNAVAILABLE`). Each retry is told to the {@link onUpdateRetry} listeners. A
-   * validator's refusal becomes an {@link AgentError} `refused` that carries its reason.
+   * server aborted (`UNAVAILABLE`). An update the server closed because no worker processed it
+   * (`UnprocessedUpdate`: nothing was applied, but its id is spent) is sent again under a new id, the
+   * first one with a suffix (`<id>~2`, ...). Each retry is told to the {@link onUpdateRetry} listeners.
+   * A validator's refusal becomes an {@link AgentError} `refused` that carries its reason.
    */
   private update<T>(
     workflowId: string,
     operation: string,
     run: (updateId: string) => Promise<T>,
-    updateId: string = randomUUID(),
+    firstUpdateId: string = randomUUID(),
   ): Promise<T> {
     return this.call(workflowId, async () => {
       const deadline = Date.now() + this.updateTimeoutMs;
+      let updateId = firstUpdateId;
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.client.connection.withDeadline(deadline, () => run(updateId));
         } catch (err) {
-          if (err instanceof WorkflowUpdateFailedError) {
+          const unprocessed = unprocessedUpdate(err);
+          if (unprocessed === undefined && err instanceof WorkflowUpdateFailedError) {
             const reason = err.cause instanceof Error ? err.cause.message : err.message;
             throw new AgentError('refused', reason, { cause: err });
           }
-          const reason = retryableUpdateRefusal(err);
+          const reason = unprocessed ?? retryableUpdateRefusal(err);
           const pause = Math.min(1000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-          if (!reason || Date.now() + pause >= deadline) throw err;
+          if (!reason || Date.now() + pause >= deadline) {
+            if (unprocessed === undefined) throw err;
+            throw new AgentError(
+              'unavailable',
+              `${operation} was not processed by a worker: ${unprocessed}`,
+              {
+                cause: err,
+              },
+            );
+          }
           for (const listener of this.retryListeners)
             listener({ workflowId, operation, updateId, attempt, reason });
+          if (unprocessed !== undefined) updateId = `${firstUpdateId}~${attempt + 1}`;
           await new Promise((resolve) => setTimeout(resolve, pause));
         }
       }

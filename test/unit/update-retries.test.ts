@@ -5,8 +5,9 @@
  * server's own gRPC errors as the SDK surfaces them (a `ServiceError` whose cause carries the status).
  */
 import { describe, expect, it } from '@jest/globals';
-import { ServiceError, type Client } from '@temporalio/client';
+import { ApplicationFailure, ServiceError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { AgentClient, AgentError, retryableUpdateRefusal, type UpdateRetry } from '../../src/client';
+import { unprocessedUpdate } from '../../src/client/errors';
 
 /** What the SDK throws for a refused update: a ServiceError around the gRPC error. */
 function refusal(code: number, details: string): Error {
@@ -110,6 +111,71 @@ describe('AgentClient updates', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(ids.length).toBeGreaterThan(1);
     expect(new Set(ids).size).toBe(1);
+  });
+});
+
+describe('an update no worker processed', () => {
+  const decision = { toolUseId: 'toolu_1', decision: 'approve' as const, decidedBy: 'ops' };
+  /** What the SDK throws when the server closed the update unprocessed (its failure, as the server writes it). */
+  const unprocessed = () =>
+    new WorkflowUpdateFailedError(
+      'Workflow Update failed',
+      ApplicationFailure.create({
+        message: UNPROCESSED,
+        type: 'UnprocessedUpdate',
+        nonRetryable: true,
+      }),
+    );
+  const UNPROCESSED =
+    "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.";
+
+  it('is told apart from a workflow refusal', () => {
+    expect(unprocessedUpdate(unprocessed())).toBe(UNPROCESSED);
+    const refused = new WorkflowUpdateFailedError(
+      'Workflow Update failed',
+      ApplicationFailure.create({ message: 'already decided', type: 'refused', nonRetryable: true }),
+    );
+    expect(unprocessedUpdate(refused)).toBeUndefined();
+    expect(unprocessedUpdate(refusal(9, TASK_FAILED))).toBeUndefined();
+  });
+
+  it('is sent again under a new update id (the first one is spent), and told', async () => {
+    const { agent, ids, retries } = clientAnswering([
+      () => Promise.reject(unprocessed()),
+      () => Promise.reject(unprocessed()),
+      () => Promise.resolve([{ toolUseId: 'toolu_1' }]),
+    ]);
+    await expect(agent.decide('wf', decision)).resolves.toEqual([{ toolUseId: 'toolu_1' }]);
+    expect(ids).toEqual([ids[0], `${ids[0]}~2`, `${ids[0]}~3`]);
+    expect(retries.map((r) => [r.attempt, r.updateId, r.reason])).toEqual([
+      [1, ids[0], UNPROCESSED],
+      [2, ids[1], UNPROCESSED],
+    ]);
+  });
+
+  it('a workflow refusal is still refused at once', async () => {
+    const { agent, ids } = clientAnswering([
+      () =>
+        Promise.reject(
+          new WorkflowUpdateFailedError(
+            'Workflow Update failed',
+            ApplicationFailure.create({ message: 'already decided', nonRetryable: true }),
+          ),
+        ),
+    ]);
+    const failure = await agent.decide('wf', decision).catch((e: unknown) => e);
+    expect((failure as AgentError).code).toBe('refused');
+    expect(ids).toHaveLength(1);
+  });
+
+  it('at the deadline it is unavailable, not refused: the caller may send it again', async () => {
+    const { agent } = clientAnswering(
+      Array.from({ length: 50 }, () => () => Promise.reject(unprocessed())),
+      300,
+    );
+    const failure = await agent.decide('wf', decision).catch((e: unknown) => e);
+    expect((failure as AgentError).code).toBe('unavailable');
+    expect((failure as AgentError).message).toMatch(/decide was not processed by a worker/);
   });
 });
 
