@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shareWorkflowBundle } from '../src/testing/agent-env';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
+import { buildCli } from './hostile/helpers-cli';
 import { processesMatching } from './helpers/processes';
 
 /**
  * Records which Temporal server processes already run before the suite (someone's `npm start`, say),
  * so the teardown can tell the suite's own orphans from them; builds the conversation workflow's bundle
- * once for every test file (each one bundled its own before: seconds of CPU per file).
+ * once for every test file (each one bundled its own before: seconds of CPU per file), and the `agent`
+ * CLI once for every run of it (tsx compiled it at each start: a second of CPU per run).
  */
 export default async function globalSetup(): Promise<void> {
   const { cli, testServer } = temporalBinaries();
@@ -31,4 +33,5 @@ export default async function globalSetup(): Promise<void> {
   const bundleDir = mkdtempSync(join(tmpdir(), 'agent-test-bundle-'));
   (globalThis as Record<string, unknown>).__bundleDir = bundleDir;
   await shareWorkflowBundle(bundleDir);
+  (globalThis as Record<string, unknown>).__cliBuild = buildCli();
 }

@@ -11,6 +11,7 @@ export default async function globalTeardown(): Promise<void> {
   const binaries = g.__temporalBinaries as string[];
   const marker = g.__testRunMarker as string;
   rmSync(g.__bundleDir as string, { recursive: true, force: true });
+  rmSync(g.__cliBuild as string, { force: true });
   // Give servers torn down in the last afterAll a moment to exit.
   let orphans = new Map<number, string>();
   for (let attempt = 0; attempt < 20; attempt++) {

@@ -9,26 +9,45 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CASES, runCase, runRandomized, saveScript } from '../crash/scenarios';
+import { CASES, runCase, runRandomized, saveScript, type CaseResult } from '../crash/scenarios';
 import { CRASH_AGENT_MODULE, CrashStack, sleep, until } from '../crash/stack';
 import { workflowBundle } from '../helpers/agent-env';
 
+/**
+ * Two stacks, each with its own server, worker and fake: the crash points run in two lanes at once, a
+ * kill in one lane never touching the other's conversations. A case mostly waits (a heartbeat timeout,
+ * a worker's start), so two lanes take about half the time on the same two cores. The randomized run,
+ * the graceful shutdown and the replay use the first stack once the lanes are done.
+ */
+let stacks: CrashStack[] = [];
 let stack: CrashStack;
-const started: string[] = [];
+const results = new Map<string, Promise<CaseResult>>();
 beforeAll(async () => {
-  stack = await CrashStack.start({ agentModule: CRASH_AGENT_MODULE });
-  await stack.startWorker();
+  stacks = await Promise.all([0, 1].map(() => CrashStack.start({ agentModule: CRASH_AGENT_MODULE })));
+  await Promise.all(stacks.map((s) => s.startWorker()));
+  stack = stacks[0];
+  const runId = String(Date.now());
+  stacks.forEach((lane, index) => {
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const spec of CASES.filter((_, i) => i % stacks.length === index)) {
+      const result = previous.then(() => runCase(lane, spec, runId));
+      // A case that fails does not stop its lane: its test reports it.
+      previous = result.catch(() => undefined);
+      results.set(spec.name, result);
+    }
+  });
 }, 120_000);
 afterAll(async () => {
-  await stack?.close();
+  // The lanes run on their own: let them end before their stacks do, whatever failed.
+  await Promise.allSettled(results.values());
+  await Promise.all(stacks.map((s) => s.close()));
 });
 
 describe('crash points (SIGKILL, then a new worker)', () => {
   it.each(CASES.map((c) => [c.name, c] as const))(
     '%s: completes, same transcript, side effects once, no model request beyond the documented retry',
-    async (_name, spec) => {
-      const result = await runCase(stack, spec, String(Date.now()));
-      started.push(`crash-${spec.name}`);
+    async (name) => {
+      const result = await results.get(name)!;
       if (result.recoveryMs !== undefined)
         console.log(
           `crash-test: recovery after a mid-stream kill took ${(result.recoveryMs / 1000).toFixed(1)} s (heartbeat timeout 10 s)`,
@@ -36,7 +55,8 @@ describe('crash points (SIGKILL, then a new worker)', () => {
       expect(result.problems).toEqual([]);
       if (result.recoveryMs !== undefined) expect(result.recoveryMs).toBeLessThan(10_000 + 5_000);
     },
-    180_000,
+    // The lanes started in beforeAll: a case waits at most for the cases before it in its lane.
+    300_000,
   );
 });
 
@@ -90,13 +110,14 @@ describe('graceful shutdown', () => {
 describe('determinism', () => {
   it('replays every history of these crash runs against the current workflow code', async () => {
     const histories = [];
-    for await (const wf of stack.agent.client.workflow.list({ query: `WorkflowId STARTS_WITH "crash-"` })) {
-      histories.push({
-        // Replayed under its own id: a sub-agent's child id derives from its parent's.
-        workflowId: wf.workflowId,
-        history: await stack.agent.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory(),
-      });
-    }
+    for (const { agent } of stacks)
+      for await (const wf of agent.client.workflow.list({ query: `WorkflowId STARTS_WITH "crash-"` })) {
+        histories.push({
+          // Replayed under its own id: a sub-agent's child id derives from its parent's.
+          workflowId: wf.workflowId,
+          history: await agent.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory(),
+        });
+      }
     expect(histories.length).toBeGreaterThanOrEqual(CASES.length * 2 + 6);
     let replayed = 0;
     for await (const result of Worker.runReplayHistories(

@@ -14,6 +14,7 @@ import { StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';
 import { subscribeLive } from '../../src/streaming/subscribe';
 import { CrashStack, sleep, spawnWorkerProcess, until } from '../crash/stack';
+import { cliArgv } from '../hostile/helpers-cli';
 
 const TOKEN = 'live-token-0123456789abcdef';
 let stack: CrashStack;
@@ -209,7 +210,7 @@ describe('live stream across processes', () => {
     const output = new Promise<string>((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', join(__dirname, '../../src/cli/agent.ts'), 'watch', id],
+        cliArgv(['watch', id]),
         {
           cwd: join(__dirname, '../..'),
           env: {
@@ -240,15 +241,7 @@ describe('live stream across processes', () => {
     const stdout = await new Promise<string>((resolve) => {
       execFile(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(__dirname, '../../src/cli/agent.ts'),
-          'start',
-          'Say something',
-          '--single-turn',
-          '--wait',
-        ],
+        cliArgv(['start', 'Say something', '--single-turn', '--wait']),
         {
           cwd: join(__dirname, '../..'),
           env: {

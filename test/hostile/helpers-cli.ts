@@ -1,9 +1,43 @@
 /** The `agent` CLI as a real process, for the hostile-input suite. */
+import { buildSync } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
 const CLI = join(ROOT, 'src', 'cli', 'agent.ts');
+
+/**
+ * Where a test run's build of the CLI is (set by the jest `globalSetup`, see `buildCli`): the CLI's
+ * sources bundled into one CommonJS file with esbuild (what tsx does per file at each start), its
+ * packages left to node. A CLI run then starts in about 0.4 s instead of 1.5 s of CPU.
+ */
+export const CLI_BUILD_ENV = 'AGENT_TEST_CLI';
+
+/** The node arguments that run the `agent` CLI with `args`: the run's build, else the sources through tsx. */
+export function cliArgv(args: string[]): string[] {
+  const built = process.env[CLI_BUILD_ENV];
+  return built ? [built, ...args] : ['--import', 'tsx', CLI, ...args];
+}
+
+/**
+ * Bundles the CLI's sources for a test run into `test-artifacts/cli/` (two levels down, like src/cli,
+ * so the paths the CLI finds from its own directory stay the same, and node finds the packages of the
+ * checkout) and points {@link CLI_BUILD_ENV} at it. Returns the file, for the teardown to remove.
+ */
+export function buildCli(): string {
+  const outfile = join(ROOT, 'test-artifacts', 'cli', `agent-${process.pid}.cjs`);
+  buildSync({
+    entryPoints: [CLI],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  process.env[CLI_BUILD_ENV] = outfile;
+  return outfile;
+}
 
 export interface CliRun {
   code: number | null;
@@ -12,7 +46,7 @@ export interface CliRun {
 }
 
 /**
- * Runs `node --import tsx src/cli/agent.ts ...args` from the checkout, with `env` over a copy of this
+ * Runs the `agent` CLI ({@link cliArgv}) from the checkout, with `env` over a copy of this
  * process's environment from which the variables that would point it at someone else's ops server or
  * state are removed. `stdin` is written then closed (closed at once without it).
  */
@@ -35,7 +69,7 @@ export function runCli(
     else env[name] = value;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env });
+    const child = spawn(process.execPath, cliArgv(args), { cwd: ROOT, env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

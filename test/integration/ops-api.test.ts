@@ -17,6 +17,7 @@ import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } f
 import { listArticles } from '../../src/tools/save-article';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
+import { cliArgv } from '../hostile/helpers-cli';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const tokens: Record<string, string> = {};
@@ -357,8 +358,8 @@ describe('agent CLI', () => {
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
-        join(__dirname, '../../node_modules/.bin/tsx'),
-        [join(__dirname, '../../src/cli/agent.ts'), ...args],
+        process.execPath,
+        cliArgv(args),
         { env: { ...process.env, TEMPORAL_ADDRESS: t.env.address, AGENT_TASK_QUEUE: t.taskQueue } },
         (err, stdout, stderr) =>
           resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -483,8 +484,8 @@ describe('agent CLI', () => {
   it('says what to start when Temporal is not reachable', async () => {
     const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(
-        join(__dirname, '../../node_modules/.bin/tsx'),
-        [join(__dirname, '../../src/cli/agent.ts'), 'pending'],
+        process.execPath,
+        cliArgv(['pending']),
         { env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1' } },
         (err, _stdout, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr }),
       );
