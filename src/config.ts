@@ -10,6 +10,29 @@ const positiveInt = z.coerce.number().int().positive();
  * Every setting comes from the environment through this one schema; nothing else reads `process.env`.
  * Names marked "stable" are part of the product's interface (see README).
  */
+
+/** `OPS_TRUSTED_PROXIES`: IPv4/IPv6 addresses or CIDR ranges, comma-separated. */
+const TrustedProxiesSchema = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[0-9a-fA-F:.]+(\/\d{1,3})?$/,
+            'OPS_TRUSTED_PROXIES takes addresses or CIDR ranges, comma-separated',
+          ),
+      )
+      .min(1, 'OPS_TRUSTED_PROXIES takes addresses or CIDR ranges, comma-separated'),
+  );
+
 export const EnvSchema = z.object({
   /** Stable. The only place the API key lives: the worker's environment. */
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
@@ -87,6 +110,12 @@ export const EnvSchema = z.object({
   AGENT_WEBHOOK_FORMAT: z.enum(['json', 'slack']).optional(),
   AGENT_WEBHOOK_SECRET: z.string().min(16, 'AGENT_WEBHOOK_SECRET must be at least 16 characters').optional(),
   OPS_PUBLIC_URL: PublicUrlSchema.optional(),
+  /**
+   * The proxies in front of the ops server (addresses or CIDR ranges, comma-separated; e.g. the TLS
+   * proxy at 10.0.0.5): their `X-Forwarded-For` and `X-Forwarded-Proto` are believed, so sign-in limits
+   * count each client's own address. Unset: no forwarding header is believed.
+   */
+  OPS_TRUSTED_PROXIES: TrustedProxiesSchema.optional(),
   /**
    * Encryption at rest: "id:base64key,id2:base64key" (32-byte keys; `openssl rand -base64 32`). Set the
    * same keys on the worker, the ops server and the CLI. Unset: payloads are stored as JSON.

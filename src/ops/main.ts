@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     logger: false,
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     codecCorsOrigin: config.AGENT_CODEC_CORS_ORIGIN,
+    trustedProxies: config.OPS_TRUSTED_PROXIES,
     identity: {
       operators: new OperatorStore(config.OPS_OPERATORS_FILE ?? operatorsFile()),
       publicUrl: config.OPS_PUBLIC_URL,

@@ -47,6 +47,11 @@ export interface OpsServerOptions {
   token: string;
   /** Per-operator tokens, sessions, sign-in limits and OpenID Connect (src/ops/identity). */
   identity?: IdentityOptions;
+  /**
+   * The proxies whose `X-Forwarded-For` / `-Proto` are believed (addresses or CIDR ranges;
+   * `OPS_TRUSTED_PROXIES`). Default none: the client is the connection's peer, whatever it claims.
+   */
+  trustedProxies?: string[];
   namespace: string;
   /** Log requests (default false). */
   logger?: boolean;
@@ -219,6 +224,7 @@ const STATUS_OF: Record<AgentError['code'], number> = {
 export async function createOpsServer(options: OpsServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
+    trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
     bodyLimit: 1024 * 1024,
     // The router's bound on a path parameter (measured decoded; default 100) fits every valid id.
     routerOptions: { maxParamLength: MAX_ID_CHARS },

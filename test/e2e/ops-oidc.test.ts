@@ -130,3 +130,21 @@ describe('OpenID Connect sign-in in Chromium', () => {
     });
   });
 });
+
+describe('sign-in limits with OpenID Connect (second probe, finding 1)', () => {
+  it('callbacks with a state nobody started cost nobody anything: no lockout of tokens or sign-ins', async () => {
+    // What an <img src=".../auth/oidc/callback?state=junk"> on any page makes a browser send.
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${base}/auth/oidc/callback?state=junk-${i}`, { redirect: 'manual' });
+      // Back to the page, which says what went wrong (and nothing is counted against anyone).
+      expect(res.status).toBe(303);
+      expect(decodeURIComponent(res.headers.get('location') ?? '')).toMatch(/expired or was not started/);
+    }
+    // Not counted as failed sign-ins: a wrong token is a plain 401 (the 11th failure would be 429) ...
+    const wrong = await fetch(`${base}/api/session`, { headers: { authorization: 'Bearer not-a-token' } });
+    expect(wrong.status).toBe(401);
+    // ... and the right one gets in.
+    const right = await fetch(`${base}/api/session`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(right.status).toBe(200);
+  });
+});

@@ -8,7 +8,9 @@
  *   may still label itself with `x-ops-operator` (the old shared-token flow); the label is recorded
  *   behind the marked name, `admin:ops-token/<label>`, so an audit never mistakes it for a person.
  * Credentials in a URL's query string are refused outright: they end up in logs, history and referrers.
- * Wrong credentials count against the caller's address (429 after too many).
+ * Wrong credentials count against the caller's address: after too many, its wrong guesses get 429
+ * instead of 401 (and are not counted further); a valid credential is never refused for them. The
+ * address is the client's own, or the one a trusted proxy forwarded (`OPS_TRUSTED_PROXIES`).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -149,12 +151,14 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
     const header = request.headers.authorization;
     if (header !== undefined) {
       const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : '';
-      const wait = limiter.retryAfter(request.ip);
-      if (wait) return tooMany(reply, wait);
       const identity = token ? fromBearer(token, request) : undefined;
       if (identity && 'problem' in identity)
         return reply.code(400).send({ error: 'invalid', message: identity.problem });
       if (!identity) {
+        // Guesses are what the limit costs: a valid credential is never refused for failures (its
+        // holder's or someone else's behind the same address).
+        const wait = limiter.retryAfter(request.ip);
+        if (wait) return tooMany(reply, wait);
         limiter.fail(request.ip);
         return unauthorized(reply, 'a valid bearer token (an operator token or OPS_TOKEN) is required');
       }
@@ -231,8 +235,6 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
   );
 
   app.post('/auth/login', async (request, reply) => {
-    const wait = limiter.retryAfter(request.ip);
-    if (wait) return tooMany(reply, wait);
     const body = LoginBodySchema.safeParse(request.body);
     if (!body.success)
       return reply.code(400).send({ error: 'invalid', message: 'send {"token": "<your operator token>"}' });
@@ -246,6 +248,8 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
       });
     const found = options.operators?.authenticate(token);
     if (!found) {
+      const wait = limiter.retryAfter(request.ip);
+      if (wait) return tooMany(reply, wait);
       limiter.fail(request.ip);
       return unauthorized(reply, 'the token was not recognised');
     }
@@ -264,7 +268,7 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
     return { ok: true };
   });
 
-  if (options.oidc) options.oidc.register(app, { openSession, secureFor, limiter });
+  if (options.oidc) options.oidc.register(app, { openSession, secureFor });
 
   return { authenticate, identityOf, signedIn, requireRole };
 }
@@ -273,7 +277,6 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
 export interface SessionOpener {
   openSession: (request: FastifyRequest, reply: FastifyReply, identity: Identity) => SignedIn;
   secureFor: (request: FastifyRequest) => boolean;
-  limiter: LoginLimiter;
 }
 
 function digest(value: string): Buffer {

@@ -126,7 +126,6 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
           binding.length !== login.binding.length ||
           !timingSafeEqual(Buffer.from(binding), Buffer.from(login.binding))
         ) {
-          sessions.limiter.fail(request.ip);
           return fail(reply, 'The sign-in expired or was not started in this browser. Try again.');
         }
         const error = current.searchParams.get('error');
@@ -141,7 +140,6 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
           });
           claims = { ...(tokens.claims() ?? {}) };
         } catch (err) {
-          sessions.limiter.fail(request.ip);
           return fail(reply, `The sign-in failed (${String((err as Error).message).slice(0, 200)}).`);
         }
         const identity = identityOf(claims);
