@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { call, expectError, TOKEN, type Answer } from './ops-http';
@@ -113,5 +114,21 @@ describe('behind a trusted proxy', () => {
     const base = await opsServer();
     await guess(base, 3, { 'x-forwarded-for': '203.0.113.66' });
     expectError(await session(base, 'guess-more', { 'x-forwarded-for': '198.51.100.8' }), 429);
+  });
+});
+
+describe('OPS_TRUSTED_PROXIES', () => {
+  it('takes addresses and CIDR ranges, comma-separated', () => {
+    expect(loadConfig({ OPS_TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,::1' }).OPS_TRUSTED_PROXIES).toEqual([
+      '10.0.0.5',
+      '192.168.0.0/16',
+      '::1',
+    ]);
+  });
+
+  it.each(['proxy.internal', 'true', ',', '10.0.0.5;rm -rf'])('refuses %j with a clear error', (value) => {
+    expect(() => loadConfig({ OPS_TRUSTED_PROXIES: value })).toThrow(
+      /OPS_TRUSTED_PROXIES takes addresses or CIDR/,
+    );
   });
 });
