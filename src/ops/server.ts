@@ -479,9 +479,11 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       });
     });
 
-    // The codec endpoints of the Temporal UI (`--ui-codec-endpoint http://ops:8787/codec`).
+    // The codec endpoints of the Temporal UI (`--ui-codec-endpoint http://ops:8787/codec`): admins only.
+    // They read and write anything under the deployment's key, whoever it belongs to; the page's readers
+    // and approvers see conversations through the API above, with its rules.
     for (const direction of ['encode', 'decode'] as const) {
-      api.post(`/codec/${direction}`, async (request, reply) => {
+      api.post(`/codec/${direction}`, { preHandler: auth.requireRole('admin') }, async (request, reply) => {
         if (!options.codec)
           return reply
             .code(404)
