@@ -16,7 +16,7 @@ import {
   type RecordedDecision,
   type SignOff,
 } from '../api/approvals';
-import { addSignOff, deciderProblem } from './approver-rules';
+import { addSignOff, deciderProblem, type PersonRule } from './approver-rules';
 
 interface Waiting extends PendingApproval {
   /** The tool's input JSON Schema, to validate an edited input. */
@@ -61,7 +61,11 @@ export class ApprovalBook {
    * (sizes, depth) where input enters; `unbounded` where a recorded decision is applied again on
    * replay, so a decision taken before the bounds applies the same way.
    */
-  check(input: DecideToolCallInput, rules: 'bounded' | 'unbounded' = 'bounded'): DecisionRequest[] {
+  check(
+    input: DecideToolCallInput,
+    rules: 'bounded' | 'unbounded' = 'bounded',
+    persons: PersonRule = 'strict',
+  ): DecisionRequest[] {
     const schema = rules === 'bounded' ? DecideToolCallSchema : UnboundedDecideToolCallSchema;
     const parsed = schema.safeParse(input);
     if (!parsed.success) throw new Error(`invalid decision: ${formatIssues(parsed.error)}`);
@@ -83,7 +87,7 @@ export class ApprovalBook {
         throw new Error(
           `unknown tool_use_id ${quote(r.toolUseId)}: no tool call of this conversation waits for a decision with that id`,
         );
-      const notAllowed = deciderProblem(waiting, r);
+      const notAllowed = deciderProblem(waiting, r, persons);
       if (notAllowed) throw new Error(notAllowed);
       if (r.decision === 'edit') {
         if (!r.input) throw new Error(`an edit of ${quote(r.toolUseId)} needs the input to run`);

@@ -7,20 +7,30 @@
  * - A call with `approvalsRequired: n` runs after the n-th distinct person approves it. The same person
  *   again is refused (not counted). One rejection rejects at once. An edit supersedes the approvals
  *   collected so far (they approved another input) and counts as its author's approval of the new one.
- * - People are told apart by `decidedBy`, trimmed and compared case-insensitively: `Alice` and `alice`
- *   are one person (a lenient comparison would let one person count twice).
+ * - People are told apart by `decidedBy`, as {@link personOf} reads it (`strict`): one credential is
+ *   one person (`OPS_TOKEN` with any label), and names that differ only in compatibility forms, case,
+ *   invisible characters or look-alike letters are one person. `legacy` is the comparison conversations
+ *   used before (trimmed, case-insensitive), for decisions already recorded to replay the same way.
  */
 import { approvalProgress, type DecisionRequest, type PendingApproval, type SignOff } from '../api/approvals';
 import { quote } from '../api/bounds';
+import { legacyPersonOf, personOf } from '../api/person';
+
+/** How decision makers are told apart: see the module comment. */
+export type PersonRule = 'strict' | 'legacy';
 
 /** Why `request` may not decide `call`, or undefined when it may. */
-export function deciderProblem(call: PendingApproval, request: DecisionRequest): string | undefined {
+export function deciderProblem(
+  call: PendingApproval,
+  request: DecisionRequest,
+  persons: PersonRule = 'strict',
+): string | undefined {
   const approvers = call.approvers ?? [];
   if (approvers.length > 0 && !(request.groups ?? []).some((g) => approvers.includes(g))) {
     const named = request.groups?.length ? `in ${request.groups.slice(0, 5).join(', ')}` : 'in no group';
     return `${quote(request.decidedBy)} (${named}) may not decide ${quote(call.toolUseId)}: ${call.name} needs an approver in ${approvers.join(' or ')}`;
   }
-  if (request.decision === 'approve' && alreadyApproved(call, request.decidedBy)) {
+  if (request.decision === 'approve' && alreadyApproved(call, request.decidedBy, persons)) {
     const { approvals, required } = approvalProgress(call);
     return `${quote(request.decidedBy)} already approved ${quote(call.toolUseId)} (${approvals} of ${required} approvals): the same person counts once, another approver must decide`;
   }
@@ -28,9 +38,10 @@ export function deciderProblem(call: PendingApproval, request: DecisionRequest):
 }
 
 /** Whether `who` has an approval of the call's current input. */
-export function alreadyApproved(call: PendingApproval, who: string): boolean {
-  const person = personOf(who);
-  return (call.approvals ?? []).some((s) => !s.superseded && personOf(s.decidedBy) === person);
+export function alreadyApproved(call: PendingApproval, who: string, persons: PersonRule = 'strict'): boolean {
+  const of = persons === 'strict' ? personOf : legacyPersonOf;
+  const person = of(who);
+  return (call.approvals ?? []).some((s) => !s.superseded && of(s.decidedBy) === person);
 }
 
 /**
@@ -46,8 +57,4 @@ export function addSignOff(call: PendingApproval, signOff: SignOff): number {
     call.approvals = [...earlier, signOff];
   }
   return approvalProgress(call).approvals;
-}
-
-function personOf(name: string): string {
-  return name.trim().toLowerCase();
 }

@@ -209,9 +209,10 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(
     decideToolCallUpdate,
     (input): RecordedDecision[] => {
-      // The validator held it to the bounds; applied by the rules every recorded decision passed, so a
-      // decision accepted before the bounds replays the same way (validators do not run on replay).
-      const recorded = approvals.apply(approvals.check(input, 'unbounded'), 'update', nowIso());
+      // The validator held it to the bounds and told people apart strictly; applied by the rules every
+      // recorded decision passed (what the strict rules accept, the lenient ones do), so a decision
+      // accepted before them replays the same way (validators do not run on replay).
+      const recorded = approvals.apply(approvals.check(input, 'unbounded', 'legacy'), 'update', nowIso());
       decided();
       return recorded;
     },
@@ -220,7 +221,8 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(decideToolCallSignal, (input) => {
     try {
       const rules = rolledOut(PATCHES.boundedSignals) ? 'bounded' : 'unbounded';
-      approvals.apply(approvals.check(input, rules), 'signal', nowIso());
+      const persons = rolledOut(PATCHES.onePerson) ? 'strict' : 'legacy';
+      approvals.apply(approvals.check(input, rules, persons), 'signal', nowIso());
       decided();
     } catch (err) {
       // Kept in the state: bounded, whatever the signal carried.

@@ -34,6 +34,11 @@ export const PATCHES = {
    * `notify` activity (webhooks; not awaited, see src/workflows/notifications.ts).
    */
   webhookNotifications: 'webhook-notifications',
+  /**
+   * A decision signal tells people apart strictly (src/api/person.ts: one credential one person,
+   * compatibility forms, invisible characters, look-alike letters); before, trimmed and case-folded.
+   */
+  onePerson: 'one-person',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Identity, Role } from './identity';
 import { ROLES } from './identity';
 import { groupsProblem, loginNameProblem } from './names';
+import { personOf } from '../../api/person';
 
 /** The file's name under the state directory. */
 export const OPERATORS_FILE = 'operators.json';
@@ -69,6 +70,13 @@ export class OperatorStore {
     const operators = this.list();
     if (operators.some((o) => o.name === name))
       throw new OperatorStoreError(`an operator named ${name} exists (remove it first to issue a new token)`);
+    // One person, one name: a look-alike of an existing name (compatibility forms, case, invisible or
+    // look-alike letters) would count as a second approver.
+    const twin = operators.find((o) => personOf(o.name) === personOf(name));
+    if (twin)
+      throw new OperatorStoreError(
+        `${JSON.stringify(name)} reads as the existing operator ${twin.name}: choose a name that does not look like another`,
+      );
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     this.write([
       ...operators,
