@@ -623,6 +623,13 @@ export const stateQuery = defineQuery<ConversationState, [StateQueryOptions?]>('
 export const messagesQuery = defineQuery<{ messages: MessageParam[] }, [{ from: number; to: number }]>(
   'messages',
 );
+/**
+ * What the conversation runs with: its input as it started (or as continue-as-new carried it), without
+ * its first message, its fork transcript or its parent link. A fork starts from it, so it keeps the
+ * origin's tenant, tools and settings.
+ */
+export type ConversationSettings = Omit<ConversationInput, 'message' | 'fork' | 'parent'>;
+export const settingsQuery = defineQuery<ConversationSettings>('settings');
 /** Signal twin of `end`, for systems that can only signal. */
 export const endSignal = defineSignal<[EndRequest]>('endSignal');
 

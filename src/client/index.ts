@@ -33,6 +33,7 @@ import {
   compactUpdate,
   resumeUpdate,
   sendMessageUpdate,
+  settingsQuery,
   stateQuery,
   type Budget,
   type CompactionView,
@@ -468,23 +469,66 @@ export class AgentClient {
         `message ${at} calls tools: fork at the user message before it, or at the answer after its results`,
       );
     }
-    const origin = state.agent ? { agent: state.agent.name } : { model: state.model };
+    const settings = await this.forkSettings(workflowId, state, options.input);
     const input: ConversationInput = {
-      ...origin,
-      ...options.input,
+      ...settings,
       ...(first !== undefined && { message: first }),
       ...(messages.length > 0 && { fork: { from: { workflowId, index: at }, messages } }),
     };
-    if (messages.length === 0) return this.startConversation(input, { workflowId: options.workflowId });
+    if (messages.length === 0)
+      return this.startConversation(input, { workflowId: options.workflowId ?? forkId(workflowId) });
     const bytes = Buffer.byteLength(JSON.stringify(input));
     if (bytes > MAX_UPDATE_BYTES)
       throw new AgentError(
         'invalid',
         `the fork's transcript is ${bytes} bytes, past what a start may carry (${MAX_UPDATE_BYTES}): compact the conversation first`,
       );
-    return this.startConversation(input, {
-      workflowId: options.workflowId ?? `${workflowId}.fork-${randomUUID().slice(0, 8)}`,
-    });
+    return this.startConversation(input, { workflowId: options.workflowId ?? forkId(workflowId) });
+  }
+
+  /**
+   * What a fork runs with: the origin's settings (its tenant, agent or model, tools, system prompt,
+   * limits), what is left of its budget, and the caller's `overrides`. Refused where the fork could not
+   * keep what scopes the origin: another tenant, a budget above what is left, a budget already spent.
+   */
+  private async forkSettings(
+    workflowId: string,
+    state: ConversationState,
+    overrides: Partial<ConversationInput> = {},
+  ): Promise<ConversationInput> {
+    const settings = await this.call(workflowId, () => this.handle(workflowId).query(settingsQuery)).catch(
+      (err: unknown) => {
+        if (err instanceof AgentError && err.code !== 'refused') throw err;
+        throw new AgentError(
+          'unavailable',
+          `${quote(workflowId)} did not say what it runs with (a worker older than forks that keep their tenant?): update its workers, then fork`,
+          { cause: err },
+        );
+      },
+    );
+    const tenant = settings.tenant ?? 'default';
+    if (overrides.tenant !== undefined && overrides.tenant !== tenant)
+      throw new AgentError(
+        'invalid',
+        `a fork works for its origin's tenant (${tenant}), not ${quote(overrides.tenant)}: start a new conversation for another tenant`,
+      );
+    const left = state.budget && budgetLeft(state.budget);
+    if (left && ((left.usd ?? 1) <= 0 || (left.tokens ?? 1) <= 0))
+      throw new AgentError(
+        'refused',
+        `${quote(workflowId)} has spent its budget: raise it (raiseBudget) before forking, or the fork would spend past it`,
+      );
+    const over =
+      left &&
+      (['usd', 'tokens'] as const).find(
+        (k) => left[k] !== undefined && overrides.budget?.[k] !== undefined && overrides.budget[k] > left[k],
+      );
+    if (left && over)
+      throw new AgentError(
+        'invalid',
+        `a fork's budget stays within what its origin has left (${over}: ${left[over]}): raise the origin's budget first`,
+      );
+    return { ...settings, ...overrides, ...(left && { budget: { ...left, ...overrides.budget } }) };
   }
 
   /** Cancels a conversation (aborting the model stream in flight). */
@@ -837,4 +881,27 @@ const PASSING_QUERY_CODES = new Set([1, 2, 10, 13]);
 /** A value quoted in an error message: its start when it is long. */
 function clipped(text: string, max = 100): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/** Most characters of a workflow id (Temporal's default limit). */
+const MAX_WORKFLOW_ID_CHARS = 1000;
+const FORK_SUFFIX = /(\.fork-[0-9a-f]{8})+$/;
+
+/**
+ * A new fork's id: its origin's id without earlier fork suffixes, then `.fork-` and 8 random hex
+ * digits, so a chain of forks does not grow its ids (and the origin's own part is cut to fit).
+ */
+export function forkId(origin: string): string {
+  const suffix = `.fork-${randomUUID().slice(0, 8)}`;
+  return `${origin.replace(FORK_SUFFIX, '').slice(0, MAX_WORKFLOW_ID_CHARS - suffix.length)}${suffix}`;
+}
+
+/** What is left of a budget, per ceiling it has. */
+function budgetLeft(budget: NonNullable<ConversationState['budget']>): Budget {
+  return {
+    ...(budget.limit.usd !== undefined && { usd: Math.max(0, budget.limit.usd - budget.spent.usd) }),
+    ...(budget.limit.tokens !== undefined && {
+      tokens: Math.max(0, budget.limit.tokens - budget.spent.tokens),
+    }),
+  };
 }

@@ -23,6 +23,7 @@ import {
   raiseBudgetUpdate,
   resumeUpdate,
   sendMessageUpdate,
+  settingsQuery,
   stateQuery,
   type Budget,
   type ConversationStatus,
@@ -39,6 +40,10 @@ import { recordStoppedSubAgentUsage } from './sub-agents';
 
 export function registerHandlers(conversation: Conversation): void {
   setHandler(stateQuery, (options) => conversation.state(options));
+  setHandler(settingsQuery, () => {
+    const { message: _message, fork: _fork, parent: _parent, ...settings } = conversation.config;
+    return settings;
+  });
   // As much of the range as fits one answer (at least one message): the reader asks again for the rest.
   setHandler(messagesQuery, ({ from, to }) => {
     const fits = conversation.fitting(from, Math.min(to, conversation.messages.length), 'first');

@@ -1,0 +1,142 @@
+/**
+ * A fork keeps what scopes its origin (second probe, findings 3, 11 and 13): it runs for the origin's
+ * tenant with the origin's settings (tools, system prompt, limits), and another tenant is refused; it
+ * gets what is left of the origin's budget, and a fork of a conversation that spent its budget is
+ * refused until the budget is raised; a chain of forks does not grow its ids (fork 68 of a 987-character
+ * id was a 500). Real dev server, worker and fake Messages API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { settingsQuery } from '../../src/api/conversation';
+import { AgentClient, AgentError, forkId } from '../../src/client';
+import { reply } from '../../src/fake-claude';
+import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+
+let t: AgentEnv;
+let client: AgentClient;
+beforeAll(async () => {
+  t = await startAgentEnv();
+  client = new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
+}, 120_000);
+afterAll(async () => {
+  await t?.teardown();
+});
+
+const settingsOf = (workflowId: string) => t.env.client.workflow.getHandle(workflowId).query(settingsQuery);
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (err: unknown) => err as AgentError,
+  );
+
+describe('a fork of a tenant’s conversation', () => {
+  const origin = `fork-acme-${process.pid}`;
+  beforeAll(async () => {
+    t.fake.script(origin, [reply.text('Noted.')]);
+    await client.startConversation(
+      {
+        model: 'claude-sonnet-5-5',
+        tenant: 'acme',
+        system: 'You work for Acme.',
+        tools: ['get_weather'],
+        message: 'Remember the blue file.',
+      },
+      { workflowId: origin },
+    );
+    await t.waitFor(t.env.client.workflow.getHandle(origin), (s) => s.status === 'idle');
+  });
+
+  it('runs for the same tenant, with the same tools and system prompt', async () => {
+    const workflowId = forkId(origin);
+    t.fake.script(workflowId, [reply.text('The blue one.')]);
+    const started = await client.fork(origin, { at: 1, message: 'Which file?', workflowId });
+    await t.waitFor(t.env.client.workflow.getHandle(started.workflowId), (s) => s.status === 'idle');
+    expect(await settingsOf(started.workflowId)).toMatchObject({
+      tenant: 'acme',
+      system: 'You work for Acme.',
+      tools: ['get_weather'],
+      model: 'claude-sonnet-5-5',
+    });
+    const [request] = t.requests(started.workflowId);
+    const [originRequest] = t.requests(origin);
+    expect(request.body.system).toEqual(originRequest.body.system);
+    expect(request.body.tools).toEqual(originRequest.body.tools);
+  });
+
+  it('for another tenant is refused, and nothing starts', async () => {
+    const failure = await refusal(
+      client.fork(origin, {
+        at: 1,
+        message: 'Which file?',
+        input: { tenant: 'globex' },
+        workflowId: `${origin}-x`,
+      }),
+    );
+    expect(failure).toBeInstanceOf(AgentError);
+    expect(failure?.code).toBe('invalid');
+    expect(failure?.message).toMatch(/works for its origin's tenant \(acme\)/);
+    await expect(t.env.client.workflow.getHandle(`${origin}-x`).describe()).rejects.toThrow();
+  });
+});
+
+describe('a fork and the budget', () => {
+  const origin = `fork-budget-${process.pid}`;
+  beforeAll(async () => {
+    t.fake.script(origin, [reply.text('A long answer that costs more than one token.')]);
+    await client.startConversation(
+      { model: 'claude-sonnet-5-5', budget: { tokens: 1 }, message: 'Spend it.' },
+      { workflowId: origin },
+    );
+    // Its one answer spent more than the budget: the next turn would park on it.
+    await t.waitFor(
+      t.env.client.workflow.getHandle(origin),
+      (s) => s.status === 'idle' && (s.budget?.spent.tokens ?? 0) > 1,
+    );
+  });
+
+  it('of a conversation that spent its budget is refused', async () => {
+    const failure = await refusal(client.fork(origin, { at: 0 }));
+    expect(failure?.code).toBe('refused');
+    expect(failure?.message).toMatch(/has spent its budget: raise it/);
+  });
+
+  it('gets what is left of it once raised, and cannot ask for more', async () => {
+    const state = await client.getState(origin);
+    const spent = state.budget!.spent.tokens;
+    await client.raiseBudget(origin, { tokens: spent + 1000, by: 'ops' });
+    const over = await refusal(client.fork(origin, { at: 0, input: { budget: { tokens: 5000 } } }));
+    expect(over?.code).toBe('invalid');
+    expect(over?.message).toMatch(/stays within what its origin has left \(tokens: 1000\)/);
+    const workflowId = forkId(origin);
+    t.fake.script(workflowId, [reply.text('Within it.')]);
+    await client.fork(origin, { at: 0, workflowId });
+    expect((await settingsOf(workflowId)).budget).toEqual({ tokens: 1000 });
+  });
+});
+
+describe('fork ids', () => {
+  it('do not grow along a chain of forks, and fit a workflow id', () => {
+    let id = 'x'.repeat(987);
+    for (let i = 0; i < 100; i++) {
+      id = forkId(id);
+      expect(id.length).toBeLessThanOrEqual(1000);
+      expect(id).toMatch(/^x+\.fork-[0-9a-f]{8}$/);
+    }
+    expect(forkId('conv-1.fork-0123abcd')).toMatch(/^conv-1\.fork-[0-9a-f]{8}$/);
+  });
+
+  it('a fork of a fork of a 987-character id starts', async () => {
+    const origin = 'o'.repeat(987);
+    t.fake.script(origin, [reply.text('One.')]);
+    await client.startConversation({ model: 'claude-sonnet-5-5', message: 'Hi' }, { workflowId: origin });
+    await t.waitFor(t.env.client.workflow.getHandle(origin), (s) => s.status === 'idle');
+    let from = origin;
+    for (let i = 0; i < 3; i++) {
+      const workflowId = forkId(from);
+      t.fake.script(workflowId, [reply.text('Again.')]);
+      await client.fork(from, { at: 1, message: `Again ${i}`, workflowId });
+      expect(workflowId.length).toBeLessThanOrEqual(1000);
+      await t.waitFor(t.env.client.workflow.getHandle(workflowId), (s) => s.status === 'idle');
+      from = workflowId;
+    }
+  });
+});
