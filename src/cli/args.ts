@@ -17,6 +17,7 @@ import {
   UsageError,
   type CommandSpec,
 } from './parse';
+import { jsonDepth, MAX_JSON_DEPTH } from '../api/bounds';
 import { quoted } from './sanitize';
 
 /** A prompt or message given as `-` is read from stdin. */
@@ -319,5 +320,8 @@ function jsonObject(text: string): Record<string, unknown> {
   }
   if (!value || typeof value !== 'object' || Array.isArray(value))
     throw new UsageError('--input must be a JSON object');
+  // The workflow refuses it too, but past a few thousand levels it cannot even be encoded to send.
+  if (jsonDepth(value) > MAX_JSON_DEPTH)
+    throw new UsageError(`--input is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return value as Record<string, unknown>;
 }

@@ -11,7 +11,7 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { PayloadCodec } from '@temporalio/common';
+import { PayloadConverterError, ValueError, type PayloadCodec } from '@temporalio/common';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { codecFromEnv } from '../codec';
 import { temporalConnectOptions } from '../connection';
@@ -20,6 +20,7 @@ import { MAX_UPDATE_BYTES, quote } from '../api/bounds';
 import { subscribeLive } from '../streaming/subscribe';
 import type { Config } from '../config';
 import {
+  DecideToolCallSchema,
   decideToolCallUpdate,
   type DecisionRequest,
   type PendingApproval,
@@ -65,6 +66,7 @@ import {
   unprocessedUpdate,
   type AgentErrorCode,
 } from './errors';
+import { formatIssues } from '../api/issues';
 import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
 import { auditRowsOf, inWindow, type AuditOptions, type AuditResult, type AuditRow } from './audit';
@@ -330,6 +332,11 @@ export class AgentClient {
     const input = Array.isArray(decisions)
       ? { decisions: decisions.map(withChannel) }
       : withChannel(decisions);
+    // Held here to the rules the workflow holds it to, so a decision too deep or too large to even send
+    // gets the same clear answer as one the workflow refuses.
+    const checked = DecideToolCallSchema.safeParse(input);
+    if (!checked.success)
+      return Promise.reject(new AgentError('invalid', `invalid decision: ${formatIssues(checked.error)}`));
     return this.update(workflowId, 'decide', (updateId) =>
       this.handle(workflowId).executeUpdate(decideToolCallUpdate, { args: [input], updateId }),
     );
@@ -751,6 +758,11 @@ export class AgentClient {
         try {
           return await this.client.connection.withDeadline(deadline, () => run(updateId));
         } catch (err) {
+          // What the data converter cannot encode never left: the caller's input is at fault.
+          if (err instanceof PayloadConverterError || err instanceof ValueError)
+            throw new AgentError('invalid', `${operation}: the request cannot be sent (${err.message})`, {
+              cause: err,
+            });
           const unprocessed = unprocessedUpdate(err);
           if (unprocessed === undefined && err instanceof WorkflowUpdateFailedError) {
             const reason = err.cause instanceof Error ? err.cause.message : err.message;

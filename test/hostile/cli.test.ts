@@ -259,6 +259,11 @@ const USAGE_CASES: Array<[string, string[], RegExp]> = [
     ['approve', 'conv-1', 'toolu_1', '--input', '[1]'],
     /--input must be a JSON object/,
   ],
+  ...[65, 1000, 3000, 5000].map((levels): [string, string[], RegExp] => [
+    `--input nested ${levels} levels`,
+    ['approve', 'conv-1', 'toolu_1', '--input', '{"a":'.repeat(levels) + '{}' + '}'.repeat(levels)],
+    /--input is nested deeper than 64 levels/,
+  ]),
   [
     'a workflow id of 5,000 characters',
     ['show', 'x'.repeat(5000)],

@@ -179,6 +179,23 @@ describe('an update no worker processed', () => {
   });
 });
 
+describe('a decision that cannot be sent', () => {
+  it('nested past the bounds, at any depth, is invalid before anything is sent (no bare encoding error)', async () => {
+    for (const levels of [65, 3000, 5000, 100_000]) {
+      const { agent, ids } = clientAnswering([() => Promise.resolve([])]);
+      let input: Record<string, unknown> = {};
+      for (let i = 0; i < levels; i++) input = { a: input };
+      const failure = await agent
+        .decide('wf', { toolUseId: 'toolu_1', decision: 'edit', decidedBy: 'eve', input })
+        .catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(AgentError);
+      expect((failure as AgentError).code).toBe('invalid');
+      expect((failure as AgentError).message).toMatch(/nested deeper than 64 levels/);
+      expect(ids).toEqual([]);
+    }
+  });
+});
+
 describe('AgentClient state queries', () => {
   function queried(fail: () => Error, queryTimeoutMs = 5000) {
     const stub = {
