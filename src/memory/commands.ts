@@ -101,6 +101,12 @@ async function plan(
   state: MemoryView,
   command: Exclude<MemoryCommand, { command: 'view' }>,
 ): Promise<MemoryPlan> {
+  for (const written of [
+    'file_text' in command && command.file_text,
+    'new_str' in command && command.new_str,
+    'insert_text' in command && command.insert_text,
+  ])
+    if (typeof written === 'string') textProblem(written);
   switch (command.command) {
     case 'create': {
       const at = memoryPath(command.path);
@@ -228,4 +234,16 @@ export function formatSize(bytes: number): string {
   const i = Math.min(units.length - 1, Math.floor(Math.log(bytes) / Math.log(1024)));
   const size = bytes / Math.pow(1024, i);
   return (size % 1 === 0 ? size.toString() : size.toFixed(1)) + units[i];
+}
+
+/**
+ * Memory files are text, the same on every backend: a NUL (which PostgreSQL's text cannot hold) or an
+ * unpaired surrogate (which UTF-8 cannot encode, so it would be stored changed) is the model's error at
+ * once, never an outage to retry.
+ */
+function textProblem(text: string): void {
+  if (text.includes('\u0000'))
+    throw new MemoryError('File content must not contain NUL characters: memory files are text.');
+  if (/\p{Cs}/u.test(text))
+    throw new MemoryError('File content must be well-formed Unicode (it holds an unpaired surrogate).');
 }

@@ -16,15 +16,19 @@ const MAX_SEGMENT_BYTES = 255;
 /**
  * The relative path under the root that `path` names, or a {@link MemoryError} saying why it is refused.
  * Refused: anything outside `/memories` (other absolute paths, relative ones), `..` and `.` segments, NUL
- * and other control characters, backslashes (another separator on some systems), over-long names.
+ * and other control characters (C0, C1, bidirectional controls), unpaired surrogates, backslashes
+ * (another separator on some systems), over-long names.
  * Repeated and trailing slashes are tolerated (`/memories//a/` is `a`).
  */
 export function memoryPath(path: string): string {
   if (typeof path !== 'string' || path === '') throw new MemoryError('The path must not be empty.');
   if (path.length > MAX_PATH_CHARS)
     throw new MemoryError(`The path is longer than ${MAX_PATH_CHARS} characters.`);
-  if (/[\u0000-\u001f\u007f]/.test(path))
+  // C0, DEL and C1 controls, and the bidirectional controls that make a name read otherwise.
+  if (/[\p{Cc}\p{Bidi_Control}]/u.test(path))
     throw new MemoryError('The path must not contain control characters.');
+  // An unpaired surrogate has no UTF-8 form: two different ones would name the same file.
+  if (/\p{Cs}/u.test(path)) throw new MemoryError('The path must be well-formed Unicode.');
   if (path.includes('\\')) throw new MemoryError(`The path ${path} must not contain backslashes.`);
   if (path !== MEMORY_ROOT && !path.startsWith(`${MEMORY_ROOT}/`))
     throw new MemoryError(`Path must start with ${MEMORY_ROOT}, got: ${path}`);
