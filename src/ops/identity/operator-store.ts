@@ -6,7 +6,19 @@
  * operator added or removed takes effect without a restart (and their sessions end).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Identity, Role } from './identity';
@@ -41,7 +53,7 @@ export function hashToken(token: string): string {
 
 /** The operators file: read by the ops server, written by `agent operators`. */
 export class OperatorStore {
-  private cache: { mtimeMs: number; size: number; operators: OperatorRecord[] } | undefined;
+  private cache: { ino: number; mtimeMs: number; size: number; operators: OperatorRecord[] } | undefined;
 
   constructor(readonly file: string) {}
 
@@ -49,24 +61,34 @@ export class OperatorStore {
   list(): OperatorRecord[] {
     if (!existsSync(this.file)) return [];
     const stat = statSync(this.file);
-    if (this.cache && this.cache.mtimeMs === stat.mtimeMs && this.cache.size === stat.size)
-      return this.cache.operators;
+    // Each write renames a new file in: a new inode, whatever the clock's resolution says of its mtime.
+    const cached = this.cache;
+    if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size)
+      return cached.operators;
     let parsed: z.infer<typeof OperatorFileSchema>;
     try {
       parsed = OperatorFileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')));
     } catch (err) {
       throw new OperatorStoreError(`${this.file} is not a valid operators file (${(err as Error).message})`);
     }
-    this.cache = { mtimeMs: stat.mtimeMs, size: stat.size, operators: parsed.operators };
+    this.cache = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, operators: parsed.operators };
     return parsed.operators;
   }
 
-  /** Adds an operator; returns the token (shown once, stored only as its hash). */
+  /**
+   * Adds an operator; returns the token (shown once, stored only as its hash) once it is stored. Adds
+   * and removes from several processes at once are serialised by a lock file, each reading the file
+   * afresh under it: none is lost.
+   */
   add(name: string, role: Role, groups: string[]): string {
     const nameProblem = loginNameProblem(name);
     if (nameProblem) throw new OperatorStoreError(nameProblem);
     const groupProblem = groupsProblem(groups);
     if (groupProblem) throw new OperatorStoreError(groupProblem);
+    return this.locked(() => this.addLocked(name, role, groups));
+  }
+
+  private addLocked(name: string, role: Role, groups: string[]): string {
     const operators = this.list();
     if (operators.some((o) => o.name === name))
       throw new OperatorStoreError(`an operator named ${name} exists (remove it first to issue a new token)`);
@@ -93,6 +115,10 @@ export class OperatorStore {
 
   /** Removes an operator; false when there is none by that name. */
   remove(name: string): boolean {
+    return this.locked(() => this.removeLocked(name));
+  }
+
+  private removeLocked(name: string): boolean {
     const operators = this.list();
     const kept = operators.filter((o) => o.name !== name);
     if (kept.length === operators.length) return false;
@@ -124,10 +150,71 @@ export class OperatorStore {
 
   private write(operators: OperatorRecord[]): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, operators }, null, 2)}\n`, { mode: 0o600 });
+    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify({ version: 1, operators }, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     chmodSync(tmp, 0o600);
     renameSync(tmp, this.file);
     this.cache = undefined;
+  }
+
+  /**
+   * Runs `change` holding `<file>.lock` (created exclusively; it names its holder's pid). A lock whose
+   * holder is gone is taken over; one held longer than {@link LOCK_WAIT_MS} is an error that says so.
+   */
+  private locked<T>(change: () => T): T {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    const lock = `${this.file}.lock`;
+    const until = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        const fd = openSync(lock, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (holderGone(lock)) {
+          rmSync(lock, { force: true });
+          continue;
+        }
+        if (Date.now() > until)
+          throw new OperatorStoreError(
+            `${lock} has been held for ${LOCK_WAIT_MS / 1000} s by another "agent operators" command; try again, or remove it if no such command runs`,
+          );
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
+    }
+    try {
+      this.cache = undefined;
+      return change();
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
+}
+
+/** How long a change waits for another process's lock on the operators file. */
+const LOCK_WAIT_MS = 10_000;
+
+/** Whether the process named in a lock file is gone (a lock left by a crash). */
+function holderGone(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lock, 'utf8'));
+  } catch {
+    return false; // just released, or being written: try again
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
