@@ -3,7 +3,8 @@
  * person, however the name is written. Pure and workflow-safe (the approval rules use it).
  *
  * - One credential is one person: `OPS_TOKEN` is `admin:ops-token`, whatever label a caller gives it
- *   (`admin:ops-token/<label>` is still the one token).
+ *   (`admin:ops-token/<label>` is still the one token); an OpenID Connect user is `oidc:<subject>`,
+ *   whatever display name follows the slash.
  * - Unicode compatibility forms are one (NFKC: fullwidth `ａlice` is `alice`), case is folded, and
  *   default-ignorable characters (zero-width space and joiners, soft hyphen, variation selectors) are
  *   dropped: they change no glyph.
@@ -85,6 +86,8 @@ const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 export function personOf(name: string): string {
   const folded = name.normalize('NFKC').replace(IGNORABLE, '').toLowerCase().normalize('NFKC').trim();
   if (folded === OPS_TOKEN_PERSON || folded.startsWith(`${OPS_TOKEN_PERSON}/`)) return OPS_TOKEN_PERSON;
+  // An OpenID Connect user is their subject: `oidc:<subject>/<label>` (src/ops/identity/oidc.ts).
+  if (folded.startsWith('oidc:')) return folded.split('/')[0];
   let skeleton = '';
   for (const char of folded) skeleton += LOOKALIKES[char] ?? char;
   return skeleton;

@@ -124,7 +124,8 @@ describe('OpenID Connect sign-in in Chromium', () => {
     const state = await stack.agent.client.workflow.getHandle(workflowId).query(stateQuery, { from: -1 });
     expect(state.decisions[0]).toMatchObject({
       decision: 'approve',
-      decidedBy: 'alice@corp',
+      // The provider's subject is the person; the name it gave is the label after the slash.
+      decidedBy: 'oidc:alice%40corp/alice@corp',
       groups: ['finance', 'ops'],
       channel: 'ops',
     });

@@ -15,8 +15,13 @@ export type Role = (typeof ROLES)[number];
 export type Channel = 'token' | 'oidc' | 'admin';
 
 export interface Identity {
-  /** The operator's name: what `decidedBy` records. */
+  /**
+   * Who it is, as `decidedBy` records it: a token operator's name, `admin:ops-token[/label]`, or for
+   * OpenID Connect `oidc:<subject>/<label>` (the provider's stable subject identifies the person).
+   */
   name: string;
+  /** The name to show, when it differs from `name` (an OpenID Connect user's display name). */
+  label?: string;
   role: Role;
   /** The approver groups the operator belongs to (e.g. `finance`). */
   groups: string[];
@@ -36,6 +41,8 @@ export function hasRole(identity: Identity, role: Role): boolean {
 /** What the page and `GET /api/session` show about the signed-in operator. */
 export interface OperatorView {
   name: string;
+  /** The name to show (the page shows it instead of `name`). */
+  label?: string;
   role: Role;
   groups: string[];
   channel: Channel;
@@ -44,6 +51,7 @@ export interface OperatorView {
 export function operatorView(identity: Identity): OperatorView {
   return {
     name: identity.name,
+    ...(identity.label !== undefined && { label: identity.label }),
     role: identity.role,
     groups: [...identity.groups],
     channel: identity.channel,

@@ -8,8 +8,9 @@
  * by an HttpOnly cookie (SameSite=Lax: it must come back on the provider's top-level redirect), so a
  * callback link someone else started cannot sign this browser in as them (login CSRF).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_NAME } from '../../api/bounds';
 import type * as OpenId from 'openid-client';
 import type { SessionOpener } from './auth';
 import type { Identity, Role } from './identity';
@@ -59,21 +60,7 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
   const redirectUri = new URL('/auth/oidc/callback', options.publicUrl).href;
   const pending = new Map<string, { verifier: string; nonce: string; binding: string; expiresAt: number }>();
 
-  const identityOf = (claims: Record<string, unknown>): Identity | { problem: string } => {
-    const nameValue = options.nameClaim
-      ? claims[options.nameClaim]
-      : (claims.preferred_username ?? claims.email ?? claims.sub);
-    const named = claimedName(nameValue);
-    if ('problem' in named) return named;
-    const roleValue = claims[options.roleClaim ?? 'ops_role'];
-    const role = isRole(roleValue) ? roleValue : (options.defaultRole ?? 'viewer');
-    const groupsValue = claims[options.groupsClaim ?? 'groups'] ?? [];
-    if (!Array.isArray(groupsValue) || !groupsValue.every((g) => typeof g === 'string'))
-      return { problem: 'the groups claim is not a list of names' };
-    const problem = groupsProblem(groupsValue);
-    if (problem) return { problem: `the groups claim: ${problem}` };
-    return { name: named.name, role, groups: [...new Set(groupsValue)], channel: 'oidc' };
-  };
+  const identityOf = (claims: Record<string, unknown>) => identityFromClaims(claims, options);
 
   const fail = (reply: FastifyReply, message: string) =>
     reply
@@ -155,5 +142,62 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
           .send();
       });
     },
+  };
+}
+
+// Control characters have no place in a subject identifier (ASCII, at most 255 characters).
+const FORBIDDEN_SUBJECT = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/**
+ * What an OpenID Connect user's decisions record: `oidc:<subject>/<label>`. The subject, percent-encoded
+ * (or, past 64 characters, a SHA-256 prefix of it), is the person (src/api/person.ts counts it once
+ * whatever the label); the label after the slash is for people reading the audit. Bounded to MAX_NAME.
+ */
+export function oidcName(subject: string, label: string): string {
+  const encoded = encodeURIComponent(subject);
+  const id =
+    encoded.length <= 64
+      ? encoded
+      : `sha256-${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
+  return `oidc:${id}/${label}`.slice(0, MAX_NAME);
+}
+
+/**
+ * The identity an ID token's claims stand for, or why the sign-in is refused: the person from `sub`
+ * (see {@link oidcName}), the name claim as the label, the role and groups from their claims.
+ */
+export function identityFromClaims(
+  claims: Record<string, unknown>,
+  options: Pick<OidcOptions, 'nameClaim' | 'roleClaim' | 'groupsClaim' | 'defaultRole'>,
+): Identity | { problem: string } {
+  const nameValue = options.nameClaim
+    ? claims[options.nameClaim]
+    : (claims.preferred_username ?? claims.email ?? claims.sub);
+  const named = claimedName(nameValue);
+  if ('problem' in named) return named;
+  // The person is the provider's subject (OpenID Connect: unique and never reassigned within an
+  // issuer); the name claim is only a label, which anyone may choose (another operator's name,
+  // `admin:ops-token`, a look-alike): it never decides who decided.
+  const subject = claims.sub;
+  if (
+    typeof subject !== 'string' ||
+    subject === '' ||
+    subject.length > 255 ||
+    FORBIDDEN_SUBJECT.test(subject)
+  )
+    return { problem: 'the sub claim is missing or not a valid subject identifier' };
+  const roleValue = claims[options.roleClaim ?? 'ops_role'];
+  const role = isRole(roleValue) ? roleValue : (options.defaultRole ?? 'viewer');
+  const groupsValue = claims[options.groupsClaim ?? 'groups'] ?? [];
+  if (!Array.isArray(groupsValue) || !groupsValue.every((g) => typeof g === 'string'))
+    return { problem: 'the groups claim is not a list of names' };
+  const problem = groupsProblem(groupsValue);
+  if (problem) return { problem: `the groups claim: ${problem}` };
+  return {
+    name: oidcName(subject, named.name),
+    label: named.name,
+    role,
+    groups: [...new Set(groupsValue)],
+    channel: 'oidc',
   };
 }

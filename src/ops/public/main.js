@@ -79,7 +79,7 @@ function safeDecode(text) {
  */
 function adopt(signed) {
   app.session = {
-    name: signed.operator.name,
+    name: signed.operator.label ?? signed.operator.name,
     role: signed.operator.role,
     groups: signed.operator.groups,
     csrf: signed.csrfToken || '',
