@@ -6,6 +6,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Identity } from './identity';
+import { personOf } from '../../api/person';
+import { AgentError } from '../../client/errors';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'ops_session';
@@ -24,26 +26,45 @@ export interface Session {
 
 export interface SessionStoreOptions {
   ttlMs?: number;
-  /** Sessions held at once (default 10,000; the oldest is dropped). */
+  /**
+   * Sessions held at once (default 10,000): past it a new sign-in is refused (503) until some expire,
+   * never made by signing others out.
+   */
   max?: number;
+  /** Sessions one operator holds at once (default 20): their oldest ends when they open one more. */
+  maxPerOperator?: number;
   now?: () => number;
 }
 
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
+  /** Who each session belongs to, as one person (src/api/person.ts), worked out once. */
+  private readonly persons = new WeakMap<Session, string>();
   readonly ttlMs: number;
   private readonly max: number;
+  private readonly maxPerOperator: number;
   private readonly now: () => number;
 
   constructor(options: SessionStoreOptions = {}) {
     this.ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
     this.max = options.max ?? 10_000;
+    this.maxPerOperator = options.maxPerOperator ?? 20;
     this.now = options.now ?? Date.now;
   }
 
   /** Opens a session; returns the cookie value (shown to nobody but the browser) and the session. */
   create(identity: Identity, tokenHash?: string): { id: string; session: Session } {
     this.sweep();
+    // One operator's sign-ins end only their own sessions: their oldest goes past their bound.
+    const person = personOf(identity.name);
+    const theirs = [...this.sessions].filter(([, s]) => this.persons.get(s) === person);
+    for (const [k] of theirs.slice(0, Math.max(0, theirs.length - this.maxPerOperator + 1)))
+      this.sessions.delete(k);
+    if (this.sessions.size >= this.max)
+      throw new AgentError(
+        'unavailable',
+        `the ops server holds ${this.max} sessions, as many as it may; sign in again when some expire`,
+      );
     const id = randomBytes(32).toString('base64url');
     const session: Session = {
       identity,
@@ -52,11 +73,7 @@ export class SessionStore {
       ...(tokenHash !== undefined && { tokenHash }),
     };
     this.sessions.set(key(id), session);
-    while (this.sessions.size > this.max) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-    }
+    this.persons.set(session, person);
     return { id, session };
   }
 
