@@ -77,6 +77,8 @@ beforeAll(async () => {
       OPS_OIDC_ISSUER: issuer,
       OPS_OIDC_CLIENT_ID: 'ops',
       OPS_OIDC_CLIENT_SECRET: 'ops-secret-0123456789',
+      // The tests below play several clients behind one proxy (X-Forwarded-For).
+      OPS_TRUSTED_PROXIES: '127.0.0.1',
       AGENT_STATE_DIR: mkdtempSync(join(tmpdir(), 'ops-oidc-')),
     },
     /ops: (http\S+)/,
@@ -148,4 +150,22 @@ describe('sign-in limits with OpenID Connect (second probe, finding 1)', () => {
     const right = await fetch(`${base}/api/session`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(right.status).toBe(200);
   });
+
+  it("one client starting sign-ins without end cannot block anyone else's (finding 6)", async () => {
+    const start = (client: string) =>
+      fetch(`${base}/auth/oidc/login`, { redirect: 'manual', headers: { 'x-forwarded-for': client } });
+    // More than the whole table holds (10,000), from one address: it keeps only its 20 newest.
+    let next = 0;
+    const lane = async () => {
+      for (let i = next++; i < 10_050; i = next++) {
+        const res = await start('203.0.113.66');
+        expect(res.status).toBe(303);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, lane));
+    const other = await start('198.51.100.7');
+    expect(other.status).toBe(303);
+    expect(other.headers.get('location')).toContain('/auth?');
+  }, 120_000);
 });

@@ -44,6 +44,8 @@ export interface OidcLogin {
 const PENDING_COOKIE = 'ops_oidc';
 const PENDING_TTL_MS = 10 * 60_000;
 const MAX_PENDING = 10_000;
+/** Sign-ins in progress one client address holds at once (a person needs one or two). */
+const MAX_PENDING_PER_ADDRESS = 20;
 // openid-client is an ES module: loaded through import() (require(esm) under Node's CommonJS).
 const loadClient = (): Promise<typeof OpenId> => import('openid-client');
 
@@ -58,7 +60,10 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
     options.allowHttp ? { execute: [client.allowInsecureRequests] } : undefined,
   );
   const redirectUri = new URL('/auth/oidc/callback', options.publicUrl).href;
-  const pending = new Map<string, { verifier: string; nonce: string; binding: string; expiresAt: number }>();
+  const pending = new Map<
+    string,
+    { verifier: string; nonce: string; binding: string; address: string; expiresAt: number }
+  >();
 
   const identityOf = (claims: Record<string, unknown>) => identityFromClaims(claims, options);
 
@@ -73,6 +78,10 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
       app.get('/auth/oidc/login', async (request, reply) => {
         const now = Date.now();
         for (const [k, p] of pending) if (p.expiresAt <= now) pending.delete(k);
+        // One address's sign-ins in progress end only its own oldest: it cannot fill the table for others.
+        const theirs = [...pending].filter(([, p]) => p.address === request.ip);
+        for (const [k] of theirs.slice(0, Math.max(0, theirs.length - MAX_PENDING_PER_ADDRESS + 1)))
+          pending.delete(k);
         if (pending.size >= MAX_PENDING)
           return reply
             .code(503)
@@ -82,7 +91,13 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
         const state = client.randomState();
         const nonce = client.randomNonce();
         const binding = randomBytes(32).toString('base64url');
-        pending.set(state, { verifier, nonce, binding, expiresAt: now + PENDING_TTL_MS });
+        pending.set(state, {
+          verifier,
+          nonce,
+          binding,
+          address: request.ip,
+          expiresAt: now + PENDING_TTL_MS,
+        });
         const url = client.buildAuthorizationUrl(config, {
           redirect_uri: redirectUri,
           scope: 'openid profile email',
