@@ -5,30 +5,13 @@
  * a path with a C1 control (U+0085), a bidirectional control (the right-to-left override) or an unpaired
  * surrogate is refused (before: two different lone surrogates named the same file).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { runMemoryCommand, type MemoryCommand } from '../../src/memory/commands';
-import { FilesystemMemoryStore } from '../../src/memory/filesystem';
 import { memoryPath } from '../../src/memory/paths';
-import { PostgresMemoryStore } from '../../src/memory/postgres';
 import { MemoryError, type MemoryStore } from '../../src/memory/store';
-import { startPostgres, type PostgresServer } from '../../src/testing/postgres';
+import { memoryBackendsForSuite } from '../helpers/memory-backends';
 
-let pg: PostgresServer;
-const dir = mkdtempSync(join(tmpdir(), 'memory-hostile-'));
-const stores: Record<string, MemoryStore> = {};
-beforeAll(async () => {
-  pg = await startPostgres();
-  stores.filesystem = new FilesystemMemoryStore({ dir });
-  stores.postgres = new PostgresMemoryStore({ connectionString: pg.url });
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(Object.values(stores).map((s) => s.close()));
-  await pg?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const stores: Record<string, MemoryStore> = memoryBackendsForSuite('memory-hostile');
 
 let keys = 0;
 const scope = { agent: 'keeper', tenant: 'hostile' };

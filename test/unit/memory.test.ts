@@ -6,15 +6,14 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { validateRequest } from '../../src/fake-claude/validate';
 import { keyHash } from '../../src/tools/idempotent-write';
 import { MemoryCommandSchema, runMemoryCommand, type MemoryCommand } from '../../src/memory/commands';
 import { FilesystemMemoryStore } from '../../src/memory/filesystem';
 import { memoryPath } from '../../src/memory/paths';
-import { PostgresMemoryStore } from '../../src/memory/postgres';
 import { MemoryError, type MemoryScope, type MemoryStore } from '../../src/memory/store';
-import { startPostgres, type PostgresServer } from '../../src/testing/postgres';
+import { memoryBackendsForSuite } from '../helpers/memory-backends';
 
 describe('memoryPath', () => {
   it.each([
@@ -209,21 +208,7 @@ const SCENARIOS: Array<[string, Step[]]> = [
   ],
 ];
 
-let pg: PostgresServer;
-const fsDir = mkdtempSync(join(tmpdir(), 'memory-unit-'));
-const stores: Record<string, MemoryStore> = {};
-
-beforeAll(async () => {
-  pg = await startPostgres();
-  stores.filesystem = new FilesystemMemoryStore({ dir: fsDir });
-  stores.postgres = new PostgresMemoryStore({ connectionString: pg.url });
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(Object.values(stores).map((s) => s.close()));
-  await pg?.stop();
-  rmSync(fsDir, { recursive: true, force: true });
-});
+const stores: Record<string, MemoryStore> = memoryBackendsForSuite('memory-unit');
 
 let keys = 0;
 const run = (store: MemoryStore, scope: MemoryScope, command: MemoryCommand, key = `wf/toolu_${++keys}`) =>
