@@ -1,7 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { keyHash, writeAtomically } from '../tools/idempotent-write';
 import { displayPath, parentOf } from './paths';
 import {
@@ -159,10 +172,32 @@ async function getNode(root: string, relative: string): Promise<MemoryNode | und
     throw err;
   }
   try {
+    // The walk checked the path, the open the last name: check the file opened too, for a directory
+    // swapped for a symlink in between (the open follows a symlink anywhere but in the last name).
+    await openedWithin(handle, root, relative);
     return { kind: 'file', content: await handle.readFile('utf8') };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Refuses a file that was opened outside `root` (through a directory some process swapped for a
+ * symlink after the path was checked): where the open file really is, from `/proc/self/fd` (Linux),
+ * else the same file found again by a walk that follows no symlink.
+ */
+export async function openedWithin(handle: FileHandle, root: string, relative: string): Promise<void> {
+  const outside = () =>
+    new MemoryError(`Path ${displayPath(relative)} would escape /memories directory via symlink`);
+  const realRoot = await realpath(root);
+  const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+  if (opened !== undefined) {
+    if (!opened.startsWith(`${realRoot}${sep}`)) throw outside();
+    return;
+  }
+  const [info, found] = await Promise.all([handle.stat(), walk(root, relative)]);
+  const again = found && (await lstat(found.file).catch(() => undefined));
+  if (!again || again.ino !== info.ino || again.dev !== info.dev) throw outside();
 }
 
 async function listUnder(root: string, relative: string): Promise<MemoryEntry[]> {
@@ -198,7 +233,7 @@ async function applyAll(root: string, changes: MemoryChange[]): Promise<void> {
       case 'put': {
         const file = join(root, change.path);
         await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-        await writeFileAtomically(file, change.content);
+        await writeFileAtomically(root, file, change.content);
         break;
       }
       case 'remove':
@@ -216,11 +251,13 @@ async function applyAll(root: string, changes: MemoryChange[]): Promise<void> {
 }
 
 /** A whole file, atomically, through a hidden temp file (listings leave hidden names out). */
-async function writeFileAtomically(file: string, content: string): Promise<void> {
+async function writeFileAtomically(root: string, file: string, content: string): Promise<void> {
   const temp = join(dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
     const handle = await open(temp, 'wx', 0o600);
     try {
+      // The directory it was created in is inside the scope's memories: not a symlink swapped in.
+      await openedWithin(handle, root, relative(root, temp));
       await handle.writeFile(content, 'utf8');
       await handle.sync();
     } finally {

@@ -3,10 +3,17 @@
  * backends (the filesystem and a real PostgreSQL): a NUL or an unpaired surrogate in a file's content is
  * the model's error at once (before: PostgreSQL's refusal of the NUL was retried as an outage for 15 s);
  * a path with a C1 control (U+0085), a bidirectional control (the right-to-left override) or an unpaired
- * surrogate is refused (before: two different lone surrogates named the same file).
+ * surrogate is refused (before: two different lone surrogates named the same file). And finding 14: the
+ * filesystem backend checks the file it opened, so a directory swapped for a symlink after the path was
+ * checked is refused.
  */
+import { constants, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { runMemoryCommand, type MemoryCommand } from '../../src/memory/commands';
+import { openedWithin } from '../../src/memory/filesystem';
 import { memoryPath } from '../../src/memory/paths';
 import { MemoryError, type MemoryStore } from '../../src/memory/store';
 import { memoryBackendsForSuite } from '../helpers/memory-backends';
@@ -76,3 +83,42 @@ describe('memory paths', () => {
     expect(memoryPath('/memories/😀/ü/日本.md')).toBe('😀/ü/日本.md');
   });
 });
+
+describe('the filesystem backend against a directory swapped for a symlink (finding 14)', () => {
+  it('checks the file it opened, not the path it checked: one reached through a symlink is refused', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'memory-swap-'));
+    try {
+      const root = join(base, 'memories');
+      mkdirSync(join(root, 'notes'), { recursive: true });
+      writeFileSync(join(root, 'notes', 'a.md'), 'mine');
+      expect(await withOpened(join(root, 'notes', 'a.md'), (h) => openedWithin(h, root, 'notes/a.md'))).toBe(
+        'ok',
+      );
+      // After the walk checked notes/ as a directory, someone swaps it for a symlink to elsewhere: the
+      // open (O_NOFOLLOW guards only the last name) reaches the other file.
+      mkdirSync(join(base, 'elsewhere'));
+      writeFileSync(join(base, 'elsewhere', 'a.md'), 'secret');
+      rmSync(join(root, 'notes'), { recursive: true });
+      symlinkSync(join(base, 'elsewhere'), join(root, 'notes'));
+      const outcome = await withOpened(join(root, 'notes', 'a.md'), (h) =>
+        openedWithin(h, root, 'notes/a.md'),
+      );
+      expect(outcome).toMatch(/would escape \/memories directory via symlink/);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Opens `file` as the backend does (O_NOFOLLOW) and runs `check` on it: 'ok' or the error's message. */
+async function withOpened(file: string, check: (handle: FileHandle) => Promise<void>): Promise<string> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await check(handle);
+    return 'ok';
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await handle.close();
+  }
+}
