@@ -80,6 +80,7 @@ function safeDecode(text) {
 function adopt(signed) {
   app.session = {
     name: signed.operator.label ?? signed.operator.name,
+    decider: signed.operator.name,
     role: signed.operator.role,
     groups: signed.operator.groups,
     csrf: signed.csrfToken || '',

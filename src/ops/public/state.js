@@ -8,8 +8,9 @@
  * Who is signed in. The credential is the HttpOnly session cookie, which this page never sees; the
  * CSRF token goes back in a header on every POST.
  * @typedef {object} Session
- * @property {string} name The operator's name as shown, from the server (`decidedBy` is the server's
- *   identity: for single sign-on `oidc:<subject>/<this name>`).
+ * @property {string} name The operator's name as shown, from the server.
+ * @property {string} decider What their decisions record as `decidedBy` (for single sign-on
+ *   `oidc:<subject>/<name>`).
  * @property {import('../identity/identity').Role} role
  * @property {string[]} groups
  * @property {string} csrf The CSRF token of the session.

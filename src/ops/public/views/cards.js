@@ -269,7 +269,7 @@ function showProgress(card, a) {
   line.hidden = required <= 1;
   line.textContent =
     required > 1 ? `${by.length} of ${required} approvals${by.length ? ` (${by.join(', ')})` : ''}` : '';
-  const me = app.session?.name.trim().toLowerCase();
+  const me = app.session?.decider.trim().toLowerCase();
   const approved = by.some((name) => name.trim().toLowerCase() === me);
   const approve = card.querySelector('[data-testid="approve"]');
   if (approve instanceof HTMLElement) approve.hidden = approved;
