@@ -13,9 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { codecFromEnv } from '../../src/codec';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN } from './ops-http';
+import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from './ops-http';
 
-const agent = { onUpdateRetry: () => () => undefined } as never;
 const tokens: Record<string, string> = {};
 let app: FastifyInstance;
 let base: string;
@@ -32,7 +31,7 @@ beforeAll(async () => {
   tokens.alice = operators.add('alice', 'approver', ['finance']);
   tokens.root = operators.add('root', 'admin', []);
   app = await createOpsServer({
-    agent,
+    agent: NO_TEMPORAL_AGENT,
     token: TOKEN,
     namespace: 'default',
     codec: codecFromEnv(`k1:${randomBytes(32).toString('base64')}`, undefined),

@@ -7,6 +7,12 @@ import { connect } from 'node:net';
 
 export const TOKEN = 'hostile-token-0123456789abcdef';
 
+/**
+ * An `AgentClient` stand-in for an ops server whose tested routes never reach Temporal (sign-in,
+ * sessions, the codec): only the retry listener the server installs at start.
+ */
+export const NO_TEMPORAL_AGENT = { onUpdateRetry: () => () => undefined } as never;
+
 /** The page's security headers, as the ops API promises them on every answer. */
 const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy':

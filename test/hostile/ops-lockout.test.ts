@@ -14,10 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN, type Answer } from './ops-http';
+import { call, expectError, TOKEN, type Answer, NO_TEMPORAL_AGENT } from './ops-http';
 
-/** Only what these routes touch of the client: nothing but the retry listener the server installs. */
-const agent = { onUpdateRetry: () => () => undefined } as never;
 const servers: FastifyInstance[] = [];
 let operators: OperatorStore;
 let alice: string;
@@ -33,7 +31,7 @@ afterAll(async () => {
 /** A fresh ops server (its own limiter), allowing 3 wrong guesses per address in 10 minutes. */
 async function opsServer(trustedProxies?: string[]): Promise<string> {
   const app = await createOpsServer({
-    agent,
+    agent: NO_TEMPORAL_AGENT,
     token: TOKEN,
     namespace: 'default',
     identity: { operators, loginLimit: { max: 3, windowMs: 10 * 60_000 } },

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN } from './ops-http';
+import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from './ops-http';
 
-const agent = { onUpdateRetry: () => () => undefined } as never;
 const servers: FastifyInstance[] = [];
 const tokens: Record<string, string> = {};
 let operators: OperatorStore;
@@ -28,7 +27,7 @@ afterAll(async () => {
 
 async function opsServer(sessions: { max?: number; maxPerOperator?: number }): Promise<string> {
   const app = await createOpsServer({
-    agent,
+    agent: NO_TEMPORAL_AGENT,
     token: TOKEN,
     namespace: 'default',
     identity: { operators, sessions },

@@ -15,6 +15,7 @@ import type * as OpenId from 'openid-client';
 import type { SessionOpener } from './auth';
 import type { Identity, Role } from './identity';
 import { claimedName, groupsProblem, isRole } from './names';
+import { makeRoomFor } from './bounded';
 import { readCookie } from './sessions';
 
 export interface OidcOptions {
@@ -79,9 +80,7 @@ export async function createOidcLogin(options: OidcOptions): Promise<OidcLogin> 
         const now = Date.now();
         for (const [k, p] of pending) if (p.expiresAt <= now) pending.delete(k);
         // One address's sign-ins in progress end only its own oldest: it cannot fill the table for others.
-        const theirs = [...pending].filter(([, p]) => p.address === request.ip);
-        for (const [k] of theirs.slice(0, Math.max(0, theirs.length - MAX_PENDING_PER_ADDRESS + 1)))
-          pending.delete(k);
+        makeRoomFor(pending, request.ip, (p) => p.address, MAX_PENDING_PER_ADDRESS);
         if (pending.size >= MAX_PENDING)
           return reply
             .code(503)

@@ -7,6 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Identity } from './identity';
 import { personOf } from '../../api/person';
+import { makeRoomFor } from './bounded';
 import { AgentError } from '../../client/errors';
 
 /** The session cookie's name. */
@@ -57,9 +58,7 @@ export class SessionStore {
     this.sweep();
     // One operator's sign-ins end only their own sessions: their oldest goes past their bound.
     const person = personOf(identity.name);
-    const theirs = [...this.sessions].filter(([, s]) => this.persons.get(s) === person);
-    for (const [k] of theirs.slice(0, Math.max(0, theirs.length - this.maxPerOperator + 1)))
-      this.sessions.delete(k);
+    makeRoomFor(this.sessions, person, (s) => this.persons.get(s) ?? '', this.maxPerOperator);
     if (this.sessions.size >= this.max)
       throw new AgentError(
         'unavailable',
