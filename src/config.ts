@@ -116,6 +116,8 @@ export const EnvSchema = z.object({
    * count each client's own address. Unset: no forwarding header is believed.
    */
   OPS_TRUSTED_PROXIES: TrustedProxiesSchema.optional(),
+  /** Live streams (the page's feeds, `agent watch`) one caller may hold open at once. */
+  OPS_MAX_STREAMS_PER_CALLER: z.coerce.number().int().min(1).max(10_000).default(64),
   /**
    * Encryption at rest: "id:base64key,id2:base64key" (32-byte keys; `openssl rand -base64 32`). Set the
    * same keys on the worker, the ops server and the CLI. Unset: payloads are stored as JSON.

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     codec: codecFromEnv(config.AGENT_ENCRYPTION_KEYS, config.AGENT_ENCRYPTION_KEY_ID),
     codecCorsOrigin: config.AGENT_CODEC_CORS_ORIGIN,
     trustedProxies: config.OPS_TRUSTED_PROXIES,
+    feed: { maxStreamsPerCaller: config.OPS_MAX_STREAMS_PER_CALLER },
     identity: {
       operators: new OperatorStore(config.OPS_OPERATORS_FILE ?? operatorsFile()),
       publicUrl: config.OPS_PUBLIC_URL,

@@ -31,11 +31,13 @@ import { clientErrorHandler, jsonTextDepth, setSecurityHeaders } from './http-sa
 // The same bounds as the workflow's validators: a huge toolUseId is refused here, never sent on nor echoed.
 import { MAX_JSON_DEPTH, MAX_TOOL_USE_ID, quote } from '../api/bounds';
 import { registerAuth, type IdentityOptions, type SignedIn } from './identity/auth';
+import { PerOwnerCount } from './identity/bounded';
+import { ADMIN_TOKEN_NAME, type Identity } from './identity/identity';
 import { registerConversationActions } from './conversation-actions';
 import { parsePublishedLine } from './stream-items';
 import { ConversationGate } from './conversation-gate';
-import { SseStream, type SseOptions } from './sse';
-import { StateFeed, type StateFeedOptions } from './state-feed';
+import { SSE_EPOCH, SseStream, type SseOptions } from './sse';
+import { StateFeed, type ConversationFeedData, type StateFeedOptions } from './state-feed';
 import { reportUpdateRetries } from './update-retries';
 
 export interface OpsServerOptions {
@@ -70,8 +72,20 @@ export interface OpsServerOptions {
    * re-read a running conversation (30 s), wait after a hub event (300 ms); and the SSE streams'
    * heartbeat and slow-subscriber bounds (src/ops/sse.ts).
    */
-  feed?: Pick<StateFeedOptions, 'pollMs' | 'maxAgeMs' | 'hubDelayMs' | 'retryMs'> & { sse?: SseOptions };
+  feed?: Pick<StateFeedOptions, 'pollMs' | 'maxAgeMs' | 'hubDelayMs' | 'retryMs'> & {
+    sse?: SseOptions;
+    /**
+     * Server-push streams (the feeds and the live stream) one caller may hold open at once (default 64;
+     * `OPS_MAX_STREAMS_PER_CALLER`). One credential is one caller, whatever label it carries.
+     */
+    maxStreamsPerCaller?: number;
+  };
 }
+
+/** Server-push streams one caller may hold open, by default: many tabs, never the whole server. */
+export const DEFAULT_STREAMS_PER_CALLER = 64;
+/** What a feed of a conversation that does not exist asks the page to wait before it looks again. */
+const MISSING_FEED_RETRY_MS = 30_000;
 
 /** Longest conversation id, in characters: Temporal's default `limit.maxIDLength`, what the CLI accepts. */
 const MAX_ID_CHARS = 1000;
@@ -253,6 +267,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     });
   const feed = new StateFeed({ ...options.feed, agent: options.agent, gate, hub, queue });
   app.addHook('onClose', async () => feed.close());
+  // The streams each caller holds open, bounded: a viewer who opened 1,500 feeds slowed every page.
+  const streams = new PerOwnerCount(options.feed?.maxStreamsPerCaller ?? DEFAULT_STREAMS_PER_CALLER);
   const errorLog = options.errorLog ?? (options.logger ? (entry) => app.log.error(entry) : logToStderr);
   const failures = new WeakMap<FastifyRequest, unknown>();
 
@@ -368,22 +384,54 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const value = request.headers['last-event-id'];
       return typeof value === 'string' ? value.slice(0, 100) : undefined;
     };
+    /** One more stream for this caller, or a 429 (and undefined) when they hold as many as allowed. */
+    const holdStream = (request: FastifyRequest, reply: FastifyReply): (() => void) | undefined => {
+      const release = streams.take(callerOf(auth.identityOf(request)));
+      if (!release)
+        void reply
+          .code(429)
+          .header('retry-after', String(RETRY_AFTER_SECONDS))
+          .send({
+            error: 'rate_limited',
+            message: `at most ${streams.max} live streams may be open per operator; close one (a tab) first`,
+          });
+      return release;
+    };
     api.get('/api/feed/approvals', (request, reply) => {
+      const release = holdStream(request, reply);
+      if (!release) return reply;
       reply.hijack();
       const stream: SseStream = new SseStream(reply.raw, {
         ...options.feed?.sse,
-        onClose: () => unsubscribe(),
+        onClose: () => {
+          release();
+          unsubscribe();
+        },
       });
       const unsubscribe = feed.subscribeQueue((event) => stream.send(event), lastEventIdOf(request));
       if (stream.isClosed) unsubscribe();
     });
-    api.get('/api/conversations/:id/feed', (request, reply) => {
+    api.get('/api/conversations/:id/feed', async (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
+      const release = holdStream(request, reply);
+      if (!release) return reply;
+      // A conversation nobody follows yet is looked up first (the server's record, no worker involved):
+      // one that does not exist costs no state read, and the page is told so and looks again later.
+      const missing = !feed.follows(id) && !(await feed.exists(id));
       reply.hijack();
+      if (missing) {
+        release();
+        const stream = new SseStream(reply.raw, { ...options.feed?.sse, retryMs: MISSING_FEED_RETRY_MS });
+        stream.send({ event: 'error', id: `${SSE_EPOCH}-0`, data: notFound(id) });
+        return stream.close();
+      }
       const stream: SseStream = new SseStream(reply.raw, {
         ...options.feed?.sse,
-        onClose: () => unsubscribe(),
+        onClose: () => {
+          release();
+          unsubscribe();
+        },
       });
       const unsubscribe = feed.subscribe(id, (event) => stream.send(event), lastEventIdOf(request));
       if (stream.isClosed) unsubscribe();
@@ -456,6 +504,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     api.get('/api/conversations/:id/live', (request, reply) => {
       const id = workflowIdOf(request, reply);
       if (id === undefined) return reply;
+      const release = holdStream(request, reply);
+      if (!release) return reply;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -475,6 +525,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
       request.raw.on('close', () => {
         clearInterval(keepAlive);
+        release();
         unsubscribe();
       });
     });
@@ -586,6 +637,16 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
     }),
   );
   return app;
+}
+
+/** Whose streams a request's count against: the person, or for `OPS_TOKEN` the credential (any label). */
+function callerOf(identity: Identity): string {
+  return identity.channel === 'admin' ? ADMIN_TOKEN_NAME : identity.name;
+}
+
+/** What a feed says of a conversation that does not exist. */
+function notFound(id: string): ConversationFeedData {
+  return { type: 'error', code: 'not_found', message: `no conversation with id ${quote(id)}` };
 }
 
 const CodecBodySchema = z.object({

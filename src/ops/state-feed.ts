@@ -13,6 +13,7 @@
  * server's updates to that conversation); the answer is sent only if it differs from the last one. A
  * watched conversation that is still running is read again after `maxAgeMs` in case a change was missed.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { AGENT_LAST_ACTIVITY, AGENT_PENDING_APPROVALS, AGENT_STATUS } from '../api/search-attributes';
 import { AgentError, type AgentClient } from '../client';
 import type { StreamHub } from '../streaming/hub';
@@ -70,6 +71,8 @@ interface Watch {
   readStartedAt?: number;
   failures: number;
   retryAt: number;
+  /** The last read said it does not exist: read again only when the visibility store lists it. */
+  missing: boolean;
   timer?: NodeJS.Timeout;
   unhub?: () => void;
 }
@@ -77,6 +80,8 @@ interface Watch {
 /** Ids safe to put between double quotes in a visibility query; others are described one by one. */
 const LISTABLE_ID = /^[^"'\\\u0000-\u001f\u007f]{1,1000}$/;
 const LIST_BATCH = 100;
+/** Unlistable ids described at once. */
+const DESCRIBE_BATCH = 8;
 
 export class StateFeed {
   readonly gate: ConversationGate;
@@ -90,8 +95,16 @@ export class StateFeed {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private closed = false;
-  /** Visibility list calls, state reads, events sent (to all subscribers), queue refreshes. */
-  readonly stats = { lists: 0, reads: 0, failedReads: 0, versions: 0, delivered: 0, queueRefreshes: 0 };
+  /** Visibility list calls, describes, state reads, events sent (to all subscribers), queue refreshes. */
+  readonly stats = {
+    lists: 0,
+    describes: 0,
+    reads: 0,
+    failedReads: 0,
+    versions: 0,
+    delivered: 0,
+    queueRefreshes: 0,
+  };
 
   constructor(private readonly options: StateFeedOptions) {
     this.gate = options.gate ?? new ConversationGate();
@@ -124,6 +137,7 @@ export class StateFeed {
         readAt: 0,
         failures: 0,
         retryAt: 0,
+        missing: false,
       };
       this.watches.set(workflowId, watch);
       const w = watch;
@@ -146,6 +160,25 @@ export class StateFeed {
       w.unhub?.();
       this.watches.delete(workflowId);
     };
+  }
+
+  /** Whether this feed follows the conversation (someone is subscribed). */
+  follows(workflowId: string): boolean {
+    return this.watches.has(workflowId);
+  }
+
+  /**
+   * Whether the conversation exists, as the server's record says (a describe: no worker involved, no
+   * state read). When the server cannot say, it may: the feed's own reads tell the subscriber.
+   */
+  async exists(workflowId: string): Promise<boolean> {
+    this.stats.describes++;
+    try {
+      await this.options.agent.client.workflow.getHandle(workflowId).describe();
+      return true;
+    } catch (err) {
+      return !(err instanceof WorkflowNotFoundError);
+    }
   }
 
   /** Follows the approval queue (needs `queue`): the current queue now, then every change. */
@@ -244,7 +277,8 @@ export class StateFeed {
         if (row) watch.running = row.status.name === 'RUNNING';
         if (watch.reading) {
           if (changed) watch.again = true;
-        } else if (changed && now >= watch.retryAt) void this.read(watch);
+        } else if (changed && (watch.missing || now >= watch.retryAt)) void this.read(watch);
+        else if (watch.missing) continue;
         else if (watch.failures > 0 && now >= watch.retryAt) void this.read(watch);
         else if (watch.running && now - watch.readAt >= (this.options.maxAgeMs ?? 30_000))
           void this.read(watch);
@@ -268,13 +302,22 @@ export class StateFeed {
       this.stats.lists++;
       for await (const row of list(listable.slice(i, i + LIST_BATCH))) keep(row);
     }
-    // Ids with quotes or backslashes are never pasted into a query: described one by one (no worker involved).
-    for (const id of ids.filter((x) => !LISTABLE_ID.test(x))) {
-      const description = await this.options.agent.client.workflow
-        .getHandle(id)
-        .describe()
-        .catch(() => undefined);
-      if (description) keep(description as unknown as VisibilityRow);
+    // Ids with quotes or backslashes are never pasted into a query: described (no worker involved), a
+    // few at a time. There are few: a feed is opened only for a conversation that exists, and each
+    // caller holds a bounded number of feeds.
+    const unlistable = ids.filter((x) => !LISTABLE_ID.test(x));
+    for (let i = 0; i < unlistable.length; i += DESCRIBE_BATCH) {
+      const batch = unlistable.slice(i, i + DESCRIBE_BATCH);
+      this.stats.describes += batch.length;
+      const described = await Promise.all(
+        batch.map((id) =>
+          this.options.agent.client.workflow
+            .getHandle(id)
+            .describe()
+            .catch(() => undefined),
+        ),
+      );
+      for (const description of described) if (description) keep(description as unknown as VisibilityRow);
     }
     return rows;
   }
@@ -301,9 +344,11 @@ export class StateFeed {
       data = { type: 'state', state: { workflowId: watch.id, ...state } };
       watch.failures = 0;
       watch.retryAt = 0;
+      watch.missing = false;
     } catch (err) {
       this.stats.failedReads++;
       watch.failures++;
+      watch.missing = err instanceof AgentError && err.code === 'not_found';
       const base = this.options.retryMs ?? 1000;
       watch.retryAt = Date.now() + Math.min(30_000, base * 2 ** (watch.failures - 1));
       // A conversation that does not exist is said so; a passing failure (no worker while one restarts)

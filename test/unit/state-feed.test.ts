@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { AGENT_LAST_ACTIVITY, AGENT_STATUS } from '../../src/api/search-attributes';
-import type { AgentClient } from '../../src/client';
+import { AgentError, type AgentClient } from '../../src/client';
 import { ConversationGate } from '../../src/ops/conversation-gate';
 import { SseStream, type SseEvent } from '../../src/ops/sse';
 import { StateFeed, type VisibilityRow } from '../../src/ops/state-feed';
@@ -160,6 +160,34 @@ describe('StateFeed', () => {
     await feed.tick();
     await tick();
     expect(page).toHaveLength(2);
+    feed.close();
+  });
+
+  it('a conversation that does not exist is read once, then again only when the visibility store lists it', async () => {
+    const world = new World();
+    let exists = false;
+    const agent = {
+      getState: async (workflowId: string) => {
+        world.queries++;
+        if (!exists) throw new AgentError('not_found', `no conversation with id ${workflowId}`);
+        return { workflowId, status: world.status, messages: [...world.transcript] };
+      },
+    } as unknown as AgentClient;
+    const list = (ids: string[]) => (exists ? world.list(ids) : world.list([]));
+    const feed = new StateFeed({ agent, list, pollMs: 60_000, retryMs: 1, maxAgeMs: 0 });
+    const [page] = subscribers(feed, 'c1', 1);
+    await tick();
+    expect(page.map((e) => e.data)).toEqual([expect.objectContaining({ type: 'error', code: 'not_found' })]);
+    for (let i = 0; i < 5; i++) {
+      await feed.tick();
+      await tick();
+    }
+    expect(world.queries).toBe(1); // no retries, no re-reads by age
+    exists = true; // started after the page opened: the listing shows it
+    await feed.tick();
+    await tick();
+    expect(world.queries).toBe(2);
+    expect(page.at(-1)?.data).toMatchObject({ type: 'state', state: { workflowId: 'c1' } });
     feed.close();
   });
 
