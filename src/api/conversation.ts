@@ -279,6 +279,9 @@ export const ForkSchema = z.strictObject({
     workflowId: z.string().min(1).max(1000),
     /** Index (in the origin's whole transcript) of the last message taken. */
     index: z.number().int().nonnegative(),
+    /** Who forked it (an operator action, in the audit) and when (ISO time). */
+    by: z.string().max(MAX_NAME).optional(),
+    at: z.iso.datetime().optional(),
   }),
   messages: z
     .array(
@@ -289,7 +292,6 @@ export const ForkSchema = z.strictObject({
         }),
       ),
     )
-    .min(1)
     .max(100_000),
 });
 export type ForkInput = z.infer<typeof ForkSchema>;
@@ -525,8 +527,8 @@ export interface ConversationState {
   from: number;
   /** Compaction: where the prompt starts, the compactions so far, where earlier messages are. */
   compaction?: CompactionView;
-  /** A fork: the conversation and message it was started from. */
-  forkedFrom?: { workflowId: string; index: number };
+  /** A fork: the conversation and message it was started from, who forked it and when. */
+  forkedFrom?: ForkInput['from'];
   /** The code execution container of the last answer that ran in one (reused until it expires). */
   container?: { id: string; expiresAt: string };
   meta: MessageMeta[];

@@ -15,7 +15,7 @@
  *   resume <workflowId> [--note N]      end <workflowId> [--reason R]      cancel <workflowId>
  *   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (raises a conversation's budget)
  *   compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]  (compacts it at its next safe point)
- *   fork <workflowId> --at N [--message TEXT] [--id ID]  (a new conversation from its transcript up to message N)
+ *   fork <workflowId> --at N [--message TEXT] [--id ID] [--by NAME]  (a new conversation from its transcript up to message N)
  *   schedule create <prompt|-> --cron EXPR | --every 1h [--timezone TZ] [--agent NAME] [--model M] [--id ID]
  *   schedule list | show <id> | pause <id> [--note N] | unpause <id> | trigger <id> | delete <id>   (src/cli/schedule.ts)
  *   operators add <name> --role viewer|approver|admin [--groups a,b] | list | remove <name>   (src/cli/operators.ts)
@@ -216,6 +216,7 @@ async function run(
         at: command.at,
         ...(command.message !== undefined && { message: command.message }),
         ...(command.id && { workflowId: command.id }),
+        by,
       });
       out(started, `forked: ${started.workflowId} (from ${command.workflowId} at message ${command.at})`);
       return 0;

@@ -41,7 +41,7 @@ export const USAGE = `usage: agent <command> [--json]
   resume <workflowId> [--note N] [--by NAME]     end <workflowId> [--reason R] [--by NAME]     cancel <workflowId>
   budget <workflowId> [--usd N] [--tokens N] [--note N] [--by NAME]   (new ceilings; a conversation parked on its budget goes on)
   compact <workflowId> [--instructions TEXT] [--note N] [--by NAME]   (summarize it now; the prompt starts at the summary)
-  fork <workflowId> --at N [--message TEXT] [--id ID]   (a new conversation from its transcript up to message N)
+  fork <workflowId> --at N [--message TEXT] [--id ID] [--by NAME]   (a new conversation from its transcript up to message N)
   - as the prompt or message reads it from stdin (at most 256 KiB)
   --agent: an agent the workers serve (defineAgent); it brings its model, system prompt, tools and max tokens
   --budget-usd, --budget-tokens, --usd, --tokens: a ceiling on the conversation's spend, in US dollars and/or tokens
@@ -109,7 +109,7 @@ const COMMANDS = {
   cancel: { positionals: ['workflowId'], options: [] },
   budget: { positionals: ['workflowId'], options: ['usd', 'tokens', 'note', 'by'] },
   compact: { positionals: ['workflowId'], options: ['instructions', 'note', 'by'] },
-  fork: { positionals: ['workflowId'], options: ['at', 'message', 'id'] },
+  fork: { positionals: ['workflowId'], options: ['at', 'message', 'id', 'by'] },
 } as const satisfies Record<string, CommandSpec & { options: readonly OptionName[] }>;
 type CommandName = keyof typeof COMMANDS;
 
@@ -146,7 +146,7 @@ export type Command = { json: boolean } & (
   | { name: 'end'; workflowId: string; reason?: string; by?: string }
   | ({ name: 'budget'; workflowId: string; note?: string; by?: string } & Budget)
   | { name: 'compact'; workflowId: string; instructions?: string; note?: string; by?: string }
-  | { name: 'fork'; workflowId: string; at: number; message?: string; id?: string }
+  | { name: 'fork'; workflowId: string; at: number; message?: string; id?: string; by?: string }
 );
 
 /** Parses and validates the arguments (without the node and script paths); throws {@link UsageError}. */
@@ -277,6 +277,7 @@ export function parseCommand(argv: string[]): Command {
         at: at === '0' ? 0 : positiveInt(at, '--at'),
         ...optional('message', str('message'), (v) => text(v, '--message', 256 * 1024)),
         ...optional('id', str('id'), newId),
+        ...optional('by', str('by'), operator),
       };
     }
   }

@@ -1,30 +1,37 @@
 /**
- * The audit trail of tool-call decisions across conversations, as rows: who decided what, when, from
- * where, in which groups, and the input the model asked for beside the one that ran. Read from the
+ * The audit trail of operator actions across conversations, as rows: tool-call decisions (who decided
+ * what, when, from where, in which groups, and the input the model asked for beside the one that ran)
+ * and forks (who started a conversation from another's transcript, from where). Read from the
  * conversations' states (each run carries every decision of the runs before it through
  * continue-as-new), exported as JSON lines or CSV. Nothing here writes: decisions are the workflows'.
  */
 import type { ConversationState } from '../api/conversation';
 import type { DecisionChannel, RecordedDecision, SignOff } from '../api/approvals';
 
-/** One person's (or the system's) decision about one tool call. */
+/**
+ * One person's (or the system's) decision about one tool call (`action: 'decision'`), or one fork
+ * (`action: 'fork'`: the row of the new conversation, `decidedBy` who forked it, `forkedFrom` its
+ * origin; the tool-call fields are null).
+ */
 export interface AuditRow {
+  action: 'decision' | 'fork';
   workflowId: string;
   /** The conversation's agent, if it has one. */
   agent: string | null;
-  toolUseId: string;
-  tool: string;
-  decision: 'approve' | 'reject' | 'edit';
+  toolUseId: string | null;
+  tool: string | null;
+  decision: 'approve' | 'reject' | 'edit' | null;
+  /** Who: for a fork started without a name (from code), `unknown`. */
   decidedBy: string;
   groups: string[];
   /** Where it came from; null for the deadline and the conversation's end (`via` says which). */
   channel: DecisionChannel | null;
-  via: RecordedDecision['via'];
+  via: RecordedDecision['via'] | null;
   /** ISO time. */
   decidedAt: string;
   reason: string | null;
-  /** What the model asked for. */
-  originalInput: Record<string, unknown>;
+  /** What the model asked for (null for a fork). */
+  originalInput: Record<string, unknown> | null;
   /** The input this decision approved instead (an edit), else null. */
   editedInput: Record<string, unknown> | null;
   /**
@@ -33,6 +40,8 @@ export interface AuditRow {
    */
   final: boolean;
   superseded: boolean;
+  /** A fork's origin: the conversation and the index of the last message taken. */
+  forkedFrom: { workflowId: string; index: number } | null;
 }
 
 /** Options of {@link AgentClient.audit}. */
@@ -53,19 +62,46 @@ export interface AuditResult {
   unreadable: Array<{ workflowId: string; error: string }>;
 }
 
-/** The decisions of one conversation's state as rows (every approval of a multi-approver call its own). */
+/**
+ * The operator actions of one conversation's state as rows: its fork (when it is one and the time was
+ * recorded) and its decisions (every approval of a multi-approver call its own).
+ */
 export function auditRowsOf(
   workflowId: string,
-  state: Pick<ConversationState, 'decisions' | 'pendingApprovals'> & { agent?: { name: string } },
+  state: Pick<ConversationState, 'decisions' | 'pendingApprovals'> &
+    Partial<Pick<ConversationState, 'forkedFrom'>> & { agent?: { name: string } },
 ): AuditRow[] {
   const agent = state.agent?.name ?? null;
   const rows: AuditRow[] = [];
+  const fork = state.forkedFrom;
+  if (fork?.at !== undefined)
+    rows.push({
+      action: 'fork',
+      workflowId,
+      agent,
+      toolUseId: null,
+      tool: null,
+      decision: null,
+      decidedBy: fork.by ?? 'unknown',
+      groups: [],
+      channel: null,
+      via: null,
+      decidedAt: fork.at,
+      reason: null,
+      originalInput: null,
+      editedInput: null,
+      final: true,
+      superseded: false,
+      forkedFrom: { workflowId: fork.workflowId, index: fork.index },
+    });
   const call = (c: { toolUseId: string; name: string; input: Record<string, unknown> }) => ({
+    action: 'decision' as const,
     workflowId,
     agent,
     toolUseId: c.toolUseId,
     tool: c.name,
     originalInput: c.input,
+    forkedFrom: null,
   });
   const signOffRow = (c: Parameters<typeof call>[0], s: SignOff): AuditRow => ({
     ...call(c),
@@ -139,6 +175,8 @@ export const AUDIT_COLUMNS = [
   'reason',
   'originalInput',
   'editedInput',
+  'action',
+  'forkedFrom',
 ] as const satisfies ReadonlyArray<keyof AuditRow>;
 
 /** RFC 4180 CSV (CRLF, every cell quoted), a header first; inputs as JSON, groups joined with `;`. */

@@ -419,7 +419,8 @@ export class AgentClient {
    * tool call or its results) is refused: the API needs both or neither. The fork takes the origin's
    * agent (or model) unless `input` says otherwise; an ad-hoc origin's system prompt and tools must be
    * given again in `input`. The messages start at the origin's last compaction before `at`, as its
-   * prompt did.
+   * prompt did. `by` names who forked it: the fork keeps it with the time (`state.forkedFrom`), and
+   * the audit shows it as an operator action.
    */
   async fork(
     workflowId: string,
@@ -428,6 +429,7 @@ export class AgentClient {
       message?: ConversationInput['message'];
       input?: Partial<ConversationInput>;
       workflowId?: string;
+      by?: string;
     },
   ): Promise<StartedConversation> {
     const { at } = options;
@@ -477,13 +479,17 @@ export class AgentClient {
       );
     }
     const settings = await this.forkSettings(workflowId, state, options.input);
+    const from = {
+      workflowId,
+      index: at,
+      ...(options.by !== undefined && { by: options.by }),
+      at: new Date().toISOString(),
+    };
     const input: ConversationInput = {
       ...settings,
       ...(first !== undefined && { message: first }),
-      ...(messages.length > 0 && { fork: { from: { workflowId, index: at }, messages } }),
+      fork: { from, messages },
     };
-    if (messages.length === 0)
-      return this.startConversation(input, { workflowId: options.workflowId ?? forkId(workflowId) });
     const bytes = Buffer.byteLength(JSON.stringify(input));
     if (bytes > MAX_UPDATE_BYTES)
       throw new AgentError(

@@ -103,7 +103,8 @@ export function registerConversationActions(api: FastifyInstance, options: Conve
     const body = ForkBodySchema.safeParse(request.body);
     if (!body.success) return badRequest(reply, body.error);
     const { at, message } = body.data;
-    const started = await agent.fork(id, { at, ...(message !== undefined && { message }) });
+    const by = auth.identityOf(request).name;
+    const started = await agent.fork(id, { at, by, ...(message !== undefined && { message }) });
     return {
       workflowId: started.workflowId,
       forkedFrom: { workflowId: id, index: at },

@@ -195,7 +195,9 @@ describe('operators on the ops page', () => {
     expect(forkId.startsWith(`${origin}.fork-`)).toBe(true);
     await page.getByTestId('transcript').filter({ hasText: 'B-2 is 55 now.' }).waitFor({ timeout: 15_000 });
     const forked = await client.getState(forkId);
-    expect(forked.forkedFrom).toEqual({ workflowId: origin, index: 4 });
+    // Who forked it and when: alice, an operator action (the audit shows it).
+    expect(forked.forkedFrom).toEqual({ workflowId: origin, index: 4, by: 'alice', at: expect.any(String) });
+    await link.filter({ hasText: 'by alice' }).waitFor({ timeout: 15_000 });
     expect(forked.messages.map((m) => m.role)).toEqual([
       'user',
       'assistant',

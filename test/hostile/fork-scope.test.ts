@@ -1,15 +1,22 @@
 /**
- * A fork keeps what scopes its origin (second probe, findings 3, 11 and 13): it runs for the origin's
+ * A fork keeps what scopes its origin (second probe, findings 3, 11, 12 and 13): it runs for the origin's
  * tenant with the origin's settings (tools, system prompt, limits), and another tenant is refused; it
  * gets what is left of the origin's budget, and a fork of a conversation that spent its budget is
- * refused until the budget is raised; a chain of forks does not grow its ids (fork 68 of a 987-character
- * id was a 500). Real dev server, worker and fake Messages API.
+ * refused until the budget is raised; it records who forked it and when, and the audit shows it; a chain
+ * of forks does not grow its ids (fork 68 of a 987-character id was a 500). Real dev server, worker, fake
+ * Messages API and ops server.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { settingsQuery } from '../../src/api/conversation';
-import { AgentClient, AgentError, forkId } from '../../src/client';
+import { AgentClient, AgentError, forkId, toCsv } from '../../src/client';
 import { reply } from '../../src/fake-claude';
+import { OperatorStore } from '../../src/ops/identity/operator-store';
+import { createOpsServer } from '../../src/ops/server';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { call, TOKEN } from './ops-http';
 
 let t: AgentEnv;
 let client: AgentClient;
@@ -110,6 +117,77 @@ describe('a fork and the budget', () => {
     t.fake.script(workflowId, [reply.text('Within it.')]);
     await client.fork(origin, { at: 0, workflowId });
     expect((await settingsOf(workflowId)).budget).toEqual({ tokens: 1000 });
+  });
+});
+
+describe('a fork is an operator action', () => {
+  const origin = `fork-audit-${process.pid}`;
+  let base: string;
+  let aliceToken: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const operators = new OperatorStore(join(mkdtempSync(join(tmpdir(), 'fork-audit-')), 'operators.json'));
+    aliceToken = operators.add('alice', 'approver', []);
+    const ops = await createOpsServer({
+      agent: client,
+      token: TOKEN,
+      namespace: 'default',
+      identity: { operators },
+    });
+    base = await ops.listen({ host: '127.0.0.1', port: 0 });
+    close = () => ops.close();
+    t.fake.script(origin, [reply.text('Noted.')]);
+    await client.startConversation(
+      { model: 'claude-sonnet-5-5', message: 'Remember the blue file.' },
+      { workflowId: origin },
+    );
+    await t.waitFor(t.env.client.workflow.getHandle(origin), (s) => s.status === 'idle');
+  });
+  afterAll(() => close());
+
+  const forkAs = async (token: string, body: unknown) => {
+    const answer = await call(base, `/api/conversations/${encodeURIComponent(origin)}/fork`, {
+      auth: false,
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    expect(answer.status).toBe(200);
+    return (JSON.parse(answer.text) as { workflowId: string }).workflowId;
+  };
+
+  it('records who forked it and when, through the ops API and from code, at any message', async () => {
+    const since = new Date();
+    // At the answer (the transcript carried) and at the first message (nothing carried: answered again).
+    const byAlice = await forkAs(aliceToken, { at: 1, message: 'Which file?' });
+    const atFirst = await forkAs(TOKEN, { at: 0 });
+    const fromCode = forkId(origin);
+    await client.fork(origin, { at: 1, message: 'Which one?', workflowId: fromCode, by: 'nightly-job' });
+    const unnamed = forkId(origin);
+    await client.fork(origin, { at: 1, message: 'And?', workflowId: unnamed });
+    const until = new Date(Date.now() + 1000);
+    const expected = [
+      [byAlice, 'alice', 1],
+      [atFirst, 'admin:ops-token', 0],
+      [fromCode, 'nightly-job', 1],
+      [unnamed, undefined, 1],
+    ] as const;
+    for (const [id, by, index] of expected) {
+      const { forkedFrom } = await client.getState(id);
+      expect(forkedFrom).toEqual({ workflowId: origin, index, ...(by && { by }), at: expect.any(String) });
+      expect(Date.parse(forkedFrom!.at!)).toBeGreaterThanOrEqual(since.getTime() - 1000);
+      expect(Date.parse(forkedFrom!.at!)).toBeLessThan(until.getTime());
+    }
+
+    const { rows, unreadable } = await client.audit({ since: new Date(since.getTime() - 1000) });
+    expect(unreadable).toEqual([]);
+    const forks = rows.filter((r) => r.action === 'fork' && r.forkedFrom?.workflowId === origin);
+    expect(forks.map((r) => [r.workflowId, r.decidedBy, r.forkedFrom?.index]).sort()).toEqual(
+      expected.map(([id, by, index]) => [id, by ?? 'unknown', index]).sort(),
+    );
+    expect(forks[0]).toMatchObject({ toolUseId: null, tool: null, decision: null, final: true });
+    const csv = toCsv(forks).split('\r\n');
+    expect(csv[0].endsWith(',action,forkedFrom')).toBe(true);
+    expect(csv[1]).toContain(`"fork","{""workflowId"":""${origin}""`);
   });
 });
 

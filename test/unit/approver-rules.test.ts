@@ -296,7 +296,7 @@ describe('audit export', () => {
     const csv = toCsv(rows);
     const [header, first] = csv.split('\r\n');
     expect(header).toBe(
-      'decidedAt,workflowId,agent,toolUseId,tool,decision,final,superseded,decidedBy,groups,channel,via,reason,originalInput,editedInput',
+      'decidedAt,workflowId,agent,toolUseId,tool,decision,final,superseded,decidedBy,groups,channel,via,reason,originalInput,editedInput,action,forkedFrom',
     );
     expect(first).toContain(`"'=cmd|""/c calc""!A1"`);
     expect(first).toContain(`"'@SUM(1)"`);

@@ -187,6 +187,9 @@ function renderConvHeader(conv, s) {
             'Forked from ',
             h('a', { href: conversationHref(s.forkedFrom.workflowId), text: s.forkedFrom.workflowId }),
             ` at message ${s.forkedFrom.index}`,
+            s.forkedFrom.by ? ` by ${s.forkedFrom.by}` : '',
+            s.forkedFrom.at ? ' · ' : '',
+            s.forkedFrom.at ? timeEl(s.forkedFrom.at) : '',
           )
         : null,
       s.endReason ? h('div', { class: 'note' }, h('strong', { text: 'Ended: ' }), s.endReason) : null,
