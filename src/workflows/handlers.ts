@@ -226,7 +226,11 @@ export function registerHandlers(conversation: Conversation): void {
   setHandler(decideToolCallSignal, (input) => {
     try {
       const rules = rolledOut(PATCHES.boundedSignals) ? 'bounded' : 'unbounded';
-      const persons = rolledOut(PATCHES.onePerson) ? 'strict' : 'legacy';
+      const persons = rolledOut(PATCHES.confusables)
+        ? 'strict'
+        : rolledOut(PATCHES.onePerson)
+          ? 'lookalikes'
+          : 'legacy';
       approvals.apply(approvals.check(input, rules, persons), 'signal', nowIso());
       decided();
     } catch (err) {

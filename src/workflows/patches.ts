@@ -39,6 +39,11 @@ export const PATCHES = {
    * compatibility forms, invisible characters, look-alike letters); before, trimmed and case-folded.
    */
   onePerson: 'one-person',
+  /**
+   * A decision signal tells look-alike names apart by Unicode's confusables data (TR39), not only the
+   * hand table of one-person.
+   */
+  confusables: 'confusables',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {

@@ -13,7 +13,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { decideToolCallSignal, decideToolCallUpdate } from '../../src/api/approvals';
 import { stateQuery } from '../../src/api/conversation';
-import { personOf } from '../../src/api/person';
+import fc from 'fast-check';
+import { lookalikePersonOf, personOf } from '../../src/api/person';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/fake-claude';
 import { OperatorStore, OperatorStoreError } from '../../src/ops/identity/operator-store';
@@ -34,6 +35,12 @@ const ALICE_LOOKALIKES = [
   'alic\u0435', // Cyrillic e
   '\u0251lice', // Latin alpha
   ' alice ',
+  // Beyond a hand table, from Unicode's confusables data (TR39):
+  '\ua4eelice', // Lisu A
+  '\u13aalice', // Cherokee A
+  '\u13aaLICE',
+  'a\ua4e1ice', // Lisu L
+  'alic\u04bd', // Cyrillic abkhasian che, read as e
 ];
 
 describe('personOf', () => {
@@ -52,6 +59,26 @@ describe('personOf', () => {
     ).toBe(1);
   });
 
+  it('TR39: letters of other scripts read as the Latin letter they look like', () => {
+    expect(personOf('b\u0585b')).toBe(personOf('bob')); // Armenian o
+    expect(personOf('\u13d9\u13aa')).toBe(personOf('va')); // Cherokee
+    expect(personOf('\ua4d1\ua4f0\ua4e2')).toBe(personOf('pes')); // Lisu
+  });
+
+  it('merges every pair of names the rule before it merged (decisions refused then are refused now)', () => {
+    const letters = [...'абсеіјкмнорѕхузъьαβεηικνορτυχγɑɡɩıȷɪʏʀɴʟ01ilaeoxyzéꓮᎪ'];
+    const name = fc.array(fc.constantFrom(...letters), { minLength: 1, maxLength: 6 }).map((l) => l.join(''));
+    fc.assert(
+      fc.property(name, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (a, upper) => {
+        const b = [...a].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('');
+        const lookalike = [...a].map((c) => ({ і: 'i', о: 'o', ο: 'o', '0': 'o' })[c] ?? c).join('');
+        for (const other of [b, lookalike])
+          if (lookalikePersonOf(a) === lookalikePersonOf(other)) expect(personOf(a)).toBe(personOf(other));
+      }),
+      { numRuns: 2000, seed: 39 },
+    );
+  });
+
   it('different people stay different', () => {
     expect(new Set(['alice', 'bob', 'carol', 'par0', 'alicia'].map(personOf)).size).toBe(5);
     expect(personOf('ｐａｒ0')).toBe(personOf('par0'));
@@ -59,13 +86,16 @@ describe('personOf', () => {
 });
 
 describe('the operator store', () => {
-  it.each(['ａlice', 'Alice', '\u0430lice', 'ALICE'])('refuses %j beside alice', (name) => {
-    const store = new OperatorStore(join(mkdtempSync(join(tmpdir(), 'one-person-')), 'operators.json'));
-    store.add('alice', 'approver', []);
-    expect(() => store.add(name, 'approver', [])).toThrow(OperatorStoreError);
-    expect(() => store.add(name, 'approver', [])).toThrow(/reads as the existing operator alice/);
-    expect(store.list().map((o) => o.name)).toEqual(['alice']);
-  });
+  it.each(['ａlice', 'Alice', '\u0430lice', 'ALICE', '\ua4eelice', '\u13aalice'])(
+    'refuses %j beside alice',
+    (name) => {
+      const store = new OperatorStore(join(mkdtempSync(join(tmpdir(), 'one-person-')), 'operators.json'));
+      store.add('alice', 'approver', []);
+      expect(() => store.add(name, 'approver', [])).toThrow(OperatorStoreError);
+      expect(() => store.add(name, 'approver', [])).toThrow(/reads as the existing operator alice/);
+      expect(store.list().map((o) => o.name)).toEqual(['alice']);
+    },
+  );
 });
 
 describe('four-eyes', () => {

@@ -52,7 +52,7 @@ describe('fork', () => {
     const started = await client.fork(origin, { at: 4, workflowId });
     expect(started.workflowId).toBe(workflowId);
     const state = await idle(workflowId, 1);
-    expect(state.forkedFrom).toEqual({ workflowId: origin, index: 4 });
+    expect(state.forkedFrom).toEqual({ workflowId: origin, index: 4, at: expect.any(String) });
     const [request] = t.requests(workflowId);
     const originState = await client.getState(origin);
     // The model got the origin's transcript up to the question, as the origin's model did.
@@ -69,16 +69,24 @@ describe('fork', () => {
     const state = await idle(workflowId, 1);
     expect(state.messageCount).toBe(6);
     expect(state.messages[4]).toEqual({ role: 'user', content: 'And C-3?' });
-    expect(state.forkedFrom).toEqual({ workflowId: origin, index: 3 });
+    expect(state.forkedFrom).toEqual({ workflowId: origin, index: 3, at: expect.any(String) });
   });
 
   it('from the CLI: agent fork --at, and its usage errors', async () => {
     const workflowId = `${origin}.cli`;
     t.fake.script(workflowId, [reply.text('Forked answer.')]);
     const { cli, ok } = cliAgainst(() => t);
-    const forked = ok(await cli(['fork', origin, '--at', '4', '--id', workflowId, '--json']));
+    const forked = ok(
+      await cli(['fork', origin, '--at', '4', '--id', workflowId, '--by', 'carol', '--json']),
+    );
     expect(JSON.parse(forked.stdout)).toMatchObject({ workflowId });
-    expect((await idle(workflowId, 1)).forkedFrom).toEqual({ workflowId: origin, index: 4 });
+    // Who forked it: --by (else the user at the CLI), as every other operator action.
+    expect((await idle(workflowId, 1)).forkedFrom).toEqual({
+      workflowId: origin,
+      index: 4,
+      by: 'carol',
+      at: expect.any(String),
+    });
     const refused = await cli(['fork', origin, '--at', '2']);
     expect(refused).toMatchObject({ code: 2, stdout: '' }); // invalid, as a usage error
     expect(refused.stderr).toMatch(/message 2 holds tool results/);
