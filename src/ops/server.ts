@@ -36,8 +36,8 @@ import { ADMIN_TOKEN_NAME, type Identity } from './identity/identity';
 import { registerConversationActions } from './conversation-actions';
 import { parsePublishedLine } from './stream-items';
 import { ConversationGate } from './conversation-gate';
-import { SSE_EPOCH, SseStream, type SseOptions } from './sse';
-import { StateFeed, type ConversationFeedData, type StateFeedOptions } from './state-feed';
+import { SseStream, type SseOptions } from './sse';
+import { StateFeed, type StateFeedOptions } from './state-feed';
 import { reportUpdateRetries } from './update-retries';
 
 export interface OpsServerOptions {
@@ -84,8 +84,6 @@ export interface OpsServerOptions {
 
 /** Server-push streams one caller may hold open, by default: many tabs, never the whole server. */
 export const DEFAULT_STREAMS_PER_CALLER = 64;
-/** What a feed of a conversation that does not exist asks the page to wait before it looks again. */
-const MISSING_FEED_RETRY_MS = 30_000;
 
 /** Longest conversation id, in characters: Temporal's default `limit.maxIDLength`, what the CLI accepts. */
 const MAX_ID_CHARS = 1000;
@@ -417,15 +415,9 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       const release = holdStream(request, reply);
       if (!release) return reply;
       // A conversation nobody follows yet is looked up first (the server's record, no worker involved):
-      // one that does not exist costs no state read, and the page is told so and looks again later.
+      // one that does not exist costs no state read; the page is told so, and gets the state if it starts.
       const missing = !feed.follows(id) && !(await feed.exists(id));
       reply.hijack();
-      if (missing) {
-        release();
-        const stream = new SseStream(reply.raw, { ...options.feed?.sse, retryMs: MISSING_FEED_RETRY_MS });
-        stream.send({ event: 'error', id: `${SSE_EPOCH}-0`, data: notFound(id) });
-        return stream.close();
-      }
       const stream: SseStream = new SseStream(reply.raw, {
         ...options.feed?.sse,
         onClose: () => {
@@ -433,7 +425,7 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
           unsubscribe();
         },
       });
-      const unsubscribe = feed.subscribe(id, (event) => stream.send(event), lastEventIdOf(request));
+      const unsubscribe = feed.subscribe(id, (event) => stream.send(event), lastEventIdOf(request), missing);
       if (stream.isClosed) unsubscribe();
     });
     // What the feeds cost: state queries made (all of this server's), reads, versions, subscribers.
@@ -642,11 +634,6 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
 /** Whose streams a request's count against: the person, or for `OPS_TOKEN` the credential (any label). */
 function callerOf(identity: Identity): string {
   return identity.channel === 'admin' ? ADMIN_TOKEN_NAME : identity.name;
-}
-
-/** What a feed says of a conversation that does not exist. */
-function notFound(id: string): ConversationFeedData {
-  return { type: 'error', code: 'not_found', message: `no conversation with id ${quote(id)}` };
 }
 
 const CodecBodySchema = z.object({

@@ -122,9 +122,16 @@ export class StateFeed {
 
   /**
    * Follows a conversation: `subscriber` gets its state now if known (unless `lastEventId` is that
-   * very event: the client is up to date), then every change. Returns the unsubscribe.
+   * very event: the client is up to date), then every change. Returns the unsubscribe. `missing`: the
+   * caller found that the conversation does not exist ({@link exists}); it is then not read until the
+   * visibility store lists it (it may start later), and the subscriber is told so at once.
    */
-  subscribe(workflowId: string, subscriber: FeedSubscriber, lastEventId?: string): () => void {
+  subscribe(
+    workflowId: string,
+    subscriber: FeedSubscriber,
+    lastEventId?: string,
+    missing = false,
+  ): () => void {
     let watch = this.watches.get(workflowId);
     if (!watch) {
       watch = {
@@ -146,7 +153,8 @@ export class StateFeed {
         if (message.type === 'reset' || message.type === 'end' || (message.type === 'snapshot' && w.event))
           this.changed(workflowId, this.options.hubDelayMs ?? 300);
       });
-      void this.read(watch);
+      if (missing) this.markMissing(watch);
+      else void this.read(watch);
     }
     watch.subscribers.add(subscriber);
     if (watch.event && watch.event.id !== lastEventId) this.deliver(subscriber, watch.event);
@@ -269,9 +277,13 @@ export class StateFeed {
         const key = row ? keyOf(row) : 'absent';
         // The first listing of a conversation is its baseline: if it shows activity from after the
         // first read began (less a margin for clocks), that read may have missed it: read once more.
+        // (One known not to exist has changed once it is listed.)
         const changed =
           watch.key === undefined
-            ? watch.readStartedAt === undefined || lastActivity(row) >= watch.readStartedAt - CLOCK_MARGIN_MS
+            ? watch.missing
+              ? row !== undefined
+              : watch.readStartedAt === undefined ||
+                lastActivity(row) >= watch.readStartedAt - CLOCK_MARGIN_MS
             : key !== watch.key;
         watch.key = key;
         if (row) watch.running = row.status.name === 'RUNNING';
@@ -303,9 +315,13 @@ export class StateFeed {
       for await (const row of list(listable.slice(i, i + LIST_BATCH))) keep(row);
     }
     // Ids with quotes or backslashes are never pasted into a query: described (no worker involved), a
-    // few at a time. There are few: a feed is opened only for a conversation that exists, and each
-    // caller holds a bounded number of feeds.
-    const unlistable = ids.filter((x) => !LISTABLE_ID.test(x));
+    // few at a time; one that does not exist less and less often (up to every 30 s). Each caller holds a
+    // bounded number of feeds.
+    const now = Date.now();
+    const unlistable = ids.filter((x) => {
+      const watch = this.watches.get(x);
+      return !LISTABLE_ID.test(x) && !(watch?.missing && now < watch.retryAt);
+    });
     for (let i = 0; i < unlistable.length; i += DESCRIBE_BATCH) {
       const batch = unlistable.slice(i, i + DESCRIBE_BATCH);
       this.stats.describes += batch.length;
@@ -317,7 +333,10 @@ export class StateFeed {
             .catch(() => undefined),
         ),
       );
-      for (const description of described) if (description) keep(description as unknown as VisibilityRow);
+      for (const [j, description] of described.entries()) {
+        if (description) keep(description as unknown as VisibilityRow);
+        else this.backOff(this.watches.get(batch[j]));
+      }
     }
     return rows;
   }
@@ -347,10 +366,8 @@ export class StateFeed {
       watch.missing = false;
     } catch (err) {
       this.stats.failedReads++;
-      watch.failures++;
       watch.missing = err instanceof AgentError && err.code === 'not_found';
-      const base = this.options.retryMs ?? 1000;
-      watch.retryAt = Date.now() + Math.min(30_000, base * 2 ** (watch.failures - 1));
+      this.backOff(watch);
       // A conversation that does not exist is said so; a passing failure (no worker while one restarts)
       // keeps the last state on the pages, which show they are out of date only if nothing was read yet.
       if (err instanceof AgentError && (err.code === 'not_found' || !watch.event))
@@ -363,6 +380,26 @@ export class StateFeed {
     }
     if (data && this.watches.get(watch.id) === watch) this.publish(watch, data);
     if (watch.again && this.watches.get(watch.id) === watch) void this.read(watch);
+  }
+
+  /** After a failed read (or a describe that found nothing): the next try waits, doubling up to 30 s. */
+  private backOff(watch: Watch | undefined): void {
+    if (!watch) return;
+    watch.failures++;
+    const base = this.options.retryMs ?? 1000;
+    watch.retryAt = Date.now() + Math.min(30_000, base * 2 ** (watch.failures - 1));
+  }
+
+  /** A conversation found not to exist: said so, and not read until the visibility store lists it. */
+  private markMissing(watch: Watch): void {
+    watch.missing = true;
+    watch.readAt = Date.now();
+    this.backOff(watch);
+    this.publish(watch, {
+      type: 'error',
+      code: 'not_found',
+      message: `no conversation with id ${watch.id}`,
+    });
   }
 
   private publish(watch: Watch, data: ConversationFeedData): void {

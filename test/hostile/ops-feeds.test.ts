@@ -3,8 +3,8 @@
  * a `"`, each of which the server described every second and read again and again, and every page's
  * change latency went from 0.94 s to 6.2 s. Now the streams one caller holds open (the feeds, the
  * queue's and the live stream together) are bounded, one credential being one caller whatever its
- * label; and a feed of a conversation that does not exist is refused before it costs a state read, and
- * costs nothing afterwards. Real dev server, worker, fake Messages API and ops server, real sockets.
+ * label; and a feed of a conversation that does not exist is told so before it costs a state read, and
+ * costs none afterwards (its id is looked up less and less often) until the conversation starts. Real dev server, worker, fake Messages API and ops server, real sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
@@ -197,34 +197,48 @@ describe('feeds of conversations that do not exist', () => {
     base = await opsServer();
   });
 
-  it('cost no state read: the page is told not_found, the stream ends, and nothing is asked again', async () => {
+  it('cost no state read: the page is told not_found, and their ids are looked up less and less often', async () => {
     const before = await metrics(base);
     // The probe's ids: a quote keeps them out of the visibility query, so each was described every round.
     const ids = Array.from({ length: 40 }, (_, i) => `missing-"${i}"-${Date.now()}`);
     const feeds = await Promise.all(ids.map((id) => stream(base, feedOf(id), as('vera'))));
-    await Promise.all(feeds.map((s) => s.ended));
+    await until(() => feeds.every((s) => s.text().includes('event: error')), 'not_found on every feed');
     for (const [i, s] of feeds.entries()) {
       expect(s.status).toBe(200);
-      expect(s.text()).toMatch(/^retry: 30000\n/);
-      expect(s.text()).toContain('event: error\n');
-      expect(s.text()).toContain(`"code":"not_found"`);
-      const data = JSON.parse(/^data: (.*)$/m.exec(s.text())![1]) as { message: string };
-      expect(data.message).toBe(`no conversation with id ${ids[i]}`);
+      const data = JSON.parse(/^data: (.*)$/m.exec(s.text())![1]) as { code: string; message: string };
+      expect(data).toEqual({
+        type: 'error',
+        code: 'not_found',
+        message: `no conversation with id ${ids[i]}`,
+      });
     }
     const after = await metrics(base);
     expect(after.queries - before.queries).toBe(0);
     expect(after.reads - before.reads).toBe(0);
     expect(after.describes - before.describes).toBe(ids.length);
-    expect(after.conversations).toBe(0);
-    // Rounds go by (every 200 ms): nothing is described or read for them.
+    // Seven rounds go by (every 200 ms): no read, and each id looked up again once at most (after 1 s,
+    // then 2, 4... up to 30 s), not every round.
     await new Promise((r) => setTimeout(r, 1500));
     const later = await metrics(base);
-    expect(later.describes).toBe(after.describes);
     expect(later.reads).toBe(after.reads);
-    // Their slots were given back: vera still opens streams.
-    const queue = await stream(base, '/api/feed/approvals', as('vera'));
-    expect(queue.status).toBe(200);
-    queue.close();
+    expect(later.queries).toBe(after.queries);
+    expect(later.describes - after.describes).toBeLessThanOrEqual(ids.length);
+    for (const s of feeds) s.close();
+    await Promise.all(feeds.map((s) => s.ended));
+    await until(async () => (await metrics(base)).conversations === 0, 'the feeds to be dropped');
+  });
+
+  it('a feed opened before its conversation starts gets the state once it does', async () => {
+    for (const id of [`feeds-early-${Date.now()}`, `feeds-"early"-${Date.now()}`]) {
+      const feed = await stream(base, feedOf(id), as('alice'));
+      await until(() => feed.text().includes('"code":"not_found"'), 'not_found');
+      await waiting(id);
+      await until(
+        () => feed.text().includes('"status":"awaiting_approval"'),
+        `the state of ${id} on its feed`,
+      );
+      feed.close();
+    }
   });
 
   it('a conversation whose id holds a quote is followed: its state, then a decision, arrive on the feed', async () => {
