@@ -15,6 +15,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -69,7 +70,15 @@ export async function conversationWorkflow(
       await runTurn(conversation);
     }
   } catch (err) {
-    if (err instanceof ConversationEnded) return conversation.finish('completed', err.reason);
+    if (err instanceof ConversationEnded) {
+      const result = conversation.finish('completed', err.reason);
+      // Ended on request: the `end` update is answered in this workflow task and the run closes in the
+      // next. Closed in the same task, the server refuses the close when an event arrived meanwhile (a
+      // notification's result: UnhandledCommand), and the update answered in that task fails with it.
+      if (err.requested && rolledOut(PATCHES.closeAfterEnd))
+        await CancellationScope.nonCancellable(() => sleep(1));
+      return result;
+    }
     if (isCancellation(err)) {
       // Record the end where operators look, then let the workflow show as cancelled.
       await CancellationScope.nonCancellable(async () => {

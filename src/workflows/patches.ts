@@ -44,6 +44,12 @@ export const PATCHES = {
    * hand table of one-person.
    */
   confusables: 'confusables',
+  /**
+   * A conversation ended on request closes one workflow task after the one that answers the `end`
+   * update (a 1 ms timer), so a close the server refuses (an activity's result arrived meanwhile) no
+   * longer fails the update.
+   */
+  closeAfterEnd: 'close-after-end',
 } as const;
 
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {
