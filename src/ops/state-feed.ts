@@ -95,6 +95,8 @@ export class StateFeed {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private closed = false;
+  /** Calls to Temporal under way: {@link close} waits for them. */
+  private readonly calls = new Set<Promise<unknown>>();
   /** Visibility list calls, describes, state reads, events sent (to all subscribers), queue refreshes. */
   readonly stats = {
     lists: 0,
@@ -182,7 +184,7 @@ export class StateFeed {
   async exists(workflowId: string): Promise<boolean> {
     this.stats.describes++;
     try {
-      await this.options.agent.client.workflow.getHandle(workflowId).describe();
+      await this.track(this.options.agent.client.workflow.getHandle(workflowId).describe());
       return true;
     } catch (err) {
       return !(err instanceof WorkflowNotFoundError);
@@ -241,7 +243,11 @@ export class StateFeed {
     return { conversations: this.watches.size, subscribers, queueSubscribers: this.queueSubscribers.size };
   }
 
-  close(): void {
+  /**
+   * Stops following everything, and waits for the calls to Temporal under way (a client closed with a
+   * call still retrying would have its retry fail later, outside any caller).
+   */
+  async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     for (const w of this.watches.values()) {
@@ -250,6 +256,15 @@ export class StateFeed {
     }
     this.watches.clear();
     this.queueSubscribers.clear();
+    await Promise.allSettled([...this.calls]);
+  }
+
+  /** A call to Temporal: {@link close} waits for it. */
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.calls.add(call);
+    const done = () => void this.calls.delete(call);
+    call.then(done, done);
+    return call;
   }
 
   /** Polls while anyone follows anything. */
@@ -270,7 +285,8 @@ export class StateFeed {
       // Not awaited: a queue read stuck on a conversation without a worker must not hold the others.
       if (this.queueSubscribers.size > 0) void this.refreshQueue();
       if (this.watches.size === 0) return;
-      const rows = await this.listRows([...this.watches.keys()]);
+      const rows = await this.track(this.listRows([...this.watches.keys()]));
+      if (this.closed) return;
       const now = Date.now();
       for (const watch of this.watches.values()) {
         const row = rows.get(watch.id);
@@ -348,6 +364,7 @@ export class StateFeed {
 
   /** Reads a watched conversation (once at a time; a change meanwhile means one more read). */
   private async read(watch: Watch): Promise<void> {
+    if (this.closed) return;
     if (watch.reading) {
       watch.again = true;
       return;
@@ -359,7 +376,7 @@ export class StateFeed {
     let data: ConversationFeedData | undefined;
     try {
       this.stats.reads++;
-      const state = await this.gate.read(watch.id, () => this.options.agent.getState(watch.id));
+      const state = await this.track(this.gate.read(watch.id, () => this.options.agent.getState(watch.id)));
       data = { type: 'state', state: { workflowId: watch.id, ...state } };
       watch.failures = 0;
       watch.retryAt = 0;
@@ -414,7 +431,7 @@ export class StateFeed {
 
   private async refreshQueue(): Promise<void> {
     const queue = this.options.queue;
-    if (!queue) return;
+    if (!queue || this.closed) return;
     if (this.queueReading) {
       this.queueAgain = true;
       return;
@@ -424,7 +441,7 @@ export class StateFeed {
       do {
         this.queueAgain = false;
         this.stats.queueRefreshes++;
-        const snapshot = await queue.read().catch(() => undefined);
+        const snapshot = await this.track(queue.read()).catch(() => undefined);
         if (!snapshot) continue;
         const json = JSON.stringify(snapshot);
         if (json === this.queueJson) continue;

@@ -1,7 +1,7 @@
 /**
  * What the agent suites (integration, CLI, ops API and page) share: two test tools, one that reads and
- * one that waits for an operator, the script of a conversation that hands a task to a sub-agent, and a
- * conversation parked on its budget.
+ * one that waits for an operator, the scripts of a conversation that saves an article (waiting for an
+ * operator) and of one that hands a task to a sub-agent, and a conversation parked on its budget.
  */
 import { z } from 'zod';
 import type { ConversationState } from '../../src/api/conversation';
@@ -26,6 +26,25 @@ export const fileReport = defineTool({
   effect: 'write',
   run: async ({ title }) => ({ filed: title }),
 });
+
+/**
+ * Scripts `workflowId`'s model to call the built-in `save_article` write tool (which waits for an
+ * operator's decision) with `toolUseId`, then to answer `answer`.
+ */
+export function scriptSaveArticle(
+  fake: FakeClaude,
+  workflowId: string,
+  call: { toolUseId: string; abstract: string; wordCount?: number; answer?: string },
+): void {
+  fake.script(workflowId, [
+    reply.toolUse({
+      name: 'save_article',
+      input: { abstract: call.abstract, meta: { word_count: call.wordCount ?? 10, review: 'ok' } },
+      id: call.toolUseId,
+    }),
+    reply.text(call.answer ?? 'Saved.'),
+  ]);
+}
 
 /** A call of a sub-agent, as the parent's model makes it, and what the parent answers once it returns. */
 export interface SubAgentCall {

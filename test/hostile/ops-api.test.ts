@@ -17,11 +17,11 @@ import type { FastifyInstance } from 'fastify';
 import { CONVERSATION_WORKFLOW, stateQuery, type ConversationState } from '../../src/api/conversation';
 import { AGENT_PENDING_APPROVALS } from '../../src/api/search-attributes';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
 import type { OpsErrorLogEntry } from '../../src/ops/error-log';
 import { createOpsServer } from '../../src/ops/server';
 import { quietBundlerLogger } from '../../src/testing/temporal-env';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { scriptSaveArticle } from '../helpers/agents';
 import {
   call,
   expectError,
@@ -84,14 +84,7 @@ interface Waiting {
 async function waiting(workflowId?: string): Promise<Waiting> {
   const handle = await t.start({ message: 'Save the article', tools: ['save_article'] }, workflowId);
   const toolUseId = `toolu_hostile_${++serial}_${Date.now()}`;
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({
-      name: 'save_article',
-      input: { abstract: `Article ${serial}`, meta: { word_count: 10, review: 'ok' } },
-      id: toolUseId,
-    }),
-    reply.text('Done.'),
-  ]);
+  scriptSaveArticle(t.fake, handle.workflowId, { toolUseId, abstract: `Article ${serial}`, answer: 'Done.' });
   await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
   return { handle, workflowId: handle.workflowId, toolUseId };
 }

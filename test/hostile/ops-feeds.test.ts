@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { scriptSaveArticle } from '../helpers/agents';
 import { call, TOKEN } from './ops-http';
 
 const MAX_STREAMS = 4;
@@ -115,14 +115,7 @@ let serial = 0;
 async function waiting(workflowId: string): Promise<{ workflowId: string; toolUseId: string }> {
   const handle = await t.start({ message: 'Save the article', tools: ['save_article'] }, workflowId);
   const toolUseId = `toolu_feeds_${++serial}`;
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({
-      name: 'save_article',
-      input: { abstract: 'An article', meta: { word_count: 10, review: 'ok' } },
-      id: toolUseId,
-    }),
-    reply.text('Saved.'),
-  ]);
+  scriptSaveArticle(t.fake, handle.workflowId, { toolUseId, abstract: 'An article' });
   await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
   return { workflowId: handle.workflowId, toolUseId };
 }

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
 import { OperatorStore, OperatorStoreError } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { scriptSaveArticle } from '../helpers/agents';
 import { expectError, expectSecurityHeaders, TOKEN, type Answer } from './ops-http';
 
 let t: AgentEnv;
@@ -87,14 +87,7 @@ async function awaitingSave(): Promise<{
 }> {
   const handle = await t.start({ message: 'Save', tools: ['save_article'], singleTurn: true });
   const toolUseId = `toolu_${handle.workflowId.slice(-10).replace(/[^a-zA-Z0-9]/g, '')}`;
-  t.fake.script(handle.workflowId, [
-    reply.toolUse({
-      name: 'save_article',
-      input: { abstract: 'Identity', meta: { word_count: 10, review: 'ok' } },
-      id: toolUseId,
-    }),
-    reply.text('Done.'),
-  ]);
+  scriptSaveArticle(t.fake, handle.workflowId, { toolUseId, abstract: 'Identity', answer: 'Done.' });
   await t.waitFor(handle, (s) => s.status === 'awaiting_approval');
   return { workflowId: handle.workflowId, toolUseId, result: () => handle.result() };
 }

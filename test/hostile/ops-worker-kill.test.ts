@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { scriptSaveArticle } from '../helpers/agents';
 import { createOpsServer } from '../../src/ops/server';
 import { CrashStack, sleep, until } from '../crash/stack';
 import { TOKEN } from './ops-http';
@@ -40,14 +40,7 @@ beforeAll(async () => {
   await stack.startWorker();
   for (let i = 0; i < 3; i++) {
     const id = `kill-poll-${process.pid}-${i}`;
-    stack.fake.script(id, [
-      reply.toolUse({
-        name: 'save_article',
-        id: `toolu_kill_${i}`,
-        input: { abstract: `Article ${i}`, meta: { word_count: 1, review: 'ok' } },
-      }),
-      reply.text('Saved.'),
-    ]);
+    scriptSaveArticle(stack.fake, id, { toolUseId: `toolu_kill_${i}`, abstract: `Article ${i}` });
     await stack.agent.startConversation(
       { model: 'claude-sonnet-5-5', message: 'Save it', tools: ['save_article'] },
       { workflowId: id },

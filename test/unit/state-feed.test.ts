@@ -101,7 +101,7 @@ describe('StateFeed', () => {
     await tick();
     expect(world.queries).toBe(3);
     expect(pages[0]).toHaveLength(2);
-    feed.close();
+    await feed.close();
   });
 
   it('a subscriber that comes back with the current event id gets nothing again; an older one gets the state', async () => {
@@ -117,7 +117,7 @@ describe('StateFeed', () => {
     expect(upToDate).toEqual([]);
     expect(behind.map((e) => e.id)).toEqual([current]);
     expect(world.queries).toBe(1);
-    feed.close();
+    await feed.close();
   });
 
   it('a hub event (a model call ends) and an update answered here each trigger one read', async () => {
@@ -139,7 +139,7 @@ describe('StateFeed', () => {
     await tick();
     expect(world.queries).toBe(3);
     expect(page).toHaveLength(3);
-    feed.close();
+    await feed.close();
   });
 
   it('a read that fails keeps the last state on the pages and is retried', async () => {
@@ -160,7 +160,7 @@ describe('StateFeed', () => {
     await feed.tick();
     await tick();
     expect(page).toHaveLength(2);
-    feed.close();
+    await feed.close();
   });
 
   it('a conversation that does not exist is read once, then again only when the visibility store lists it', async () => {
@@ -188,7 +188,28 @@ describe('StateFeed', () => {
     await tick();
     expect(world.queries).toBe(2);
     expect(page.at(-1)?.data).toMatchObject({ type: 'state', state: { workflowId: 'c1' } });
-    feed.close();
+    await feed.close();
+  });
+
+  it('close waits for the reads under way (a closed client must not have calls still retrying)', async () => {
+    const world = new World();
+    let release!: () => void;
+    world.hold = new Promise<void>((r) => (release = r));
+    const feed = world.feed();
+    subscribers(feed, 'c1', 1);
+    await tick();
+    expect(world.queries).toBe(1);
+    let closed = false;
+    const closing = feed.close().then(() => (closed = true));
+    await tick();
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(closed).toBe(true);
+    // Nothing starts after it closed.
+    feed.changed('c1');
+    await tick();
+    expect(world.queries).toBe(1);
   });
 
   it('the last subscriber leaving stops the feed of that conversation', async () => {
@@ -201,7 +222,7 @@ describe('StateFeed', () => {
     expect(feed.size.conversations).toBe(0);
     await feed.tick();
     expect(world.lists).toBe(0);
-    feed.close();
+    await feed.close();
   });
 });
 
