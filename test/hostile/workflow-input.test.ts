@@ -76,7 +76,7 @@ async function expectEnds(handle: WorkflowHandle): Promise<void> {
 }
 
 describe('a signal the worker cannot decode is refused, never fatal', () => {
-  it.each(UNDECODABLE)('decideToolCallSignal with %s', async (_name, payload) => {
+  it.concurrent.each(UNDECODABLE)('decideToolCallSignal with %s', async (_name, payload) => {
     const { handle, toolUseId } = await awaitingApproval();
     await signalRaw(handle.workflowId, 'decideToolCallSignal', [payload]);
     await t.waitFor(handle, (s) => s.refusedDecisions.length === 1);
@@ -86,7 +86,7 @@ describe('a signal the worker cannot decode is refused, never fatal', () => {
     await expectEnds(handle);
   });
 
-  it.each(UNDECODABLE)('endSignal with %s is ignored', async (_name, payload) => {
+  it.concurrent.each(UNDECODABLE)('endSignal with %s is ignored', async (_name, payload) => {
     const handle = await idle();
     await signalRaw(handle.workflowId, 'endSignal', [payload]);
     await new Promise((r) => setTimeout(r, 300));
@@ -94,7 +94,7 @@ describe('a signal the worker cannot decode is refused, never fatal', () => {
     await expectEnds(handle);
   });
 
-  it('an undecodable payload next to a good one: the signal is refused whole', async () => {
+  it.concurrent('an undecodable payload next to a good one: the signal is refused whole', async () => {
     const { handle, toolUseId } = await awaitingApproval();
     const good = json({ toolUseId, decision: 'approve', decidedBy: 'eve' });
     await signalRaw(handle.workflowId, 'decideToolCallSignal', [good, UNDECODABLE[0][1]]);
@@ -106,7 +106,7 @@ describe('a signal the worker cannot decode is refused, never fatal', () => {
 
 describe('an update the worker cannot decode is rejected', () => {
   const updates = ['sendMessage', 'decideToolCall', 'resume', 'end'];
-  it.each(updates.flatMap((u) => UNDECODABLE.slice(0, 3).map(([name, p]) => [u, name, p] as const)))(
+  it.concurrent.each(updates.flatMap((u) => UNDECODABLE.slice(0, 3).map(([name, p]) => [u, name, p] as const)))(
     '%s with %s',
     async (update, _name, payload) => {
       const { handle } = await awaitingApproval();
@@ -121,14 +121,14 @@ describe('an update the worker cannot decode is rejected', () => {
 });
 
 describe('a query the worker cannot decode does not wedge it', () => {
-  it.each(UNDECODABLE.slice(0, 3))('state query with %s', async (_name, payload) => {
+  it.concurrent.each(UNDECODABLE.slice(0, 3))('state query with %s', async (_name, payload) => {
     const handle = await idle();
     await queryRaw(handle.workflowId, 'state', [payload]);
     await expectUnharmed(handle);
     await expectEnds(handle);
   });
 
-  it.each(UNDECODABLE.slice(0, 3))('messages query with %s', async (_name, payload) => {
+  it.concurrent.each(UNDECODABLE.slice(0, 3))('messages query with %s', async (_name, payload) => {
     const handle = await idle();
     await queryRaw(handle.workflowId, 'messages', [payload]);
     await expectUnharmed(handle);
@@ -137,7 +137,7 @@ describe('a query the worker cannot decode does not wedge it', () => {
 });
 
 describe('oversized values are refused without echoing them, and never stored whole', () => {
-  it('a decision update with a 1 MB toolUseId', async () => {
+  it.concurrent('a decision update with a 1 MB toolUseId', async () => {
     const { handle } = await awaitingApproval();
     const huge = 'x'.repeat(1024 * 1024);
     const rejection = await updateRaw(handle.workflowId, 'decideToolCall', [
@@ -149,7 +149,7 @@ describe('oversized values are refused without echoing them, and never stored wh
     await expectEnds(handle);
   });
 
-  it.each([
+  it.concurrent.each([
     ['toolUseId', (id: string) => ({ toolUseId: 'y'.repeat(1_100_000), decision: 'approve', decidedBy: id })],
     ['decidedBy', () => ({ toolUseId: 'toolu_x', decision: 'approve', decidedBy: 'z'.repeat(1_100_000) })],
     [
@@ -171,7 +171,7 @@ describe('oversized values are refused without echoing them, and never stored wh
     await expectEnds(handle);
   });
 
-  it('a decision whose edited input is nested 5,000 levels deep', async () => {
+  it.concurrent('a decision whose edited input is nested 5,000 levels deep', async () => {
     const { handle, toolUseId } = await awaitingApproval();
     // Written by hand: JSON.stringify itself runs out of stack on it.
     const input = '{"a":'.repeat(5000) + '{}' + '}'.repeat(5000);
@@ -184,7 +184,7 @@ describe('oversized values are refused without echoing them, and never stored wh
     await expectEnds(handle);
   });
 
-  it('a sendMessage update of 300 KB (over maxMessageBytes) is refused by size, not echoed', async () => {
+  it.concurrent('a sendMessage update of 300 KB (over maxMessageBytes) is refused by size, not echoed', async () => {
     const handle = await idle();
     const rejection = await updateRaw(handle.workflowId, 'sendMessage', [
       json({ content: 'm'.repeat(300_000) }),
@@ -197,7 +197,7 @@ describe('oversized values are refused without echoing them, and never stored wh
 });
 
 describe('accepted now, poison later: refused where it enters', () => {
-  it.each([
+  it.concurrent.each([
     ['a text block without text', [{ type: 'text' }], /text/],
     ['an empty text block', [{ type: 'text', text: '' }], /must not be empty/],
     ['a text block whose text is a number', [{ type: 'text', text: 5 }], /text/],
@@ -225,7 +225,7 @@ describe('accepted now, poison later: refused where it enters', () => {
     await expectEnds(handle);
   });
 
-  it.each([
+  it.concurrent.each([
     ['end', 'a reason that is a list', { reason: ['a'] }],
     ['end', '`by` that is a number', { by: 5 }],
     ['end', 'a 5,000-character reason', { reason: 'r'.repeat(5000) }],
@@ -241,7 +241,7 @@ describe('accepted now, poison later: refused where it enters', () => {
     await expectEnds(handle);
   });
 
-  it.each([[{ reason: ['a'] }], [{ by: 5 }], ['a string'], [{ reason: 'x', extra: 1 }]])(
+  it.concurrent.each([[{ reason: ['a'] }], [{ by: 5 }], ['a string'], [{ reason: 'x', extra: 1 }]])(
     'endSignal with %j is ignored',
     async (request) => {
       const handle = await idle();
@@ -252,7 +252,7 @@ describe('accepted now, poison later: refused where it enters', () => {
     },
   );
 
-  it.each([
+  it.concurrent.each([
     ['a first message over maxMessageBytes', { message: 'm'.repeat(300_000) }, /message too large/],
     ['a first message with a text block without text', { message: [{ type: 'text' }] }, /message: /],
     [
@@ -273,7 +273,7 @@ describe('accepted now, poison later: refused where it enters', () => {
 
 describe('the client refuses a start input the conversation or Temporal would refuse, saying why', () => {
   const agent = () => new AgentClient({ client: t.env.client, taskQueue: t.taskQueue });
-  it.each([
+  it.concurrent.each([
     ['a 1.5 MB first message', { message: 'm'.repeat(1_500_000) }, /message too large: 1500002 bytes/],
     ['a first message with a text block without text', { message: [{ type: 'text' }] }, /message: 0.text/],
     ['a 2 MB system prompt', { system: 's'.repeat(2 * 1024 * 1024) }, /payload limit is 2097152/],
@@ -291,7 +291,7 @@ describe('the client refuses a start input the conversation or Temporal would re
 });
 
 describe('any workflow id can call the model', () => {
-  it.each([
+  it.concurrent.each([
     ['non-latin-1 characters', `conv-日本語-é-${Date.now()}`],
     ['a newline and a carriage return', `conv-a\r\nb-${Date.now()}`],
     ['percent signs and spaces', `conv-100% sure ${Date.now()}`],
@@ -306,14 +306,14 @@ describe('any workflow id can call the model', () => {
 });
 
 describe('an input that only looks like the undecodable marker', () => {
-  it('a start input with an `undecodable: true` key runs like any other', async () => {
+  it.concurrent('a start input with an `undecodable: true` key runs like any other', async () => {
     const handle = await t.start({ message: 'Hi', undecodable: true, error: 'x' } as never);
     t.fake.script(handle.workflowId, [reply.text('Hello.')]);
     expect((await t.waitFor(handle, (s) => s.status === 'idle')).messageCount).toBe(2);
     await expectEnds(handle);
   });
 
-  it('a decision signal with `undecodable: true` is judged as a decision, not as the marker', async () => {
+  it.concurrent('a decision signal with `undecodable: true` is judged as a decision, not as the marker', async () => {
     const { handle } = await awaitingApproval();
     await signalRaw(handle.workflowId, 'decideToolCallSignal', [json({ undecodable: true, error: 'x' })]);
     const state = await t.waitFor(handle, (s) => s.refusedDecisions.length === 1);
