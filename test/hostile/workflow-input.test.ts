@@ -106,18 +106,17 @@ describe('a signal the worker cannot decode is refused, never fatal', () => {
 
 describe('an update the worker cannot decode is rejected', () => {
   const updates = ['sendMessage', 'decideToolCall', 'resume', 'end'];
-  it.concurrent.each(updates.flatMap((u) => UNDECODABLE.slice(0, 3).map(([name, p]) => [u, name, p] as const)))(
-    '%s with %s',
-    async (update, _name, payload) => {
-      const { handle } = await awaitingApproval();
-      const rejection = await updateRaw(handle.workflowId, update, [payload]);
-      expect(rejection).toBeDefined();
-      expect(rejection!.length).toBeLessThan(2000);
-      const state = await expectUnharmed(handle);
-      expect(state.status).toBe('awaiting_approval');
-      await expectEnds(handle);
-    },
-  );
+  it.concurrent.each(
+    updates.flatMap((u) => UNDECODABLE.slice(0, 3).map(([name, p]) => [u, name, p] as const)),
+  )('%s with %s', async (update, _name, payload) => {
+    const { handle } = await awaitingApproval();
+    const rejection = await updateRaw(handle.workflowId, update, [payload]);
+    expect(rejection).toBeDefined();
+    expect(rejection!.length).toBeLessThan(2000);
+    const state = await expectUnharmed(handle);
+    expect(state.status).toBe('awaiting_approval');
+    await expectEnds(handle);
+  });
 });
 
 describe('a query the worker cannot decode does not wedge it', () => {
@@ -184,16 +183,19 @@ describe('oversized values are refused without echoing them, and never stored wh
     await expectEnds(handle);
   });
 
-  it.concurrent('a sendMessage update of 300 KB (over maxMessageBytes) is refused by size, not echoed', async () => {
-    const handle = await idle();
-    const rejection = await updateRaw(handle.workflowId, 'sendMessage', [
-      json({ content: 'm'.repeat(300_000) }),
-    ]);
-    expect(rejection).toMatch(/message too large: 300002 bytes/);
-    expect(rejection!.length).toBeLessThan(200);
-    await expectUnharmed(handle);
-    await expectEnds(handle);
-  });
+  it.concurrent(
+    'a sendMessage update of 300 KB (over maxMessageBytes) is refused by size, not echoed',
+    async () => {
+      const handle = await idle();
+      const rejection = await updateRaw(handle.workflowId, 'sendMessage', [
+        json({ content: 'm'.repeat(300_000) }),
+      ]);
+      expect(rejection).toMatch(/message too large: 300002 bytes/);
+      expect(rejection!.length).toBeLessThan(200);
+      await expectUnharmed(handle);
+      await expectEnds(handle);
+    },
+  );
 });
 
 describe('accepted now, poison later: refused where it enters', () => {
@@ -313,11 +315,14 @@ describe('an input that only looks like the undecodable marker', () => {
     await expectEnds(handle);
   });
 
-  it.concurrent('a decision signal with `undecodable: true` is judged as a decision, not as the marker', async () => {
-    const { handle } = await awaitingApproval();
-    await signalRaw(handle.workflowId, 'decideToolCallSignal', [json({ undecodable: true, error: 'x' })]);
-    const state = await t.waitFor(handle, (s) => s.refusedDecisions.length === 1);
-    expect(state.refusedDecisions[0].error).toMatch(/^invalid decision/);
-    await expectEnds(handle);
-  });
+  it.concurrent(
+    'a decision signal with `undecodable: true` is judged as a decision, not as the marker',
+    async () => {
+      const { handle } = await awaitingApproval();
+      await signalRaw(handle.workflowId, 'decideToolCallSignal', [json({ undecodable: true, error: 'x' })]);
+      const state = await t.waitFor(handle, (s) => s.refusedDecisions.length === 1);
+      expect(state.refusedDecisions[0].error).toMatch(/^invalid decision/);
+      await expectEnds(handle);
+    },
+  );
 });
