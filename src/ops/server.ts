@@ -418,6 +418,8 @@ export async function createOpsServer(options: OpsServerOptions): Promise<Fastif
       // one that does not exist costs no state read; the page is told so, and gets the state if it starts.
       const missing = !feed.follows(id) && !(await feed.exists(id));
       reply.hijack();
+      // The client may have left during the lookup: its close event is gone, so nothing would free the slot.
+      if (request.socket.destroyed) return release();
       const stream: SseStream = new SseStream(reply.raw, {
         ...options.feed?.sse,
         onClose: () => {
