@@ -30,38 +30,38 @@ function workflowIdOf(file: string): string {
   return /^(.+)_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/.exec(name)?.[1] ?? file;
 }
 
-/** Every history replayed by one replay worker (one per history cost ~0.3 s each): the error of each. */
-let results: Promise<Map<string, Error | undefined>>;
-beforeAll(() => {
+/**
+ * Every history replayed by one replay worker (one per history cost ~0.3 s each): the error of each.
+ * The whole batch runs here, with its own deadline: 12 s alone, several times that beside the heavy
+ * suites on two cores, and no single case should carry the batch's time against its own timeout.
+ */
+const results = new Map<string, Error | undefined>();
+beforeAll(async () => {
   installQuietRuntime('ERROR');
-  results = (async () => {
-    const byFile = new Map<string, Error | undefined>();
-    const histories = files.map((file) => ({
-      workflowId: workflowIdOf(file),
-      history: historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8'))),
-    }));
-    let i = 0;
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: await workflowBundle(), replayName: 'recorded-histories' },
-      histories,
-    )) {
-      // Yielded in the order given; a mismatch would pin a result on the wrong file.
-      if (result.workflowId !== histories[i].workflowId)
-        throw new Error(`replay results out of order at ${files[i]}: got ${result.workflowId}`);
-      byFile.set(files[i++], result.error);
-    }
-    return byFile;
-  })();
-});
+  const histories = files.map((file) => ({
+    workflowId: workflowIdOf(file),
+    history: historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8'))),
+  }));
+  let i = 0;
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: await workflowBundle(), replayName: 'recorded-histories' },
+    histories,
+  )) {
+    // Yielded in the order given; a mismatch would pin a result on the wrong file.
+    if (result.workflowId !== histories[i].workflowId)
+      throw new Error(`replay results out of order at ${files[i]}: got ${result.workflowId}`);
+    results.set(files[i++], result.error);
+  }
+}, 300_000);
 
 describe('recorded histories', () => {
   it('are there to replay', () => {
     expect(files.length).toBeGreaterThanOrEqual(60);
   });
 
-  it.each(files)('%s replays against the current workflow code', async (file) => {
-    const error = (await results).get(file);
+  it.each(files)('%s replays against the current workflow code', (file) => {
+    const error = results.get(file);
     if (error) throw error;
-    expect((await results).has(file)).toBe(true);
+    expect(results.has(file)).toBe(true);
   });
 });
