@@ -464,8 +464,9 @@ describe('show renders every escape class visibly', () => {
   );
 });
 
+// Each case owns its conversation (and reads only what it wrote): they run at once.
 describe('other places hostile text reaches the terminal', () => {
-  it('tool inputs and tool results in show', async () => {
+  it.concurrent('tool inputs and tool results in show', async () => {
     const id = newId('tool');
     t.fake.script(id, [
       reply.toolUse({ name: 'get_weather', input: { location: `Paris ${EVERYTHING}` } }),
@@ -481,7 +482,7 @@ describe('other places hostile text reaches the terminal', () => {
     await answersAndEnds(id);
   });
 
-  it('an API error message in the attention line of show', async () => {
+  it.concurrent('an API error message in the attention line of show', async () => {
     const id = newId('attention');
     t.fake.script(id, [reply.error(400, 'invalid_request_error', `bad request ${EVERYTHING}`)]);
     const handle = await t.start({ message: 'Fail, please' }, id);
@@ -493,7 +494,7 @@ describe('other places hostile text reaches the terminal', () => {
     await answersAndEnds(id);
   });
 
-  it('a pending tool call in pending and show, then approved from the CLI', async () => {
+  it.concurrent('a pending tool call in pending and show, then approved from the CLI', async () => {
     const id = newId('pending');
     const toolUseId = `toolu_hostile${counter}`;
     t.fake.script(id, [
@@ -519,7 +520,7 @@ describe('other places hostile text reaches the terminal', () => {
     await answersAndEnds(id);
   });
 
-  it('a model name in list and list --json', async () => {
+  it.concurrent('a model name in list and list --json', async () => {
     const id = newId('model');
     const model = 'claude-\x1b]0;pwned\x07-\u009b2J-\u202eevil';
     t.fake.script(id, [reply.text('Hi.')]);
@@ -547,7 +548,7 @@ describe('other places hostile text reaches the terminal', () => {
     await answersAndEnds(id);
   });
 
-  it('a refusal that echoes a hostile tool-use id', async () => {
+  it.concurrent('a refusal that echoes a hostile tool-use id', async () => {
     const id = newId('refusal');
     t.fake.script(id, [reply.text('Idle.')]);
     const handle = await t.start({ message: 'Hello' }, id);
@@ -559,7 +560,7 @@ describe('other places hostile text reaches the terminal', () => {
     await answersAndEnds(id);
   });
 
-  it('a not-found error that echoes a hostile id', async () => {
+  it.concurrent('a not-found error that echoes a hostile id', async () => {
     const run = await cli(['show', `missing-\x1b[2J\x1b]0;pwned\x07\u009b\u202e-${process.pid}`]);
     expect(run.code).toBe(4);
     expect(run.stderr).not.toMatch(RAW_CONTROL);
@@ -574,7 +575,7 @@ describe('start - and send - read the text from stdin, bounded', () => {
     (_, i) => `line ${i}: "quoted", back\\slash,\ttab, café, 日本 — ${'x'.repeat(20)}\n`,
   ).join('');
 
-  it('start - sends a 100 KB prompt exactly as read', async () => {
+  it.concurrent('start - sends a 100 KB prompt exactly as read', async () => {
     expect(Buffer.byteLength(big)).toBeGreaterThan(100_000);
     const id = newId('stdin');
     t.fake.script(id, [reply.text('Read it.')]);
@@ -586,7 +587,7 @@ describe('start - and send - read the text from stdin, bounded', () => {
     await answersAndEnds(id);
   });
 
-  it('start - keeps multi-byte text (emoji, CJK) exact', async () => {
+  it.concurrent('start - keeps multi-byte text (emoji, CJK) exact', async () => {
     const text = '日本語のテキスト 👩‍💻 '.repeat(4000);
     const id = newId('stdin-utf8');
     t.fake.script(id, [reply.text('Read it.')]);
@@ -597,7 +598,7 @@ describe('start - and send - read the text from stdin, bounded', () => {
     await answersAndEnds(id);
   });
 
-  it('start - takes a prompt of exactly the limit (as JSON)', async () => {
+  it.concurrent('start - takes a prompt of exactly the limit (as JSON)', async () => {
     const id = newId('stdin-limit');
     t.fake.script(id, [reply.text('Read it.')]);
     const run = await cli(['start', '-', '--id', id], { stdin: 'a'.repeat(LIMIT - 2) });
@@ -607,7 +608,7 @@ describe('start - and send - read the text from stdin, bounded', () => {
     await answersAndEnds(id);
   });
 
-  it.each([
+  it.concurrent.each([
     [
       'one byte over the limit as JSON',
       'a'.repeat(LIMIT - 1),
@@ -629,21 +630,24 @@ describe('start - and send - read the text from stdin, bounded', () => {
     },
   );
 
-  it('send <id> - sends a 100 KB message; one over the limit exits 2 and sends nothing', async () => {
-    const id = newId('send-stdin');
-    t.fake.script(id, [reply.text('First.'), reply.text('Second.')]);
-    const handle = await t.start({ message: 'Hello' }, id);
-    await t.waitFor(handle, (s) => s.status === 'idle', 60_000);
-    const over = await cli(['send', id, '-'], { stdin: 'c'.repeat(LIMIT) });
-    expect({ code: over.code, stdout: over.stdout }).toEqual({ code: 2, stdout: '' });
-    expectOneLineError(over);
-    const sent = await cli(['send', id, '-', '--json'], { stdin: big });
-    expect(sent.code).toBe(0);
-    expect(JSON.parse(sent.stdout)).toEqual({ turn: 2, queuedBehind: 0 });
-    const state = await t.waitFor(handle, (s) => s.status === 'idle' && s.messages.length === 4, 60_000);
-    expect(state.messages[2].content).toBe(big);
-    await answersAndEnds(id);
-  });
+  it.concurrent(
+    'send <id> - sends a 100 KB message; one over the limit exits 2 and sends nothing',
+    async () => {
+      const id = newId('send-stdin');
+      t.fake.script(id, [reply.text('First.'), reply.text('Second.')]);
+      const handle = await t.start({ message: 'Hello' }, id);
+      await t.waitFor(handle, (s) => s.status === 'idle', 60_000);
+      const over = await cli(['send', id, '-'], { stdin: 'c'.repeat(LIMIT) });
+      expect({ code: over.code, stdout: over.stdout }).toEqual({ code: 2, stdout: '' });
+      expectOneLineError(over);
+      const sent = await cli(['send', id, '-', '--json'], { stdin: big });
+      expect(sent.code).toBe(0);
+      expect(JSON.parse(sent.stdout)).toEqual({ turn: 2, queuedBehind: 0 });
+      const state = await t.waitFor(handle, (s) => s.status === 'idle' && s.messages.length === 4, 60_000);
+      expect(state.messages[2].content).toBe(big);
+      await answersAndEnds(id);
+    },
+  );
 });
 
 describe('watch', () => {
