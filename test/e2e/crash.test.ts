@@ -53,7 +53,10 @@ describe('crash points (SIGKILL, then a new worker)', () => {
           `crash-test: recovery after a mid-stream kill took ${(result.recoveryMs / 1000).toFixed(1)} s (heartbeat timeout 10 s)`,
         );
       expect(result.problems).toEqual([]);
-      if (result.recoveryMs !== undefined) expect(result.recoveryMs).toBeLessThan(10_000 + 5_000);
+      // Noticed through the heartbeat timeout (10 s), not the call's start-to-close timeout (10 min).
+      // How long it took is a figure (printed above; the bench's), not a bound: on a busy machine the
+      // new worker's start and the retry's dispatch add seconds (18 s seen with three suites at once).
+      if (result.recoveryMs !== undefined) expect(result.recoveryMs).toBeLessThan(120_000);
     },
     // The lanes started in beforeAll: a case waits at most for the cases before it in its lane.
     300_000,
