@@ -49,17 +49,13 @@ export async function prepareAgentRun(
   for (;;) {
     let snapshot: AgentSnapshot | undefined;
     let failure: unknown;
-    conversation.preparing = true;
     try {
-      snapshot = decoded(
-        await prepareAgent({ workflowId: conversation.workflowId, agent }),
-        `listing agent ${agent}`,
+      snapshot = await conversation.listingAgent(async () =>
+        decoded(await prepareAgent({ workflowId: conversation.workflowId, agent }), `listing agent ${agent}`),
       );
     } catch (err) {
       if (isCancellation(err)) throw err;
       failure = err;
-    } finally {
-      conversation.preparing = false;
     }
     if (snapshot) {
       conversation.applyAgent(snapshot, input);
@@ -70,9 +66,10 @@ export async function prepareAgentRun(
     const cause = failure instanceof ActivityFailure ? failure.cause : failure;
     // At the start nothing is lost by refusing: the client learns why at once (see `agentReadyUpdate`).
     if (firstRun && cause instanceof ApplicationFailure && REFUSED_AT_START.includes(cause.type ?? '')) {
-      conversation.startRefusal = { type: cause.type ?? UNKNOWN_AGENT, message };
+      const refusal = { type: cause.type ?? UNKNOWN_AGENT, message };
+      conversation.lifecycle.refuseStart(refusal);
       await condition(allHandlersFinished);
-      throw ApplicationFailure.create({ ...conversation.startRefusal, nonRetryable: true });
+      throw ApplicationFailure.create({ ...refusal, nonRetryable: true });
     }
     conversation.throwIfEnding();
     await conversation.park({ reason: 'configuration', message: `cannot list agent ${agent}: ${message}` });

@@ -14,6 +14,7 @@ import {
   type DecisionRequest,
   type PendingApproval,
   type RecordedDecision,
+  type RefusedDecision,
   type SignOff,
 } from '../api/approvals';
 import { addSignOff, deciderProblem, type PersonRule } from './approver-rules';
@@ -26,10 +27,27 @@ interface Waiting extends PendingApproval {
 export class ApprovalBook {
   private readonly waiting = new Map<string, Waiting>();
   private readonly decided = new Map<string, RecordedDecision>();
+  /** Signal-borne decisions that could not apply (the newest 50), carried on their own. */
+  private readonly refusedList: RefusedDecision[];
 
-  constructor(carried?: { pending: Waiting[]; decisions: RecordedDecision[] }) {
+  constructor(
+    carried?: { pending: Waiting[]; decisions: RecordedDecision[] },
+    refused: RefusedDecision[] = [],
+  ) {
     for (const p of carried?.pending ?? []) this.waiting.set(p.toolUseId, p);
     for (const d of carried?.decisions ?? []) this.decided.set(d.toolUseId, d);
+    this.refusedList = refused;
+  }
+
+  /** Signal-borne decisions that could not apply, with why (the newest 50). */
+  get refused(): RefusedDecision[] {
+    return this.refusedList;
+  }
+
+  /** Keeps a signal-borne decision that could not apply, so operators see why. */
+  refuse(refused: RefusedDecision): void {
+    this.refusedList.push(refused);
+    if (this.refusedList.length > 50) this.refusedList.shift();
   }
 
   /** Puts a call in the queue for a decision. */

@@ -38,24 +38,26 @@ export async function compactOnContextWindow(
 ): Promise<boolean> {
   const { compaction } = conversation;
   if (!compaction.onContextWindow || compaction.mode === 'server') return false;
-  if (conversation.compactedSinceAnswer || !conversation.compactable) return false;
+  const { compactions, transcript } = conversation;
+  if (compactions.compactedSinceAnswer || !conversation.compactable) return false;
   if (!rolledOut(PATCHES.compaction)) return false;
-  conversation.compactedSinceAnswer = true;
+  compactions.compactingForWindow();
   // A refused prompt would be refused as a compaction request too: summarize what came before the
   // last exchange (which pushed it over), and keep that exchange verbatim after the summary.
-  const upTo = cause === 'prompt_refused' ? conversation.lastExchangeStart : undefined;
+  const upTo = cause === 'prompt_refused' ? transcript.lastExchangeStart(compactions.promptFrom) : undefined;
   return compact(conversation, 'context_window', upTo);
 }
 
 async function compactIfDue(conversation: Conversation): Promise<boolean> {
-  const request = conversation.compactRequest;
+  const request = conversation.compactions.request;
   if (request) {
     if (conversation.compactable) return compact(conversation, 'operator');
     log.info('compaction requested with nothing new to summarize: dropped', { by: request.by });
-    conversation.compactRequest = undefined;
+    conversation.compactions.dropRequest();
     return false;
   }
-  const { compaction, contextTokens } = conversation;
+  const { compaction } = conversation;
+  const { contextTokens } = conversation.compactions;
   const due =
     compaction.mode === 'client' &&
     compaction.thresholdTokens !== undefined &&
@@ -77,15 +79,15 @@ async function compact(
   upTo?: number,
 ): Promise<boolean> {
   for (;;) {
-    const request = conversation.compactRequest;
-    const tokensBefore = conversation.contextTokens;
+    const request = conversation.compactions.request;
+    const tokensBefore = conversation.compactions.contextTokens;
     const instructions = request?.instructions ?? conversation.compaction.instructions;
     const result = await requestCompaction(conversation, instructions, upTo);
     let why: Omit<Attention, 'at'>;
     if (result.ok) {
       const block = result.answer.message.content[0] as { type: string; content?: unknown } | undefined;
       if (block?.type === 'compaction' && typeof block.content === 'string' && block.content !== '') {
-        conversation.compactRequest = undefined;
+        conversation.compactions.dropRequest();
         conversation.recordCompaction(
           result.answer,
           {
@@ -107,8 +109,8 @@ async function compact(
     } else {
       why = result.why;
     }
-    if (request) conversation.compactRequest = undefined;
+    if (request) conversation.compactions.dropRequest();
     await conversation.park(why);
-    if (trigger !== 'context_window' && !conversation.compactRequest) return false;
+    if (trigger !== 'context_window' && !conversation.compactions.request) return false;
   }
 }

@@ -27,7 +27,8 @@ import {
 } from '../api/conversation';
 import { formatIssues } from '../api/issues';
 import { isUndecodable } from '../api/payload-converter';
-import { Conversation, ConversationEnded, type CarriedState } from './conversation-state';
+import { Conversation, type CarriedState } from './conversation-state';
+import { ConversationEnded } from './ended';
 import { registerHandlers } from './handlers';
 import { PATCHES, rolledOut } from './patches';
 import { prepareAgentRun } from './agent-run';
@@ -65,7 +66,7 @@ export async function conversationWorkflow(
       await conversation.waitForWork(); // waits while idle; ends on end, timeout or limit
       // Compaction before the turn (the threshold, an operator): then a fresh run takes the message.
       if (await compactBetweenTurns(conversation)) continue;
-      if (conversation.queue.length === 0) continue; // woke for a compaction that had nothing to do
+      if (conversation.inbox.length === 0) continue; // woke for a compaction that had nothing to do
       conversation.takeMessage();
       await runTurn(conversation);
     }
@@ -99,8 +100,8 @@ async function runTurn(conversation: Conversation): Promise<void> {
     if (counted.park) await conversation.park(counted.park);
     await conversation.withinBudget(); // parks at or past its budget, before the call
     await compactBeforeCall(conversation); // the threshold or an operator, within a long tool loop
-    await conversation.withLiveContainer(); // code execution: the container the call runs in
-    const answer = await callModel(conversation, counted.turn, () =>
+    const container = await conversation.containerForNextCall(); // code execution (parks if expired)
+    const answer = await callModel(conversation, counted.turn, container, () =>
       compactOnContextWindow(conversation, 'prompt_refused'),
     );
     if (
@@ -159,7 +160,7 @@ function continueAsNewDue(conversation: Conversation): boolean {
   const due =
     info.continueAsNewSuggested ||
     // After a compaction: the next run carries the transcript from the compaction message on.
-    conversation.compactedThisRun ||
+    conversation.compactions.compactedThisRun ||
     (continueAsNewAfterEvents !== undefined && info.historyLength >= continueAsNewAfterEvents);
   if (!due || conversation.carryFits() || !rolledOut(PATCHES.carryFits)) return due;
   if (info.historySize > MAX_HISTORY_BYTES) {

@@ -45,26 +45,27 @@ const { callClaude } = proxyActivities<Activities>({
 });
 
 /**
- * Calls Claude on the transcript; parks on failure and calls again once resumed (or ends). A prompt
- * the API refuses as too long for the context window goes to `onContextWindow` first (compaction):
- * when it made room, the call is made again at once.
+ * Calls Claude on the transcript (in the code execution `container`, if any); parks on failure and
+ * calls again once resumed (or ends). A prompt the API refuses as too long for the context window goes
+ * to `onContextWindow` first (compaction): when it made room, the call is made again at once.
  */
 export async function callModel(
   conversation: Conversation,
   turn: TurnState,
+  container: string | undefined,
   onContextWindow?: () => Promise<boolean>,
 ): Promise<CallClaudeResult> {
+  conversation.container.name(container);
   for (;;) {
     conversation.setStatus('running');
-    conversation.modelCallInFlight = true;
     let failure: unknown;
     try {
-      return decoded(await callClaude(modelCallInput(conversation, turn)), 'the model call');
+      return await conversation.callingModelWith(async () =>
+        decoded(await callClaude(modelCallInput(conversation, turn)), 'the model call'),
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       failure = err;
-    } finally {
-      conversation.modelCallInFlight = false;
     }
     if (isContextWindowExceeded(failure) && onContextWindow && (await onContextWindow())) continue;
     await conversation.park(attentionFrom(failure));
@@ -81,19 +82,20 @@ export async function requestCompaction(
   upTo = conversation.messages.length,
 ): Promise<{ ok: true; answer: CallClaudeResult } | { ok: false; why: Omit<Attention, 'at'> }> {
   conversation.setStatus('running');
-  conversation.modelCallInFlight = true;
   try {
-    const whole = modelCallInput(conversation, startTurn(conversation.config));
-    // Of a prefix (the last exchange kept out): its length and digest, no tail (the cache has it).
-    const { tail: _tail, ...prefix } = whole;
-    const input =
-      upTo === conversation.messages.length
-        ? whole
-        : { ...prefix, messageCount: upTo, digest: conversation.digests[upTo - 1] };
-    const answer = decoded(
-      await callClaude({ ...input, compact: instructions ? { instructions } : {} }),
-      'the compaction',
-    );
+    const answer = await conversation.callingModelWith(async () => {
+      const whole = modelCallInput(conversation, startTurn(conversation.config));
+      // Of a prefix (the last exchange kept out): its length and digest, no tail (the cache has it).
+      const { tail: _tail, ...prefix } = whole;
+      const input =
+        upTo === conversation.messages.length
+          ? whole
+          : { ...prefix, messageCount: upTo, digest: conversation.transcript.digestOf(upTo) };
+      return decoded(
+        await callClaude({ ...input, compact: instructions ? { instructions } : {} }),
+        'the compaction',
+      );
+    });
     return { ok: true, answer };
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -102,8 +104,6 @@ export async function requestCompaction(
       ok: false,
       why: { ...why, reason: 'compaction_failed', message: `compaction failed: ${why.message}` },
     };
-  } finally {
-    conversation.modelCallInFlight = false;
   }
 }
 
@@ -126,13 +126,15 @@ export function decoded<T>(result: T | Undecodable, what: string): T {
 
 /** The activity's input: where the transcript stands (the worker rebuilds it) and the request's options. */
 function modelCallInput(conversation: Conversation, turn: TurnState): CallClaudeInput {
-  const { config, messages, snapshot } = conversation;
+  const { config, messages, listed: snapshot } = conversation;
   const options = {
     toolChoice: turn.toolChoice,
     maxTokens: turn.maxTokens,
     ...(config.outputSchema && { outputSchema: config.outputSchema }),
   };
-  const { promptFrom, containerForCall: container } = conversation;
+  const { promptFrom } = conversation.compactions;
+  // A compaction request names the container the last model call named.
+  const container = conversation.container.lastNamed;
   const compaction = conversation.compaction;
   const serverCompaction =
     compaction.mode === 'server'
@@ -144,7 +146,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
   return {
     workflowId: conversation.workflowId,
     messageCount: messages.length,
-    digest: conversation.digest,
+    digest: conversation.transcript.digest,
     ...smallTail(conversation),
     ...(promptFrom > 0 && { promptFrom }),
     turn: conversation.turn,
@@ -179,7 +181,7 @@ function modelCallInput(conversation: Conversation, turn: TurnState): CallClaude
 }
 
 /** The messages since the last model answer, for the worker's cache, unless they are big. */
-function smallTail({ messages }: Conversation): Pick<CallClaudeInput, 'tail'> {
+function smallTail({ messages }: Pick<Conversation, 'messages'>): Pick<CallClaudeInput, 'tail'> {
   const from = tailStart(messages);
   const tail = messages.slice(from);
   return JSON.stringify(tail).length <= MAX_TAIL_BYTES ? { tail: { from, messages: tail } } : {};

@@ -35,7 +35,7 @@ import {
   summarizeInput,
   type NotificationEvent,
 } from '../api/notifications';
-import type { Conversation } from './conversation-state';
+import type { PendingApproval } from '../api/approvals';
 import { PATCHES, rolledOut } from './patches';
 
 const { notify } = proxyActivities<Activities>({
@@ -55,14 +55,15 @@ const { notify } = proxyActivities<Activities>({
 /** Stops a notification's retries once it no longer matters. */
 export type StopNotifying = () => void;
 
+/** Who a notification is about: the conversation, its agent and tenant. */
+export type NotificationOrigin = Pick<NotificationEvent, 'workflowId' | 'agent' | 'tenant'>;
+
 /** A tool call started waiting for approval: notify, until it is decided. */
-export function notifyApprovalWaiting(conversation: Conversation, toolUseId: string): StopNotifying {
-  const pending = conversation.approvals.pending.find((p) => p.toolUseId === toolUseId);
-  if (!pending) return () => undefined;
+export function notifyApprovalWaiting(origin: NotificationOrigin, pending: PendingApproval): StopNotifying {
   return send({
     kind: 'approval.waiting',
-    ...origin(conversation),
-    toolUseId,
+    ...origin,
+    toolUseId: pending.toolUseId,
     tool: pending.name,
     ...summarizeInput(pending.input),
     turn: pending.turn,
@@ -72,23 +73,14 @@ export function notifyApprovalWaiting(conversation: Conversation, toolUseId: str
 }
 
 /** The conversation parked: notify, until it is resumed or ended. */
-export function notifyNeedsAttention(conversation: Conversation, attention: Attention): StopNotifying {
+export function notifyNeedsAttention(origin: NotificationOrigin, attention: Attention): StopNotifying {
   return send({
     kind: 'conversation.needs_attention',
-    ...origin(conversation),
+    ...origin,
     reason: attention.reason,
     message: clip(attention.message, MAX_ATTENTION_MESSAGE_CHARS),
     at: attention.at,
   });
-}
-
-function origin(conversation: Conversation): Pick<NotificationEvent, 'workflowId' | 'agent' | 'tenant'> {
-  const { agent, tenant } = conversation.config;
-  return {
-    workflowId: conversation.workflowId,
-    ...(agent !== undefined && { agent }),
-    ...(tenant !== undefined && { tenant }),
-  };
 }
 
 function send(event: NotificationEvent): StopNotifying {

@@ -25,13 +25,8 @@ export function askAgainForOutput(
   attempts: number,
 ): boolean {
   if (!verdict) return false; // no output schema
-  conversation.output = { ...verdict, turn: conversation.turn, attempts };
+  conversation.recordOutput(verdict, attempts);
   if (verdict.status !== 'invalid' || attempts >= MAX_OUTPUT_ATTEMPTS) return false;
-  conversation.append({
-    role: 'user',
-    content: correctionText(verdict.reason ?? 'it does not match the schema'),
-  });
-  const index = conversation.messages.length - 1;
-  conversation.meta[index] = { ...conversation.meta[index], outputCorrection: true };
+  conversation.correctOutput(correctionText(verdict.reason ?? 'it does not match the schema'));
   return true;
 }

@@ -41,22 +41,10 @@ export async function runSubAgent(
   input: Record<string, unknown>,
 ): Promise<ToolResultBlockParam> {
   const agent = call.subAgent!;
-  const self = conversation.config.agent!;
-  const parent = conversation.config.parent;
-  const ancestry = [...(parent?.ancestry ?? []), self];
-  const depth = (parent?.depth ?? 0) + 1;
-  const maxDepth = conversation.snapshot?.maxSubAgentDepth ?? 3;
-  if (ancestry.includes(agent)) {
-    const cycle = [...ancestry, agent].join(' → ');
-    return toolResult(call.id, `Agent ${agent} was not called: it would call itself (${cycle}).`, true);
-  }
-  if (depth > maxDepth) {
-    return toolResult(
-      call.id,
-      `Agent ${agent} was not called: sub-agents may nest ${maxDepth} deep, and this call would be level ${depth}. Do the task here.`,
-      true,
-    );
-  }
+  const placed = placeInTree(conversation, agent);
+  if (typeof placed === 'string')
+    return toolResult(call.id, `Agent ${agent} was not called: ${placed}`, true);
+  const { self, depth, ancestry } = placed;
   // The worker's input check (judged in the model call) does not run for a call the model could not
   // be offered; a task must be text either way.
   const task = typeof input.task === 'string' ? input.task.trim() : '';
@@ -80,7 +68,7 @@ export async function runSubAgent(
     ...(conversation.config.tenant && { tenant: conversation.config.tenant }),
   };
   const scope = new CancellationScope();
-  conversation.subAgentScopes.set(call.id, scope);
+  conversation.subAgents.started(call.id, scope);
   try {
     const result = await scope.run(() =>
       executeChild<(input: ConversationInput) => Promise<ConversationResult>>(CONVERSATION_WORKFLOW, {
@@ -115,8 +103,27 @@ export async function runSubAgent(
       true,
     );
   } finally {
-    conversation.subAgentScopes.delete(call.id);
+    conversation.subAgents.ended(call.id);
   }
+}
+
+/**
+ * Where a call of `agent` would sit in the tree of sub-agents: its depth and the agents above it, or
+ * why it may not be called (it would call itself, or nest deeper than the agent allows).
+ */
+function placeInTree(
+  conversation: Conversation,
+  agent: string,
+): { self: string; depth: number; ancestry: string[] } | string {
+  const self = conversation.config.agent!;
+  const parent = conversation.config.parent;
+  const ancestry = [...(parent?.ancestry ?? []), self];
+  const depth = (parent?.depth ?? 0) + 1;
+  const maxDepth = conversation.listed?.maxSubAgentDepth ?? 3;
+  if (ancestry.includes(agent)) return `it would call itself (${[...ancestry, agent].join(' → ')}).`;
+  if (depth > maxDepth)
+    return `sub-agents may nest ${maxDepth} deep, and this call would be level ${depth}. Do the task here.`;
+  return { self, depth, ancestry };
 }
 
 /**
@@ -147,7 +154,7 @@ export function recordStoppedSubAgentUsage(
   conversation: Conversation,
   report: { toolUseId?: unknown; usage?: unknown },
 ): void {
-  const run = conversation.subAgents.find((r) => r.toolUseId === report?.toolUseId);
+  const run = conversation.subAgents.find(report?.toolUseId);
   const usage = report?.usage as Partial<UsageTotals> | undefined;
 
   const sane =

@@ -11,7 +11,7 @@ import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { now, nowIso } from './clock';
 import type { Conversation } from './conversation-state';
 import { decoded, failureMessage } from './model-call';
-import { notifyApprovalWaiting } from './notifications';
+import { notifyApprovalWaiting, type StopNotifying } from './notifications';
 import { runSubAgent } from './sub-agents';
 import { editedResult, failedResult, notRunResult, rejectedResult, toolResult } from './tool-results';
 
@@ -47,46 +47,47 @@ export async function runTools(
       let input = toolInput(answer, call);
       let decision: RecordedDecision | undefined;
       if (call.needsApproval) {
-        const stopNotifying = notifyApprovalWaiting(conversation, call.id); // a webhook, not awaited
+        const stopNotifying = notifyWaiting(conversation, call.id); // a webhook, not awaited
         decision = await decisionFor(conversation, call.id, deadline).finally(stopNotifying);
         if (decision.decision === 'reject') return rejectedResult(decision);
         if (decision.decision === 'edit' && decision.input) input = decision.input;
       }
       if (call.subAgent) return runSubAgent(conversation, call, input);
-      conversation.toolCallsInFlight.set(call.id, {
-        toolUseId: call.id,
-        name: call.name,
-        startedAt: nowIso(),
+      return conversation.runningTool({ toolUseId: call.id, name: call.name }, async () => {
+        try {
+          const { workflowId } = conversation;
+          const { agent, tools, tenant } = conversation.config;
+          const offered = conversation.listed?.tools.map((t) => t.name) ?? tools;
+          const result = decoded(
+            await runTool({
+              ...(agent && { agent }),
+              offered,
+              workflowId,
+              toolUseId: call.id,
+              name: call.name,
+              input,
+              ...(tenant && { tenant }),
+            }),
+            `the ${call.name} call`,
+          );
+          return decision?.decision === 'edit'
+            ? editedResult(decision, result)
+            : toolResult(call.id, result.content, result.isError);
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          return failedResult(call, failureMessage(err));
+        }
       });
-      try {
-        const { workflowId } = conversation;
-        const { agent, tools, tenant } = conversation.config;
-        const offered = conversation.snapshot?.tools.map((t) => t.name) ?? tools;
-        const result = decoded(
-          await runTool({
-            ...(agent && { agent }),
-            offered,
-            workflowId,
-            toolUseId: call.id,
-            name: call.name,
-            input,
-            ...(tenant && { tenant }),
-          }),
-          `the ${call.name} call`,
-        );
-        return decision?.decision === 'edit'
-          ? editedResult(decision, result)
-          : toolResult(call.id, result.content, result.isError);
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        return failedResult(call, failureMessage(err));
-      } finally {
-        conversation.toolCallsInFlight.delete(call.id);
-      }
     }),
   );
   conversation.append({ role: 'user', content: results });
   conversation.throwIfEnding();
+}
+
+/** Tells people that a call waits for them (a webhook), until it is decided. */
+function notifyWaiting(conversation: Conversation, toolUseId: string): StopNotifying {
+  const pending = conversation.approvals.pending.find((p) => p.toolUseId === toolUseId);
+  return pending ? notifyApprovalWaiting(conversation.origin, pending) : () => undefined;
 }
 
 /** Puts the calls that need an operator in the approval queue, all with one deadline. */
