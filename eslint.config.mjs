@@ -31,6 +31,12 @@ const sandboxFence = {
           allowTypeImports: true,
           message: 'Client APIs do not belong in workflow code.',
         },
+        {
+          name: '@temporalio/workflow',
+          importNames: ['patched', 'deprecatePatch'],
+          message:
+            'Roll a change out through src/workflows/patches.ts (rolledOut(PATCHES.x)), where each patch has its history.',
+        },
       ],
       patterns: [
         {
@@ -78,8 +84,28 @@ const sandboxFence = {
       selector: "NewExpression[callee.name='Date'][arguments.length=0]",
       message: 'Read workflow time through src/workflows/clock.ts (now(), nowIso()): one explicit way.',
     },
+    {
+      // `wf.patched(...)` through a namespace import: the registry is the one way in.
+      selector: 'CallExpression[callee.property.name=/^(patched|deprecatePatch)$/]',
+      message:
+        'Roll a change out through src/workflows/patches.ts (rolledOut(PATCHES.x)), where each patch has its history.',
+    },
   ],
 };
+
+/** The fence, less what `files` may do: the patch registry calls `patched()`; the clock reads time. */
+function fenceExcept(what) {
+  const [level, options] = sandboxFence['@typescript-eslint/no-restricted-imports'];
+  if (what === 'patched')
+    return {
+      '@typescript-eslint/no-restricted-imports': [
+        level,
+        { ...options, paths: options.paths.filter((p) => p.name !== '@temporalio/workflow') },
+      ],
+      'no-restricted-syntax': ['error', sandboxFence['no-restricted-syntax'][1]],
+    };
+  return { 'no-restricted-syntax': ['error', sandboxFence['no-restricted-syntax'][2]] };
+}
 
 export default tseslint.config(
   {
@@ -125,7 +151,12 @@ export default tseslint.config(
   {
     // The one place workflow code reads the clock (deterministic in the sandbox: see the file).
     files: ['src/workflows/clock.ts'],
-    rules: { 'no-restricted-syntax': 'off' },
+    rules: fenceExcept('clock'),
+  },
+  {
+    // The one place workflow code calls patched(): the registry, each patch with its history.
+    files: ['src/workflows/patches.ts'],
+    rules: fenceExcept('patched'),
   },
   {
     // Test workflows are bundled into the sandbox too.

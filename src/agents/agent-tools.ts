@@ -1,63 +1,24 @@
-import type {
-  ImageBlockParam,
-  MemoryTool20250818,
-  TextBlockParam,
-  Tool,
-} from '@anthropic-ai/sdk/resources/messages';
+import type { ImageBlockParam, TextBlockParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { log } from '@temporalio/activity';
-import {
-  SUB_AGENT_INPUT_SCHEMA,
-  type AgentSnapshot,
-  type AgentToolInfo,
-  type AgentToolSource,
-} from '../api/agents';
+import { SUB_AGENT_INPUT_SCHEMA, type AgentSnapshot, type AgentToolInfo } from '../api/agents';
 import { quote } from '../api/bounds';
 import { formatIssues } from '../api/issues';
-import type { ToolEffect } from '../api/tools';
 import type { McpPool } from '../mcp/pool';
 import { namespaceTools } from '../mcp/tool-snapshots';
 import type { McpServerConfig, McpToolSnapshot } from '../mcp/types';
 import { MEMORY_TOOL_NAME } from '../memory/config';
 import { memoryTool, type MemoryBackends } from '../memory/tool';
-import {
-  approvalRequired,
-  type ApprovalPolicy,
-  type ToolContext,
-  type ToolDefinition,
-  type ToolOutput,
-} from '../tools/define-tool';
-import { approverRulesOf, type ApproverRules } from '../tools/approver-rules';
+import { approvalRequired, type ApprovalPolicy, type ToolDefinition } from '../tools/define-tool';
+import { approverRulesOf } from '../tools/approver-rules';
 import type { AgentDefinition } from './define-agent';
 import type { AgentRegistry } from './registry';
+import type { OfferedTool } from './offered-tool';
+
+export type { OfferedTool } from './offered-tool';
 
 /** A mistake in an agent's definition or its servers' offer that retrying cannot fix. */
 export class AgentConfigurationError extends Error {
   override name = 'AgentConfigurationError';
-}
-
-/** A tool as one model call offers it, whatever it comes from. */
-export interface OfferedTool {
-  name: string;
-  source: AgentToolSource | 'worker';
-  effect: ToolEffect;
-  /** The API's tool definition (the memory tool: the API's own `memory_20250818`). */
-  api: Tool | MemoryTool20250818;
-  /** The input's JSON Schema, when `api` has none (the memory tool): an operator's edit is checked against it. */
-  inputSchema?: Record<string, unknown>;
-  /** A tool the worker runs itself with no definition of its own (the memory tool). */
-  run?(input: unknown, context: ToolContext): Promise<ToolOutput>;
-  /** The model's input checked against the tool's schema (MCP tools: left to the server). */
-  check(input: unknown): { ok: true; value: unknown } | { ok: false; error: string };
-  /** Whether this checked input needs an operator's approval. */
-  needsApproval(value: unknown): boolean;
-  /** Who must approve a call that needs it: groups and distinct approvals (absent: anyone, once). */
-  approverRules?: ApproverRules;
-  /** A sub-agent: the agent that takes the task. */
-  subAgent?: string;
-  /** A worker tool or an agent's own tool: its definition (runs in `runTool`). */
-  definition?: ToolDefinition;
-  /** An MCP tool: its server and listing. */
-  mcp?: { server: McpServerConfig; tool: McpToolSnapshot };
 }
 
 /**

@@ -11,7 +11,7 @@ import type {
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
-import type { OfferedTool } from './agent-tools';
+import type { OfferedTool } from './offered-tool';
 
 export type ToolSearchVariant = 'regex' | 'bm25';
 

@@ -3,7 +3,7 @@
  * about its agent, and how a conversation of a sub-agent is linked to its parent. Workflow-safe.
  */
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Budget, CompactionConfig, Limits, UsageTotals } from './conversation';
+import type { Budget, CompactionConfig, Limits, UsageTotals } from './limits';
 import type { ToolEffect } from './tools';
 
 /** The rule for an agent's name (the same as a tool's: a sub-agent is offered as a tool by this name). */

@@ -13,7 +13,7 @@
  * `tool_result` blocks in the answering message, and call only tools whose `allowed_callers` list the
  * caller.
  */
-import { newId } from './sse';
+import { newId } from './basics';
 
 type Obj = Record<string, unknown>;
 

@@ -13,7 +13,7 @@
  *   from the delta and applies `signature_delta` to `thinking` blocks only.
  */
 import type { CompactionOrigin, SignedCompactionBlock, Signer } from './signatures';
-import { estimateTokens } from './sse';
+import { estimateTokens } from './basics';
 
 type Obj = Record<string, unknown>;
 

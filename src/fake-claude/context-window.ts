@@ -3,7 +3,7 @@
  * 400; an answer that would not fit in what the prompt leaves is cut where the window ends and stops with
  * `model_context_window_exceeded`.
  */
-import { estimateTokens } from './sse';
+import { estimateTokens } from './basics';
 import type { FakeBlock } from './types';
 
 /** A context window size, or one per model. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { estimateTokens } from './sse';
+import { estimateTokens } from './basics';
 import { compactionTokens } from './compaction';
 
 /**

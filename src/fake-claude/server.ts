@@ -8,8 +8,6 @@ import { demoReply } from './demo';
 import {
   accumulateEvents,
   encodeEvent,
-  estimateTokens,
-  newId,
   parseSse,
   renderEvents,
   renderMessage,
@@ -17,6 +15,7 @@ import {
   seededRandom,
   type SseEvent,
 } from './sse';
+import { estimateTokens, newId } from './basics';
 import type {
   FakeBlock,
   FakeHandler,

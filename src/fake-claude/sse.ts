@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Message, Usage } from '@anthropic-ai/sdk/resources/messages';
 import type { CacheUsage } from './prompt-cache';
 import type { ContainerInfo } from './code-execution';
 import type { FakeBlock, FakeMessageReply } from './types';
+import { estimateTokens, newId } from './basics';
 
 /** One server-sent event as the Messages API frames it: an `event:` line and one `data:` JSON line. */
 export interface SseEvent {
@@ -13,16 +13,6 @@ export interface SseEvent {
 /** Frames one event exactly like the API: `event: X\ndata: {...}\n\n`. */
 export function encodeEvent(event: SseEvent): string {
   return `event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`;
-}
-
-const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/** An id in the API's style: `prefix_` and 24 base-62 characters (`msg_`, `toolu_`, `srvtoolu_`, `req_`). */
-export function newId(prefix: string): string {
-  const bytes = randomBytes(24);
-  let out = '';
-  for (const b of bytes) out += ALPHABET[b % ALPHABET.length];
-  return `${prefix}_${out}`;
 }
 
 /** A small seeded PRNG (mulberry32), so a given request's chunking is reproducible. */
@@ -48,12 +38,6 @@ export function chunk(text: string, size: number | [number, number], random: () 
     at += n;
   }
   return pieces;
-}
-
-/** A rough token estimate (4 characters a token), enough for usage figures that move with the input. */
-export function estimateTokens(value: unknown): number {
-  const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
-  return Math.max(1, Math.ceil(text.length / 4));
 }
 
 function toolInputJson(block: Extract<FakeBlock, { type: 'tool_use' | 'server_tool_use' }>): string {

@@ -4,7 +4,7 @@
  * the worker's backend, in the calling conversation's agent + tenant scope.
  */
 import { z } from 'zod';
-import type { OfferedTool } from '../agents/agent-tools';
+import type { OfferedTool } from '../agents/offered-tool';
 import type { AgentDefinition } from '../agents/define-agent';
 import { formatIssues } from '../api/issues';
 import { DEFAULT_TENANT, TENANT_PATTERN } from '../api/tenants';

@@ -5,7 +5,6 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Config } from '../config';
 
 export type WebhookFormat = 'json' | 'slack';
 
@@ -41,6 +40,14 @@ export const WebhookUrlsSchema = z
   )
   .pipe(z.array(httpUrl).min(1).max(MAX_WEBHOOK_TARGETS));
 
+/** The settings `webhookConfig` reads, as loadConfig parsed them. */
+export interface WebhookSettings {
+  AGENT_WEBHOOK_URL?: string[];
+  AGENT_WEBHOOK_FORMAT?: WebhookFormat;
+  AGENT_WEBHOOK_SECRET?: string;
+  OPS_PUBLIC_URL?: string;
+}
+
 /** `OPS_PUBLIC_URL`. */
 export const PublicUrlSchema = httpUrl;
 
@@ -48,7 +55,7 @@ export const PublicUrlSchema = httpUrl;
  * The webhook configuration of `config`, or undefined when no AGENT_WEBHOOK_URL is set. Throws, in
  * loadConfig's words, when settings only make sense together and one is missing.
  */
-export function webhookConfig(config: Config): WebhookConfig | undefined {
+export function webhookConfig(config: WebhookSettings): WebhookConfig | undefined {
   const problems: string[] = [];
   const urls = config.AGENT_WEBHOOK_URL;
   if (!urls) {

@@ -6,7 +6,8 @@
  * timers, search-attribute upserts, ...) must go behind `rolledOut(PATCH)`: replaying an old history,
  * it answers false where the old code ran, and true from the first point the new code reaches live.
  * When no run started before the change is open any more, replace it with `deprecatePatch(id)`, then
- * remove it. See README, "Changing the workflow safely".
+ * remove it (PATCH_HISTORY says when each came in and what lets it go). Lint allows `patched()` only
+ * here. See README, "Changing the workflow safely".
  */
 import { patched } from '@temporalio/workflow';
 
@@ -52,6 +53,41 @@ export const PATCHES = {
   closeAfterEnd: 'close-after-end',
 } as const;
 
+/** When a patch came in, and what lets it go. */
+export interface PatchHistory {
+  /** The day it landed and its commit (the package's version then: 0.1.0 for every patch so far). */
+  since: string;
+  commit: string;
+  /**
+   * What must be true before `deprecatePatch(id)` replaces it (then, once no run of that step is open,
+   * the patch and its old branch go). For every patch so far: no run started before `since` is still
+   * open, which `agent list` or the visibility query
+   * `WorkflowType = "conversationWorkflow" AND ExecutionStatus = "Running" AND StartTime < "<since>"`
+   * answers; a run that continued-as-new since then started on the new code and does not count.
+   */
+  removeWhen: string;
+}
+
+const OPEN_RUNS_FROM_BEFORE = 'no conversation run started before `since` is still open';
+
+/** Each patch's history: a patch without one does not compile. */
+export const PATCH_HISTORY: Record<keyof typeof PATCHES, PatchHistory> = {
+  decisionActivityTime: { since: '2026-11-21', commit: 'be4dbc5', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  firstMessageChecks: { since: '2026-12-01', commit: 'd4dee73', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  boundedSignals: { since: '2026-12-01', commit: '9629cd0', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  carryFits: { since: '2026-12-01', commit: '36df82d', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  stoppedSubAgentUsage: { since: '2026-12-01', commit: '36df82d', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  compaction: { since: '2026-12-01', commit: 'ffeb843', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  webhookNotifications: { since: '2026-12-01', commit: '6d2ccfa', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  onePerson: { since: '2026-12-07', commit: 'e66f0b2', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  confusables: { since: '2026-12-07', commit: '1008c8c', removeWhen: OPEN_RUNS_FROM_BEFORE },
+  closeAfterEnd: { since: '2026-12-07', commit: 'ee22330', removeWhen: OPEN_RUNS_FROM_BEFORE },
+};
+
+/**
+ * Whether this run takes the patched path: the one way workflow code calls `patched()` (lint forbids
+ * it anywhere else, so every patch is in PATCHES with its history).
+ */
 export function rolledOut(id: (typeof PATCHES)[keyof typeof PATCHES]): boolean {
   return patched(id);
 }

@@ -48,6 +48,12 @@ const REJECTED: Array<[string, string]> = [
   ['export const r = Math.random();', 'no-restricted-properties'],
   // Workflow time is read one way, through clock.ts.
   ['export const t = new Date().getTime();', 'no-restricted-syntax'],
+  // A patch goes through the registry (src/workflows/patches.ts), where it has its history.
+  [
+    "import { patched } from '@temporalio/workflow'; export const p = patched('x');",
+    '@typescript-eslint/no-restricted-imports',
+  ],
+  ["import * as wf from '@temporalio/workflow'; export const p = wf.patched('x');", 'no-restricted-syntax'],
   // Type-aware: a forgotten await on a workflow API, a promise where a callback's result is ignored.
   [
     "import { sleep } from '@temporalio/workflow'; export function w(): void { sleep(1); }",

@@ -274,10 +274,6 @@ export function registerAuth(app: FastifyInstance, adminToken: string, options: 
 }
 
 /** What the OpenID Connect routes need from the session machinery. */
-export interface SessionOpener {
-  openSession: (request: FastifyRequest, reply: FastifyReply, identity: Identity) => SignedIn;
-  secureFor: (request: FastifyRequest) => boolean;
-}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

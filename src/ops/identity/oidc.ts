@@ -12,7 +12,6 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_NAME } from '../../api/bounds';
 import type * as OpenId from 'openid-client';
-import type { SessionOpener } from './auth';
 import type { Identity, Role } from './identity';
 import { claimedName, groupsProblem, isRole } from './names';
 import { makeRoomFor } from './bounded';
@@ -36,6 +35,14 @@ export interface OidcOptions {
   defaultRole?: Role;
   /** Allow an http issuer (tests and local providers only). */
   allowHttp?: boolean;
+}
+
+/** What the sign-in routes need of the sessions (auth.ts hands them its own). */
+export interface SessionOpener {
+  /** Signs `identity` in: a session cookie on `reply`. */
+  openSession: (request: FastifyRequest, reply: FastifyReply, identity: Identity) => unknown;
+  /** Whether cookies for `request` are Secure (served over https). */
+  secureFor: (request: FastifyRequest) => boolean;
 }
 
 export interface OidcLogin {
