@@ -70,6 +70,8 @@ import { formatIssues } from '../api/issues';
 import { checkConversationInput } from './input';
 import { ConversationSchedules } from './schedules';
 import { auditRowsOf, inWindow, type AuditOptions, type AuditResult, type AuditRow } from './audit';
+import { forkPlan } from './fork-plan';
+import { inPool } from './pool';
 
 export { AgentError, retryableUpdateRefusal, type AgentErrorCode } from './errors';
 export { toCsv, toJsonLines, type AuditOptions, type AuditResult, type AuditRow } from './audit';
@@ -436,48 +438,11 @@ export class AgentClient {
     if (!Number.isInteger(at) || at < 0)
       throw new AgentError('invalid', `at must be a message index, not ${at}`);
     const state = await this.getState(workflowId, { from: 0 });
-    if (at >= state.messageCount)
-      throw new AgentError(
-        'invalid',
-        `message ${at} does not exist: the conversation has ${state.messageCount}`,
-      );
-    const held = state.messages.map((message, i) => ({
-      index: state.from + i,
-      message,
-      meta: state.meta[i],
-    }));
-    const earlier = at < state.from ? await this.earlierMessages(workflowId, { before: state.from }) : [];
-    const taken = [...earlier, ...held].filter((m) => m.index <= at);
-    if (taken.at(-1)?.index !== at)
-      throw new AgentError(
-        'invalid',
-        `message ${at} could not be read (the state answered from ${state.from})`,
-      );
-    // From the last compaction message on: what it summarized is not sent, in the origin either.
-    const lastCompaction = taken.map((m) => Boolean(m.meta?.compaction)).lastIndexOf(true);
-    const messages = taken.slice(Math.max(0, lastCompaction)).map((m) => m.message);
-    const last = messages.at(-1)!;
-    const blocks = typeof last.content === 'string' ? [] : (last.content as Array<{ type: string }>);
-    let first = options.message;
-    if (last.role === 'user') {
-      if (blocks.some((b) => b.type === 'tool_result'))
-        throw new AgentError(
-          'invalid',
-          `message ${at} holds tool results: fork at the user message before the tool round, or at the answer after it`,
-        );
-      if (first !== undefined)
-        throw new AgentError(
-          'invalid',
-          `message ${at} is a user message, answered again: give no other message`,
-        );
-      first = last.content as ConversationInput['message'];
-      messages.pop();
-    } else if (blocks.some((b) => b.type === 'tool_use')) {
-      throw new AgentError(
-        'invalid',
-        `message ${at} calls tools: fork at the user message before it, or at the answer after its results`,
-      );
-    }
+    const earlier =
+      at < state.from && at < state.messageCount
+        ? await this.earlierMessages(workflowId, { before: state.from })
+        : [];
+    const { messages, message: first } = forkPlan(state, earlier, at, options.message);
     const settings = await this.forkSettings(workflowId, state, options.input);
     const from = {
       workflowId,
@@ -624,15 +589,13 @@ export class AgentClient {
       if (rows.length >= limit) break;
     }
     if (options.withUsage) {
-      await Promise.all(
-        rows.map(async (row) => {
-          try {
-            row.usage = (await this.getState(row.workflowId, { from: 0, to: 0 })).usage;
-          } catch {
-            // A closed conversation whose worker is gone, say: the row stays without usage.
-          }
-        }),
-      );
+      await inPool(rows, 16, async (row) => {
+        try {
+          row.usage = (await this.getState(row.workflowId, { from: 0, to: 0 })).usage;
+        } catch {
+          // A closed conversation whose worker is gone, say: the row stays without usage.
+        }
+      });
     }
     return rows;
   }
@@ -666,26 +629,22 @@ export class AgentClient {
         this.getState(row.workflowId, { from: 0, to: 0 }).then(pendingCallsOf));
     const items: PendingApprovalItem[] = [];
     // A bounded number of state queries at once: a long queue must not flood the worker with queries.
-    let next = 0;
-    const readNext = async (): Promise<void> => {
-      for (let row = rows[next++]; row; row = rows[next++]) {
-        try {
-          const { pendingApprovals, model, agent, parent } = await read(row);
-          const workflowId = row.workflowId;
-          const owner = { workflowId, model, ...(agent && { agent }), ...(parent && { parent }) };
-          for (const p of pendingApprovals) items.push({ ...p, ...owner });
-        } catch (err) {
-          if (err instanceof AgentError && err.code === 'not_found') continue;
-          const message = err instanceof Error ? err.message : String(err);
-          options.onUnreadable?.({
-            workflowId: row.workflowId,
-            code: err instanceof AgentError ? err.code : 'failed',
-            error: message.length > 300 ? `${message.slice(0, 300)}…` : message,
-          });
-        }
+    await inPool(rows, 16, async (row) => {
+      try {
+        const { pendingApprovals, model, agent, parent } = await read(row);
+        const workflowId = row.workflowId;
+        const owner = { workflowId, model, ...(agent && { agent }), ...(parent && { parent }) };
+        for (const p of pendingApprovals) items.push({ ...p, ...owner });
+      } catch (err) {
+        if (err instanceof AgentError && err.code === 'not_found') return;
+        const message = err instanceof Error ? err.message : String(err);
+        options.onUnreadable?.({
+          workflowId: row.workflowId,
+          code: err instanceof AgentError ? err.code : 'failed',
+          error: message.length > 300 ? `${message.slice(0, 300)}…` : message,
+        });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(16, rows.length) }, readNext));
+    });
     return items.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
@@ -721,18 +680,14 @@ export class AgentClient {
     });
     const rows: AuditRow[] = [];
     const unreadable: AuditResult['unreadable'] = [];
-    let next = 0;
-    const readNext = async (): Promise<void> => {
-      for (let id = ids[next++]; id !== undefined; id = ids[next++]) {
-        try {
-          rows.push(...auditRowsOf(id, await this.getState(id, { from: 0, to: 0 })));
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          unreadable.push({ workflowId: id, error: clipped(message, 300) });
-        }
+    await inPool(ids, 8, async (id) => {
+      try {
+        rows.push(...auditRowsOf(id, await this.getState(id, { from: 0, to: 0 })));
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        unreadable.push({ workflowId: id, error: clipped(message, 300) });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, readNext));
+    });
     return { rows: inWindow(rows, since, until), unreadable };
   }
 
