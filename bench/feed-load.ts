@@ -8,7 +8,7 @@
  * own connection.
  */
 import { writeFileSync } from 'node:fs';
-import { reply, type FakeHandler } from '../src/fake-claude';
+import { reply, type FakeHandler } from '../src/testing/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/crash/stack';
 import { argValue, countingAgentClient, MODEL, round } from './common';

@@ -21,7 +21,7 @@ import {
   type FakeClaude,
   type FakeHandler,
   type RecordedRequest,
-} from '../src/fake-claude';
+} from '../src/testing/fake-claude';
 import { sleep, type CrashStack } from '../test/crash/stack';
 import { percentile, round } from './common';
 

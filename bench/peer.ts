@@ -12,7 +12,7 @@ import { AiSdkPlugin } from '@temporalio/ai-sdk';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { FakeClaude } from '../src/fake-claude';
+import type { FakeClaude } from '../src/testing/fake-claude';
 import { installQuietRuntime } from '../src/testing/temporal-env';
 import { sleep } from '../test/crash/stack';
 import { MODEL, percentile, round, weatherTurn } from './common';
@@ -219,7 +219,7 @@ async function main(): Promise<void> {
   const limitAt = process.argv.indexOf('--history-limit-mib');
   const limitBytes = limitAt > 0 ? Number(process.argv[limitAt + 1]) * 2 ** 20 : undefined;
   const { startDevServer } = await import('../src/testing/temporal-env');
-  const { FakeClaude } = await import('../src/fake-claude');
+  const { FakeClaude } = await import('../src/testing/fake-claude');
   const env = await startDevServer({
     extraArgs: limitBytes
       ? [

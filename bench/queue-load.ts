@@ -14,7 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { stateQuery } from '../src/api/conversation';
-import { reply } from '../src/fake-claude';
+import { reply } from '../src/testing/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/crash/stack';
 import { argValue, countingAgentClient, MODEL, percentile, round } from './common';

@@ -32,7 +32,7 @@ import {
   type ConversationState,
 } from '../src/api/conversation';
 import { CONVERSATION_ID_HEADER } from '../src/api/wire';
-import { reply } from '../src/fake-claude';
+import { reply } from '../src/testing/fake-claude';
 import { createOpsServer } from '../src/ops/server';
 import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadConfig } from '../src/config';
 import { stateDir } from '../src/cli/state-dir';
-import { FakeClaude } from '../src/fake-claude';
+import { FakeClaude } from '../src/testing/fake-claude';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
 import { devServerTuningFlags, searchAttributeFlags } from '../src/testing/temporal-env';
 

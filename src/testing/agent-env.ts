@@ -16,8 +16,8 @@ import {
   type ConversationInput,
   type ConversationState,
 } from '../api/conversation';
-import type { RecordedRequest } from '../fake-claude/types';
-import { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
+import type { RecordedRequest } from './fake-claude/types';
+import { FakeClaude, type FakeClaudeOptions } from './fake-claude/server';
 import { builtinTools } from '../tools/builtin';
 import type { StreamObserver } from '../activities/call-claude';
 import type { ToolDefinition } from '../tools/define-tool';

@@ -29,6 +29,6 @@ export {
   type AgentEnv,
   type AgentEnvOptions,
 } from './agent-env';
-export { FakeClaude, type FakeClaudeOptions } from '../fake-claude/server';
-export * as reply from '../fake-claude/replies';
-export type { FakeReply, FakeScript, FakeHandler, RecordedRequest } from '../fake-claude/types';
+export { FakeClaude, type FakeClaudeOptions } from './fake-claude/server';
+export * as reply from './fake-claude/replies';
+export type { FakeReply, FakeScript, FakeHandler, RecordedRequest } from './fake-claude/types';

@@ -2,6 +2,7 @@ import { MAX_UPDATE_BYTES } from '../api/bounds';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AGENT_SEARCH_ATTRIBUTES } from '../api/search-attributes';
+import { freePort } from './ports';
 import { temporalBinaries } from './temporal-binaries';
 
 let runtimeInstalled = false;
@@ -136,7 +137,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<Te
       executable: { type: 'existing-path', path: temporalBinaries().cli },
       namespace: options.namespace,
       dbFilename: options.dbFilename,
-      port: options.port,
+      // Outside the ephemeral range (see ports.ts): told before it binds, it must still be free then.
+      port: options.port ?? (await freePort()),
       searchAttributes: AGENT_SEARCH_ATTRIBUTES,
       extraArgs: [...dynamicConfigFlags(DEV_SERVER_LIMITS), ...(options.extraArgs ?? [])],
       log: { format: 'pretty', level: 'error' },

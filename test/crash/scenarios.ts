@@ -10,7 +10,7 @@
 import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { ConversationResult, ConversationState, MessageParam } from '../../src/api/conversation';
 import type { PendingApprovalItem } from '../../src/client';
-import { reply, type FakeHandler, type FakeReply } from '../../src/fake-claude';
+import { reply, type FakeHandler, type FakeReply } from '../../src/testing/fake-claude';
 import { CHILD_AGENT, PARENT_AGENT } from './agents';
 import { CrashStack, sleep, until } from './stack';
 

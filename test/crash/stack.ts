@@ -5,13 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { AgentClient } from '../../src/client';
-import { FakeClaude, type FakeClaudeOptions } from '../../src/fake-claude';
+import { FakeClaude, type FakeClaudeOptions } from '../../src/testing/fake-claude';
 import {
   DEV_SERVER_TUNING,
   devServerTuningFlags,
@@ -22,6 +21,10 @@ import {
 } from '../../src/testing';
 import { CONVERSATION_BUNDLE_OPTIONS } from '../../src/worker';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
+import { freePort } from '../../src/testing/ports';
+
+/** A free port outside the kernel's ephemeral range (src/testing/ports.ts). */
+export { freePort };
 
 const ROOT = resolve(__dirname, '..', '..');
 const TASK_QUEUE = 'crash-test';
@@ -275,18 +278,6 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-/** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 /**

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
 import { forTerminal } from '../../src/cli/sanitize';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
 import { cliAgainst } from '../helpers/cli';

@@ -4,7 +4,7 @@
  * neutralised); bad arguments exit 2 before anything connects.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { fileReport } from '../helpers/agents';
 import { cliAgainst } from '../helpers/cli';

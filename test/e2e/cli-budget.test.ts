@@ -7,7 +7,7 @@
  * operator), `show` says so; an ended one exits 3.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { scriptWeatherCall } from '../helpers/agents';
 import { cliAgainst } from '../helpers/cli';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
-import { reply, type FakeHandler } from '../../src/fake-claude';
+import { reply, type FakeHandler } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import type { ConversationFeedData } from '../../src/ops/state-feed';

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';

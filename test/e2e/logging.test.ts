@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { CrashStack } from '../crash/stack';
 
 let stack: CrashStack;

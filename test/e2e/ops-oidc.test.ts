@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { stateQuery } from '../../src/api/conversation';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { CrashStack, freePort } from '../crash/stack';
 import { launchChromium } from '../helpers/chromium';
 

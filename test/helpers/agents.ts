@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ConversationState } from '../../src/api/conversation';
-import { reply, type FakeClaude, type FakeReply } from '../../src/fake-claude';
+import { reply, type FakeClaude, type FakeReply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import type { AgentEnv } from './agent-env';
 

@@ -24,7 +24,7 @@ import { CONVERSATION_STATUSES, stateQuery, type ConversationStatus } from '../.
 import { bounded, forTerminal, jsonForTerminal, quoted } from '../../src/cli/sanitize';
 import { renderer } from '../../src/cli/watch';
 import { AgentClient, AgentError } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';

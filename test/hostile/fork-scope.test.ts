@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settingsQuery } from '../../src/api/conversation';
 import { AgentClient, AgentError, forkId, toCsv } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { endUpdate, stateQuery } from '../../src/api/conversation';
 import { MAX_QUERY_MESSAGES_BYTES, TEMPORAL_PAYLOAD_LIMIT } from '../../src/api/bounds';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { taskFailures } from './workflow-raw';
 

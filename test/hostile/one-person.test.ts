@@ -16,7 +16,7 @@ import { stateQuery } from '../../src/api/conversation';
 import fc from 'fast-check';
 import { lookalikePersonOf, personOf } from '../../src/api/person';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore, OperatorStoreError } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { defineTool } from '../../src/tools/define-tool';

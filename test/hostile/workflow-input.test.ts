@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { WorkflowHandle } from '@temporalio/client';
 import { endUpdate, stateQuery, type ConversationState } from '../../src/api/conversation';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { AgentClient, AgentError } from '../../src/client';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { endUpdate, resumeUpdate, stateQuery } from '../../src/api/conversation';
-import { reply, type RecordedRequest } from '../../src/fake-claude';
+import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { expectRefused } from '../helpers/updates';
 

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { INVALID_INPUT_KEY } from '../../src/api/activity-contract';
 import { endUpdate, sendMessageUpdate, stateQuery, type MessageParam } from '../../src/api/conversation';
-import { reply, type RecordedRequest } from '../../src/fake-claude';
+import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { haveSharedFixtures, sharedFixture } from '../helpers/fixtures';

@@ -11,7 +11,7 @@ import { WithStartWorkflowOperation } from '@temporalio/client';
 import { CONVERSATION_WORKFLOW, endUpdate, type ConversationResult } from '../../src/api/conversation';
 import type { conversationWorkflow } from '../../src/workflows/conversation';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { startHttpFixture, type HttpFixture } from '../mcp/fixture-server';
 

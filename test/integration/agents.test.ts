@@ -10,7 +10,7 @@ import { defineAgent } from '../../src/agents/define-agent';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { endUpdate, stateQuery, type ConversationResult } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { lookup, scriptSubAgentCall } from '../helpers/agents';

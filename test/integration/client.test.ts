@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient, AgentError } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 
 let t: AgentEnv;

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
 import type { ConversationState } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
-import { reply, type FakeBlock } from '../../src/fake-claude';
+import { reply, type FakeBlock } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 

@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { AgentClient } from '../../src/client';
 import { EncryptionCodec } from '../../src/codec';
-import { FakeClaude, reply } from '../../src/fake-claude';
+import { FakeClaude, reply } from '../../src/testing/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { installQuietRuntime, startDevServer, workflowBundle } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';

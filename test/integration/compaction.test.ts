@@ -14,7 +14,7 @@ import { defineAgent } from '../../src/agents/define-agent';
 import { defineTool } from '../../src/tools/define-tool';
 import type { ConversationResult, ConversationState } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
-import { reply, type RecordedRequest } from '../../src/fake-claude';
+import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { lookup } from '../helpers/agents';
 

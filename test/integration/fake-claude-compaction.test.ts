@@ -23,7 +23,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/beta/messages/messages';
 import { z } from 'zod';
 import { CONVERSATION_ID_HEADER } from '../../src/api/wire';
-import { FakeClaude, promptTokens, reply } from '../../src/fake-claude';
+import { FakeClaude, promptTokens, reply } from '../../src/testing/fake-claude';
 
 const COMPACT_BETA = 'compact-2026-09-04';
 const WINDOW = 4_000;

@@ -8,7 +8,7 @@ import { betaZodTool } from '@anthropic-ai/sdk/helpers/beta/zod';
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { CONVERSATION_ID_HEADER } from '../../src/api/wire';
-import { FakeClaude, parseSse, reply } from '../../src/fake-claude';
+import { FakeClaude, parseSse, reply } from '../../src/testing/fake-claude';
 import { haveSharedFixtures, sharedFixture } from '../helpers/fixtures';
 
 let fake: FakeClaude;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/testing/ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -52,15 +52,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A port with nothing listening on it. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function unavailable(promise: Promise<unknown>): Promise<McpUnavailableError> {

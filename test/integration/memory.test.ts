@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import type { ConversationResult } from '../../src/api/conversation';
-import { reply, type FakeReply } from '../../src/fake-claude';
+import { reply, type FakeReply } from '../../src/testing/fake-claude';
 import { FilesystemMemoryStore } from '../../src/memory/filesystem';
 import { PostgresMemoryStore } from '../../src/memory/postgres';
 import { MemoryUnavailableError, type MemoryBackendKind, type MemoryStore } from '../../src/memory/store';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { resumeUpdate } from '../../src/api/conversation';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import type { JsonPayload, SlackPayload } from '../../src/notify/payload';
 import { verifySignature } from '../../src/notify/signature';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';

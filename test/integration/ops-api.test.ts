@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { defineAgent } from '../../src/agents/define-agent';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
 import { listArticles } from '../../src/tools/save-article';

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { endUpdate, sendMessageUpdate, stateQuery } from '../../src/api/conversation';
 import { costOf, DEFAULT_PRICES } from '../../src/activities/pricing';
-import { reply } from '../../src/fake-claude';
-import { PromptCache } from '../../src/fake-claude/prompt-cache';
+import { reply } from '../../src/testing/fake-claude';
+import { PromptCache } from '../../src/testing/fake-claude/prompt-cache';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 
 let t: AgentEnv;

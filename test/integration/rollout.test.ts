@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import webpack from 'webpack';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { CONVERSATION_WORKFLOW, stateQuery } from '../../src/api/conversation';
-import { FakeClaude, reply } from '../../src/fake-claude';
+import { FakeClaude, reply } from '../../src/testing/fake-claude';
 import { installQuietRuntime, quietBundlerLogger, startDevServer } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';
 import { anthropicClient, createAgentWorker } from '../../src/worker';

@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ConversationResult } from '../../src/api/conversation';
 import { AgentClient, AgentError, type ConversationSchedule, type ScheduleDetails } from '../../src/client';
-import { reply, type FakeReply, type RecordedRequest } from '../../src/fake-claude';
+import { reply, type FakeReply, type RecordedRequest } from '../../src/testing/fake-claude';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 import { runCli, type CliRun } from '../hostile/helpers-cli';
 

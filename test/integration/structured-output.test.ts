@@ -11,7 +11,7 @@ import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import { defineAgent } from '../../src/agents/define-agent';
 import type { ConversationResult } from '../../src/api/conversation';
-import { reply } from '../../src/fake-claude';
+import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
 

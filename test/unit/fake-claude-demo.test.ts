@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MessageCreateParams, Tool } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
-import { demoReply, valueFromSchema } from '../../src/fake-claude/demo';
-import type { FakeBlock, FakeMessageReply } from '../../src/fake-claude/types';
+import { demoReply, valueFromSchema } from '../../src/testing/fake-claude/demo';
+import type { FakeBlock, FakeMessageReply } from '../../src/testing/fake-claude/types';
 
 const saveArticle = z.object({
   abstract: z.string().describe('A one-paragraph abstract of the article'),

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { validateRequest, type Route } from '../../src/fake-claude/validate';
+import { validateRequest, type Route } from '../../src/testing/fake-claude/validate';
 
 type Body = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 /** The fake's code execution rules: containers and the answers to programmatic tool calls. */
 import { describe, expect, it } from '@jest/globals';
-import { Containers, programmaticCallProblem } from '../../src/fake-claude/code-execution';
+import { Containers, programmaticCallProblem } from '../../src/testing/fake-claude/code-execution';
 
 const CODE = { type: 'code_execution_20250825', name: 'code_execution' };
 const price = (allowed?: string[]) => ({

@@ -2,7 +2,7 @@
  * The pure parts of the fake's compaction, context window, context editing and signatures.
  */
 import { describe, expect, it } from '@jest/globals';
-import { Signer, canonicalJson } from '../../src/fake-claude/signatures';
+import { Signer, canonicalJson } from '../../src/testing/fake-claude/signatures';
 import {
   compactEdit,
   compactionPlacementProblem,
@@ -10,11 +10,11 @@ import {
   signedBlocksProblem,
   summarize,
   DEFAULT_COMPACT_TRIGGER,
-} from '../../src/fake-claude/compaction';
-import { applyContextEdits, CLEARED_TOOL_RESULT } from '../../src/fake-claude/context-edits';
-import { contextWindowOf, fitToWindow, promptTooLong } from '../../src/fake-claude/context-window';
-import { promptTokens } from '../../src/fake-claude/prompt-cache';
-import { validateRequest } from '../../src/fake-claude/validate';
+} from '../../src/testing/fake-claude/compaction';
+import { applyContextEdits, CLEARED_TOOL_RESULT } from '../../src/testing/fake-claude/context-edits';
+import { contextWindowOf, fitToWindow, promptTooLong } from '../../src/testing/fake-claude/context-window';
+import { promptTokens } from '../../src/testing/fake-claude/prompt-cache';
+import { validateRequest } from '../../src/testing/fake-claude/validate';
 
 type Obj = Record<string, unknown>;
 const signer = new Signer('unit-test-secret');

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { validateRequest } from '../../src/fake-claude/validate';
+import { validateRequest } from '../../src/testing/fake-claude/validate';
 import { keyHash } from '../../src/tools/idempotent-write';
 import { MemoryCommandSchema, runMemoryCommand, type MemoryCommand } from '../../src/memory/commands';
 import { FilesystemMemoryStore } from '../../src/memory/filesystem';

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { MessageAccumulator, type Accumulated } from '../../src/activities/message-accumulator';
-import { parseSse } from '../../src/fake-claude/sse';
+import { parseSse } from '../../src/testing/fake-claude/sse';
 
 const FIXTURES = path.join(__dirname, '../../../shared/fixtures/anthropic-api');
 

@@ -6,8 +6,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { MessageParam, TextBlockParam, ToolUnion } from '@anthropic-ai/sdk/resources/messages';
 import { withCacheBreakpoints } from '../../src/activities/cache-breakpoints';
 import { costOf, DEFAULT_PRICES, priceOf } from '../../src/activities/pricing';
-import { PromptCache, promptTokens } from '../../src/fake-claude/prompt-cache';
-import { validateRequest } from '../../src/fake-claude/validate';
+import { PromptCache, promptTokens } from '../../src/testing/fake-claude/prompt-cache';
+import { validateRequest } from '../../src/testing/fake-claude/validate';
 import { loadConfig } from '../../src/config';
 
 const EPHEMERAL = { type: 'ephemeral' as const };

@@ -20,8 +20,8 @@ import { judgeOutput, jsonSchemaCheck, OutputSchemaSchema } from '../../src/api/
 import { parseCommand } from '../../src/cli/args';
 import { readOutputSchema } from '../../src/cli/output-schema';
 import { UsageError } from '../../src/cli/parse';
-import { strictSchemaProblem } from '../../src/fake-claude/strict-schema';
-import { validateRequest } from '../../src/fake-claude/validate';
+import { strictSchemaProblem } from '../../src/testing/fake-claude/strict-schema';
+import { validateRequest } from '../../src/testing/fake-claude/validate';
 import { defineTool } from '../../src/tools/define-tool';
 
 const rating = {

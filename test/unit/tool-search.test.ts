@@ -10,16 +10,16 @@ import { MessageAccumulator } from '../../src/activities/message-accumulator';
 import { fromDefinition, type OfferedTool } from '../../src/agents/agent-tools';
 import { defineAgent } from '../../src/agents/define-agent';
 import { DEFER_ALL_ABOVE, deferredNames, withToolSearch } from '../../src/agents/tool-search';
-import { demoReply } from '../../src/fake-claude/demo';
-import { renderEvents, seededRandom } from '../../src/fake-claude/sse';
+import { demoReply } from '../../src/testing/fake-claude/demo';
+import { renderEvents, seededRandom } from '../../src/testing/fake-claude/sse';
 import {
   bm25Search,
   regexSearch,
   searchTools,
   withToolSearchResults,
   type SearchableTool,
-} from '../../src/fake-claude/tool-search';
-import { validateRequest } from '../../src/fake-claude/validate';
+} from '../../src/testing/fake-claude/tool-search';
+import { validateRequest } from '../../src/testing/fake-claude/validate';
 import type { McpServerConfig, McpToolSnapshot } from '../../src/mcp/types';
 import { defineTool } from '../../src/tools/define-tool';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageCreateParams } from '@anthropic-ai/sdk/resources/messages';
-import { CONVERSATION_ID_HEADER } from '../api/wire';
+import { CONVERSATION_ID_HEADER } from '../../api/wire';
 import { Containers, programmaticCallProblem, type ContainerInfo } from './code-execution';
 import { demoReply } from './demo';
 import {

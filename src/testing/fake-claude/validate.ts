@@ -44,7 +44,7 @@ import {
 import type { Signer } from './signatures';
 import { strictSchemaProblem } from './strict-schema';
 import { toolSearchProblem } from './tool-search';
-import { TOOL_NAME_PATTERN } from '../api/tools';
+import { TOOL_NAME_PATTERN } from '../../api/tools';
 
 /** The endpoint a request was sent to: `POST /v1/messages` or `POST /v1/messages/count_tokens`. */
 export type Route = 'messages' | 'count_tokens';
