@@ -160,11 +160,11 @@ export default tseslint.config(
   },
   {
     // Test workflows are bundled into the sandbox too.
-    files: ['test/workflows/**/*.ts'],
+    files: ['test/support/workflows/**/*.ts'],
     rules: sandboxFence,
   },
   {
-    files: ['test/workflows/smoke.ts'],
+    files: ['test/support/workflows/smoke.ts'],
     // The smoke workflow reads Date.now() on purpose: it proves time skipped.
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { AgentClient } from '../src/client';
 import { reply, type FakeHandler, type RecordedRequest } from '../src/testing/fake-claude';
-import { CrashStack, type ServerOptions } from '../test/crash/stack';
+import { CrashStack, type ServerOptions } from '../test/support/stack';
 
 export const MODEL = 'claude-sonnet-5-5';
 

@@ -22,7 +22,7 @@ import {
   type FakeHandler,
   type RecordedRequest,
 } from '../src/testing/fake-claude';
-import { sleep, type CrashStack } from '../test/crash/stack';
+import { sleep, type CrashStack } from '../test/support/stack';
 import { percentile, round } from './common';
 
 /** Priced in the worker's default table (src/activities/pricing.ts); the fake answers any model. */

@@ -14,7 +14,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { FakeClaude } from '../src/testing/fake-claude';
 import { installQuietRuntime } from '../src/testing/temporal-env';
-import { sleep } from '../test/crash/stack';
+import { sleep } from '../test/support/stack';
 import { MODEL, percentile, round, weatherTurn } from './common';
 import {
   endSignal,

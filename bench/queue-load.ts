@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { stateQuery } from '../src/api/conversation';
 import { reply } from '../src/testing/fake-claude';
 import { createOpsServer } from '../src/ops/server';
-import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/crash/stack';
+import { CrashStack, FAST_DEV_SERVER, sleep, until } from '../test/support/stack';
 import { argValue, countingAgentClient, MODEL, percentile, round } from './common';
 
 const TOKEN = 'bench-token-0123456789abcdef';

@@ -37,7 +37,7 @@ import { createOpsServer } from '../src/ops/server';
 import { StreamHub } from '../src/streaming/hub';
 import type { LiveMessage } from '../src/streaming/protocol';
 import { subscribeLive } from '../src/streaming/subscribe';
-import { CrashStack, FAST_DEV_SERVER, sleep } from '../test/crash/stack';
+import { CrashStack, FAST_DEV_SERVER, sleep } from '../test/support/stack';
 import { MODEL, argValue, percentile, round, throughput as runThroughput, weatherTurn } from './common';
 import { fakeContextWindow, longConversation, longRows } from './long-conversation';
 import { runAiSdkPeer } from './peer';

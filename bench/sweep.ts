@@ -20,7 +20,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAST_DEV_SERVER, type ServerOptions } from '../test/crash/stack';
+import { FAST_DEV_SERVER, type ServerOptions } from '../test/support/stack';
 import {
   argValue,
   percentile,
@@ -47,7 +47,7 @@ const ONE_PARTITION: ServerOptions['dynamicConfig'] = {
   'matching.numTaskqueueWritePartitions': 1,
 };
 const WAL = { journal_mode: 'WAL', synchronous: 'NORMAL' };
-/** All three: FAST_DEV_SERVER of test/crash/stack.ts (spelled out above so each part can be tried alone). */
+/** All three: FAST_DEV_SERVER of test/support/stack.ts (spelled out above so each part can be tried alone). */
 const TUNED_SERVER: ServerOptions = FAST_DEV_SERVER;
 
 const worker = (env: Record<string, number>) =>

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { messagesQuery, sendMessageUpdate, stateQuery } from '../src/api/conversation';
-import { sleep, type CrashStack } from '../test/crash/stack';
+import { sleep, type CrashStack } from '../test/support/stack';
 import {
   argValue,
   cpuSeconds,

@@ -5,8 +5,8 @@
  * on a SQLite file, the worker as a child process, the fake Messages API. Exits non-zero if any
  * conversation is lost or any side effect repeats.
  */
-import { CASES, runCase, runRandomized } from '../test/crash/scenarios';
-import { CRASH_AGENT_MODULE, CrashStack } from '../test/crash/stack';
+import { CASES, runCase, runRandomized } from '../test/support/crash-scenarios';
+import { CRASH_AGENT_MODULE, CrashStack } from '../test/support/stack';
 
 async function main(): Promise<number> {
   const short = process.argv.includes('--short');

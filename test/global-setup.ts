@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shareWorkflowBundle } from '../src/testing/agent-env';
 import { temporalBinaries } from '../src/testing/temporal-binaries';
-import { buildCli } from './hostile/helpers-cli';
-import { processesMatching } from './helpers/processes';
+import { buildCli } from './support/cli-runs';
+import { processesMatching } from './support/processes';
 
 /**
  * Records which Temporal server processes already run before the suite (someone's `npm start`, say),
@@ -19,7 +19,7 @@ export default async function globalSetup(): Promise<void> {
     cli,
     testServer,
     join(__dirname, '..', 'src', 'worker.ts'),
-    join(__dirname, 'crash', 'held-worker.ts'),
+    join(__dirname, 'support', 'held-worker.ts'),
     join(__dirname, '..', 'scripts', 'start.ts'),
   ];
   // Every process the suite starts inherits this variable; the teardown looks only at those, so two

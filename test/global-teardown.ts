@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { processesMatching } from './helpers/processes';
+import { processesMatching } from './support/processes';
 
 /**
  * Fails the run if a Temporal server started by the suite outlived it (a test that forgot

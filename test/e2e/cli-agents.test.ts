@@ -11,10 +11,10 @@ import { defineAgent } from '../../src/agents/define-agent';
 import { forTerminal } from '../../src/cli/sanitize';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport, lookup, scriptSubAgentCall } from '../helpers/agents';
-import { cliAgainst } from '../helpers/cli';
-import { inPool } from '../hostile/helpers-cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { fileReport, lookup, scriptSubAgentCall } from '../support/agents';
+import { cliAgainst } from '../support/cli';
+import { inPool } from '../support/cli-runs';
 
 const spec = {
   name: 'support',

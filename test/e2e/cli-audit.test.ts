@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport } from '../helpers/agents';
-import { cliAgainst } from '../helpers/cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { fileReport } from '../support/agents';
+import { cliAgainst } from '../support/cli';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -8,10 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { scriptWeatherCall } from '../helpers/agents';
-import { cliAgainst } from '../helpers/cli';
-import { inPool } from '../hostile/helpers-cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { scriptWeatherCall } from '../support/agents';
+import { cliAgainst } from '../support/cli';
+import { inPool } from '../support/cli-runs';
 
 let t: AgentEnv;
 beforeAll(async () => {

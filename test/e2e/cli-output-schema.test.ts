@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { cliAgainst } from '../helpers/cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { cliAgainst } from '../support/cli';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -9,9 +9,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CASES, runCase, runRandomized, saveScript, type CaseResult } from '../crash/scenarios';
-import { CRASH_AGENT_MODULE, CrashStack, sleep, until } from '../crash/stack';
-import { workflowBundle } from '../helpers/agent-env';
+import { CASES, runCase, runRandomized, saveScript, type CaseResult } from '../support/crash-scenarios';
+import { CRASH_AGENT_MODULE, CrashStack, sleep, until } from '../support/stack';
+import { workflowBundle } from '../support/agent-env';
 
 /**
  * Two stacks, each with its own server, worker and fake: the crash points run in two lanes at once, a
@@ -132,7 +132,7 @@ describe('determinism', () => {
     }
     expect(replayed).toBe(histories.length);
     if (process.env.RECORD_HISTORIES) {
-      // Keep the faulted runs (and the graceful shutdown) as fixtures: test/unit/replay-histories.test.ts
+      // Keep the faulted runs (and the graceful shutdown) as fixtures: test/replay/replay-histories.test.ts
       // replays them against every future version of the workflow code.
       const dir = join(__dirname, '..', 'replay', 'histories');
       mkdirSync(dir, { recursive: true });

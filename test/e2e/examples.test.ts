@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { reply } from '../../src/testing/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
-import { CrashStack, until } from '../crash/stack';
+import { CrashStack, until } from '../support/stack';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'examples-token-0123456789abcdef';

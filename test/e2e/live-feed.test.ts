@@ -21,7 +21,7 @@ import type { ConversationFeedData } from '../../src/ops/state-feed';
 import { StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';
 import { subscribeLive } from '../../src/streaming/subscribe';
-import { CrashStack, sleep, until } from '../crash/stack';
+import { CrashStack, sleep, until } from '../support/stack';
 
 const TOKEN = 'feed-token-0123456789abcdef';
 const PAGES = 20;

@@ -13,8 +13,8 @@ import { createOpsServer } from '../../src/ops/server';
 import { StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';
 import { subscribeLive } from '../../src/streaming/subscribe';
-import { CrashStack, sleep, spawnWorkerProcess, until } from '../crash/stack';
-import { cliArgv } from '../hostile/helpers-cli';
+import { CrashStack, sleep, spawnWorkerProcess, until } from '../support/stack';
+import { cliArgv } from '../support/cli-runs';
 
 const TOKEN = 'live-token-0123456789abcdef';
 let stack: CrashStack;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reply } from '../../src/testing/fake-claude';
-import { CrashStack } from '../crash/stack';
+import { CrashStack } from '../support/stack';
 
 let stack: CrashStack;
 beforeAll(async () => {

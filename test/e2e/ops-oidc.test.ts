@@ -1,5 +1,5 @@
 /**
- * OpenID Connect sign-in in Chromium: a real OpenID provider (oidc-provider, test/helpers/oidc-provider.mjs)
+ * OpenID Connect sign-in in Chromium: a real OpenID provider (oidc-provider, test/support/oidc-provider.mjs)
  * and the real ops server process (`npm run ops`: openid-client is an ES module, loaded there as Node
  * loads it) over a real dev server, worker process and fake Messages API. The operator signs in at the
  * provider (authorization code + PKCE), approves a call, and the decision is recorded under the
@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
-import { CrashStack, freePort } from '../crash/stack';
-import { launchChromium } from '../helpers/chromium';
+import { CrashStack, freePort } from '../support/stack';
+import { launchChromium } from '../support/chromium';
 
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'oidc-e2e-token-0123456789abcdef';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   let issuer: string;
   [provider, issuer] = await startProcess(
     [
-      join(ROOT, 'test', 'helpers', 'oidc-provider.mjs'),
+      join(ROOT, 'test', 'support', 'oidc-provider.mjs'),
       `${base}/auth/oidc/callback`,
       'approver',
       'finance,ops',

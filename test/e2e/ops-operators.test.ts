@@ -19,10 +19,10 @@ import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { financeRefund, lookup, refundWaiting as refundWaitingFor } from '../helpers/agents';
-import { runCli } from '../hostile/helpers-cli';
-import { launchChromium } from '../helpers/chromium';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { financeRefund, lookup, refundWaiting as refundWaitingFor } from '../support/agents';
+import { runCli } from '../support/cli-runs';
+import { launchChromium } from '../support/chromium';
 
 const { refund, refunds } = financeRefund();
 const desk = defineAgent({ name: 'desk', model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off' });

@@ -20,9 +20,9 @@ import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import { listArticles } from '../../src/tools/save-article';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport, lookup, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
-import { launchChromium } from '../helpers/chromium';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { fileReport, lookup, parkedOnBudget, scriptSubAgentCall } from '../support/agents';
+import { launchChromium } from '../support/chromium';
 
 /** Calls the researcher, which calls the archivist; its MCP server is down (nothing listens on port 9). */
 const helpdesk = defineAgent({

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../src/client';
-import { freePort } from '../crash/stack';
-import { processesMatching } from '../helpers/processes';
+import { freePort } from '../support/stack';
+import { processesMatching } from '../support/processes';
 
 const ROOT = join(__dirname, '..', '..');
 const home = mkdtempSync(join(tmpdir(), 'npm-start-'));

@@ -28,8 +28,8 @@ import { reply } from '../../src/testing/fake-claude';
 import { createOpsServer } from '../../src/ops/server';
 import { hubObserver, StreamHub } from '../../src/streaming/hub';
 import type { LiveMessage } from '../../src/streaming/protocol';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { inPool, RAW_CONTROL, runCli, type CliRun } from './helpers-cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { inPool, RAW_CONTROL, runCli, type CliRun } from '../support/cli-runs';
 
 const TOKEN = 'hostile-cli-token-0123456789abcdef';
 const DEAD_TEMPORAL = '127.0.0.1:1';

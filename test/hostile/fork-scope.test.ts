@@ -15,8 +15,8 @@ import { AgentClient, AgentError, forkId, toCsv } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { call, TOKEN } from './ops-http';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { call, TOKEN } from '../support/ops-http';
 
 let t: AgentEnv;
 let client: AgentClient;

@@ -10,8 +10,8 @@ import { endUpdate, stateQuery } from '../../src/api/conversation';
 import { MAX_QUERY_MESSAGES_BYTES, TEMPORAL_PAYLOAD_LIMIT } from '../../src/api/bounds';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { taskFailures } from './workflow-raw';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { taskFailures } from '../support/workflow-raw';
 
 const MESSAGE = 250_000;
 const TURNS = 10;

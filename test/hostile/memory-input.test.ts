@@ -16,7 +16,7 @@ import { runMemoryCommand, type MemoryCommand } from '../../src/memory/commands'
 import { openedWithin } from '../../src/memory/filesystem';
 import { memoryPath } from '../../src/memory/paths';
 import { MemoryError, type MemoryStore } from '../../src/memory/store';
-import { memoryBackendsForSuite } from '../helpers/memory-backends';
+import { memoryBackendsForSuite } from '../support/memory-backends';
 
 const stores: Record<string, MemoryStore> = memoryBackendsForSuite('memory-hostile');
 

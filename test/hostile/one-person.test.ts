@@ -20,9 +20,9 @@ import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore, OperatorStoreError } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { expectRefused } from '../helpers/updates';
-import { call, TOKEN } from './ops-http';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { expectRefused } from '../support/updates';
+import { call, TOKEN } from '../support/ops-http';
 
 /** Names the probe approved a two-person call with, beside `alice`. */
 const ALICE_LOOKALIKES = [

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
-import { runCli } from './helpers-cli';
+import { runCli } from '../support/cli-runs';
 
 const dir = mkdtempSync(join(tmpdir(), 'operators-concurrent-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

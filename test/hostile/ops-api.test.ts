@@ -20,8 +20,8 @@ import { AgentClient } from '../../src/client';
 import type { OpsErrorLogEntry } from '../../src/ops/error-log';
 import { createOpsServer } from '../../src/ops/server';
 import { quietBundlerLogger } from '../../src/testing/temporal-env';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { scriptSaveArticle } from '../helpers/agents';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { scriptSaveArticle } from '../support/agents';
 import {
   call,
   expectError,
@@ -30,7 +30,7 @@ import {
   rawRequest,
   TOKEN,
   type Answer,
-} from './ops-http';
+} from '../support/ops-http';
 
 const FUZZ_RUNS = Number(process.env.HOSTILE_FUZZ_RUNS ?? 200);
 const FUZZ_SEED = Number(process.env.HOSTILE_FUZZ_SEED ?? 42);
@@ -536,7 +536,7 @@ describe('the approval queue', () => {
       connection: t.env.nativeConnection,
       taskQueue: brokenQueue,
       workflowBundle: await bundleWorkflowCode({
-        workflowsPath: require.resolve('./ops-broken-workflow'),
+        workflowsPath: require.resolve('../support/workflows/ops-broken'),
         logger: quietBundlerLogger,
       }),
     });

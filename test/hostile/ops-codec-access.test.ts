@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { codecFromEnv } from '../../src/codec';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from './ops-http';
+import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from '../support/ops-http';
 
 const tokens: Record<string, string> = {};
 let app: FastifyInstance;

@@ -15,9 +15,9 @@ import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { scriptSaveArticle } from '../helpers/agents';
-import { call, TOKEN } from './ops-http';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { scriptSaveArticle } from '../support/agents';
+import { call, TOKEN } from '../support/ops-http';
 
 const MAX_STREAMS = 4;
 

@@ -14,9 +14,9 @@ import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
 import { OperatorStore, OperatorStoreError } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { scriptSaveArticle } from '../helpers/agents';
-import { expectError, expectSecurityHeaders, TOKEN, type Answer } from './ops-http';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { scriptSaveArticle } from '../support/agents';
+import { expectError, expectSecurityHeaders, TOKEN, type Answer } from '../support/ops-http';
 
 let t: AgentEnv;
 let ops: FastifyInstance;

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN, type Answer, NO_TEMPORAL_AGENT } from './ops-http';
+import { call, expectError, TOKEN, type Answer, NO_TEMPORAL_AGENT } from '../support/ops-http';
 
 const servers: FastifyInstance[] = [];
 let operators: OperatorStore;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer } from '../../src/ops/server';
-import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from './ops-http';
+import { call, expectError, TOKEN, NO_TEMPORAL_AGENT } from '../support/ops-http';
 
 const servers: FastifyInstance[] = [];
 const tokens: Record<string, string> = {};

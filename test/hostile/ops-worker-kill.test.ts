@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { AgentClient } from '../../src/client';
-import { scriptSaveArticle } from '../helpers/agents';
+import { scriptSaveArticle } from '../support/agents';
 import { createOpsServer } from '../../src/ops/server';
-import { CrashStack, sleep, until } from '../crash/stack';
-import { TOKEN } from './ops-http';
+import { CrashStack, sleep, until } from '../support/stack';
+import { TOKEN } from '../support/ops-http';
 
 const ROUNDS = Number(process.env.HOSTILE_KILL_ROUNDS ?? 2);
 const POLLERS = Number(process.env.HOSTILE_KILL_POLLERS ?? 4);

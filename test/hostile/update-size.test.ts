@@ -14,14 +14,14 @@ import { temporal } from '@temporalio/proto';
 import { decideToolCallUpdate } from '../../src/api/approvals';
 import { endUpdate, sendMessageUpdate, stateQuery } from '../../src/api/conversation';
 import { MAX_IN_FLIGHT_UPDATE_PAYLOADS } from '../../src/testing/temporal-env';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 import {
   awaitingApprovalConversation,
   idleConversation,
   json,
   taskFailures,
   type RawPayload,
-} from './workflow-raw';
+} from '../support/workflow-raw';
 
 const MiB = 1024 * 1024;
 /** gRPC's status code. */

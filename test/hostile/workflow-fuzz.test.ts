@@ -11,8 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { endUpdate, stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { enc, json, queryRaw, signalRaw, taskFailures, updateRaw, type RawPayload } from './workflow-raw';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import {
+  enc,
+  json,
+  queryRaw,
+  signalRaw,
+  taskFailures,
+  updateRaw,
+  type RawPayload,
+} from '../support/workflow-raw';
 
 const RUNS = Number(process.env.HOSTILE_FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.HOSTILE_FUZZ_SEED ?? 42);

@@ -9,7 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { endUpdate, stateQuery, type ConversationState } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
 import { AgentClient, AgentError } from '../../src/client';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 import {
   awaitingApprovalConversation,
   enc,
@@ -20,7 +20,7 @@ import {
   taskFailures,
   updateRaw as updateRawWith,
   type RawPayload,
-} from './workflow-raw';
+} from '../support/workflow-raw';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WorkflowFailedError } from '@temporalio/client';
 import { endUpdate, resumeUpdate, stateQuery } from '../../src/api/conversation';
 import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { expectRefused } from '../helpers/updates';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { expectRefused } from '../support/updates';
 
 let t: AgentEnv;
 beforeAll(async () => {

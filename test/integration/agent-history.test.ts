@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { temporal } from '@temporalio/proto';
 import { endUpdate, sendMessageUpdate, stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -9,9 +9,9 @@ import { INVALID_INPUT_KEY } from '../../src/api/activity-contract';
 import { endUpdate, sendMessageUpdate, stateQuery, type MessageParam } from '../../src/api/conversation';
 import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { haveSharedFixtures, sharedFixture } from '../helpers/fixtures';
-import { expectRefused } from '../helpers/updates';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { haveSharedFixtures, sharedFixture } from '../support/fixtures';
+import { expectRefused } from '../support/updates';
 
 type Block = Record<string, unknown>;
 const blocks = (m: MessageParam | undefined): Block[] =>

@@ -12,11 +12,11 @@ import { CONVERSATION_WORKFLOW, endUpdate, type ConversationResult } from '../..
 import type { conversationWorkflow } from '../../src/workflows/conversation';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { startHttpFixture, type HttpFixture } from '../mcp/fixture-server';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { startHttpFixture, type HttpFixture } from '../support/mcp-fixture-server';
 
 const ROOT = join(__dirname, '..', '..');
-const FIXTURE = join(ROOT, 'test', 'mcp', 'fixture-server.ts');
+const FIXTURE = join(ROOT, 'test', 'support', 'mcp-fixture-server.ts');
 
 const MANY_TOOLS = `
 const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js');

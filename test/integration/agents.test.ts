@@ -12,8 +12,8 @@ import { endUpdate, stateQuery, type ConversationResult } from '../../src/api/co
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { lookup, scriptSubAgentCall } from '../helpers/agents';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { lookup, scriptSubAgentCall } from '../support/agents';
 
 const refunds: string[] = [];
 const refund = defineTool({

@@ -7,7 +7,7 @@ import { decideToolCallUpdate } from '../../src/api/approvals';
 import { stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
 import { listArticles } from '../../src/tools/save-article';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -9,8 +9,8 @@ import { endUpdate, stateQuery, type MessageParam } from '../../src/api/conversa
 import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
 import { listArticles } from '../../src/tools/save-article';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { expectRefused } from '../helpers/updates';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { expectRefused } from '../support/updates';
 
 type Block = Record<string, unknown>;
 const blocks = (m: MessageParam | undefined): Block[] =>

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decideToolCallSignal, decideToolCallUpdate } from '../../src/api/approvals';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient, toCsv, toJsonLines } from '../../src/client';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { financeRefund, refundWaiting as refundWaitingFor } from '../helpers/agents';
-import { expectRefused } from '../helpers/updates';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { financeRefund, refundWaiting as refundWaitingFor } from '../support/agents';
+import { expectRefused } from '../support/updates';
 
 const { refund, refunds } = financeRefund();
 

@@ -14,9 +14,9 @@ import {
 } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { getWeather } from '../../src/tools/get-weather';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { parkedOnBudget, scriptWeatherCall } from '../helpers/agents';
-import { expectRefused } from '../helpers/updates';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { parkedOnBudget, scriptWeatherCall } from '../support/agents';
+import { expectRefused } from '../support/updates';
 
 const thrifty = defineAgent({
   name: 'thrifty',

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stateQuery } from '../../src/api/conversation';
 import { AgentClient, AgentError } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 let t: AgentEnv;
 let agent: AgentClient;

@@ -13,7 +13,7 @@ import type { ConversationState } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply, type FakeBlock } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 const CONTAINER_TTL_MS = 4000;
 const CODE_EXECUTION = { type: 'code_execution_20250825', name: 'code_execution' } as const;

@@ -15,8 +15,8 @@ import { defineTool } from '../../src/tools/define-tool';
 import type { ConversationResult, ConversationState } from '../../src/api/conversation';
 import { AgentClient } from '../../src/client';
 import { reply, type RecordedRequest } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { lookup } from '../helpers/agents';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { lookup } from '../support/agents';
 
 /** About `tokens` tokens of text, as the fake counts them (4 characters a token). */
 function words(tokens: number, word = 'talk'): string {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { CONVERSATION_ID_HEADER } from '../../src/api/wire';
 import { FakeClaude, parseSse, reply } from '../../src/testing/fake-claude';
-import { haveSharedFixtures, sharedFixture } from '../helpers/fixtures';
+import { haveSharedFixtures, sharedFixture } from '../support/fixtures';
 
 let fake: FakeClaude;
 let client: Anthropic;

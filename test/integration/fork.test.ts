@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { defineAgent } from '../../src/agents/define-agent';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { lookup } from '../helpers/agents';
-import { cliAgainst } from '../helpers/cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { lookup } from '../support/agents';
+import { cliAgainst } from '../support/cli';
 
 const desk = defineAgent({ name: 'desk', model: 'claude-sonnet-4-6', tools: [lookup], promptCaching: 'off' });
 

@@ -23,7 +23,7 @@ import {
   LEGACY_QUERY_ID,
   splitLegacyQueryCompletion,
 } from '../../src/workflows/legacy-query-guard';
-import { finishUpdate, peekQuery, queryCommandsWorkflow } from '../workflows/query-commands';
+import { finishUpdate, peekQuery, queryCommandsWorkflow } from '../support/workflows/query-commands';
 
 const GUARD = require.resolve('../../src/workflows/legacy-query-guard');
 let env: TestWorkflowEnvironment;
@@ -32,7 +32,7 @@ let guarded: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   env = await startDevServer();
-  const workflowsPath = require.resolve('../workflows/query-commands');
+  const workflowsPath = require.resolve('../support/workflows/query-commands');
   [unguarded, guarded] = await Promise.all([
     bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: [GUARD], logger: quietBundlerLogger }),
@@ -54,7 +54,7 @@ function workerProcess(taskQueue: string, codePath: string) {
     [
       '--import',
       'tsx',
-      require.resolve('../helpers/query-commands-worker.ts'),
+      require.resolve('../support/query-commands-worker.ts'),
       env.address,
       taskQueue,
       codePath,

@@ -1,5 +1,5 @@
 /**
- * The MCP client against real servers: the fixture (test/mcp/fixture-server.ts) over stdio and over
+ * The MCP client against real servers: the fixture (test/support/mcp-fixture-server.ts) over stdio and over
  * streamable HTTP, and a published server from the registry over stdio. No mocks.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -22,10 +22,10 @@ import {
   startHttpFixture,
   type FixtureState,
   type HttpFixture,
-} from '../mcp/fixture-server';
+} from '../support/mcp-fixture-server';
 
 const ROOT = join(__dirname, '..', '..');
-const FIXTURE = join(__dirname, '..', 'mcp', 'fixture-server.ts');
+const FIXTURE = join(__dirname, '..', 'support', 'mcp-fixture-server.ts');
 
 function stdioFixture(name = 'shop'): McpServerConfig {
   return {

@@ -18,7 +18,7 @@ import { PostgresMemoryStore } from '../../src/memory/postgres';
 import { MemoryUnavailableError, type MemoryBackendKind, type MemoryStore } from '../../src/memory/store';
 import { MemoryBackends } from '../../src/memory/tool';
 import { startPostgres, type PostgresServer } from '../../src/testing/postgres';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 const BACKENDS: MemoryBackendKind[] = ['filesystem', 'postgres'];
 const agentOf = (backend: MemoryBackendKind) => `keeper-${backend === 'filesystem' ? 'fs' : 'pg'}`;

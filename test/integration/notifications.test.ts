@@ -13,7 +13,7 @@ import { resumeUpdate } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
 import type { JsonPayload, SlackPayload } from '../../src/notify/payload';
 import { verifySignature } from '../../src/notify/signature';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 const SECRET = 'test-webhook-secret-0123456789';
 const PUBLIC_URL = 'https://ops.example.com';

@@ -15,9 +15,9 @@ import { reply } from '../../src/testing/fake-claude';
 import { OperatorStore } from '../../src/ops/identity/operator-store';
 import { createOpsServer, type ApprovalsResponse, type ConversationsResponse } from '../../src/ops/server';
 import { listArticles } from '../../src/tools/save-article';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { fileReport, parkedOnBudget, scriptSubAgentCall } from '../helpers/agents';
-import { cliArgv } from '../hostile/helpers-cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { fileReport, parkedOnBudget, scriptSubAgentCall } from '../support/agents';
+import { cliArgv } from '../support/cli-runs';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const tokens: Record<string, string> = {};

@@ -7,7 +7,7 @@ import { endUpdate, sendMessageUpdate, stateQuery } from '../../src/api/conversa
 import { costOf, DEFAULT_PRICES } from '../../src/activities/pricing';
 import { reply } from '../../src/testing/fake-claude';
 import { PromptCache } from '../../src/testing/fake-claude/prompt-cache';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 let t: AgentEnv;
 beforeAll(async () => {

@@ -20,7 +20,7 @@ import { FakeClaude, reply } from '../../src/testing/fake-claude';
 import { installQuietRuntime, quietBundlerLogger, startDevServer } from '../../src/testing';
 import { builtinTools } from '../../src/tools/builtin';
 import { anthropicClient, createAgentWorker } from '../../src/worker';
-import { workflowBundle } from '../helpers/agent-env';
+import { workflowBundle } from '../support/agent-env';
 
 /** The workflow bundle with src/workflows/patches.ts replaced by `replacement`. */
 function bundleWith(replacement: string): Promise<WorkflowBundleWithSourceMap> {
@@ -50,8 +50,8 @@ beforeAll(async () => {
   fake = await FakeClaude.start();
   dataDir = mkdtempSync(join(tmpdir(), 'rollout-'));
   [before, unguarded] = await Promise.all([
-    bundleWith(require.resolve('../workflows/rollout/before')),
-    bundleWith(require.resolve('../workflows/rollout/unguarded')),
+    bundleWith(require.resolve('../support/workflows/rollout/before')),
+    bundleWith(require.resolve('../support/workflows/rollout/unguarded')),
   ]);
 });
 afterAll(async () => {

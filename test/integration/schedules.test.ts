@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ConversationResult } from '../../src/api/conversation';
 import { AgentClient, AgentError, type ConversationSchedule, type ScheduleDetails } from '../../src/client';
 import { reply, type FakeReply, type RecordedRequest } from '../../src/testing/fake-claude';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { runCli, type CliRun } from '../hostile/helpers-cli';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { runCli, type CliRun } from '../support/cli-runs';
 
 /** Due once, on 1 January 2099: never while the test runs. */
 const FAR = '0 0 1 1 * 2099';

@@ -13,7 +13,7 @@ import { defineAgent } from '../../src/agents/define-agent';
 import type { ConversationResult } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
 
 const rating = {
   type: 'object',

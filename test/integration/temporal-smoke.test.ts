@@ -8,7 +8,7 @@ let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows/smoke'),
+    workflowsPath: require.resolve('../support/workflows/smoke'),
     logger: quietBundlerLogger,
   });
 });

@@ -13,9 +13,9 @@ import { defineAgent } from '../../src/agents/define-agent';
 import { AgentClient } from '../../src/client';
 import { reply } from '../../src/testing/fake-claude';
 import { defineTool } from '../../src/tools/define-tool';
-import { startAgentEnv, type AgentEnv } from '../helpers/agent-env';
-import { lookup } from '../helpers/agents';
-import { startHttpFixture, type HttpFixture } from '../mcp/fixture-server';
+import { startAgentEnv, type AgentEnv } from '../support/agent-env';
+import { lookup } from '../support/agents';
+import { startHttpFixture, type HttpFixture } from '../support/mcp-fixture-server';
 
 const ran: Array<{ city: string; day?: string }> = [];
 const forecast = defineTool({

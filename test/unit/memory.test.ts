@@ -13,7 +13,7 @@ import { MemoryCommandSchema, runMemoryCommand, type MemoryCommand } from '../..
 import { FilesystemMemoryStore } from '../../src/memory/filesystem';
 import { memoryPath } from '../../src/memory/paths';
 import { MemoryError, type MemoryScope, type MemoryStore } from '../../src/memory/store';
-import { memoryBackendsForSuite } from '../helpers/memory-backends';
+import { memoryBackendsForSuite } from '../support/memory-backends';
 
 describe('memoryPath', () => {
   it.each([

@@ -4,7 +4,7 @@
  */
 import { expect } from '@jest/globals';
 import type { ConversationState } from '../../src/api/conversation';
-import { RAW_CONTROL, runCli, type CliRun } from '../hostile/helpers-cli';
+import { RAW_CONTROL, runCli, type CliRun } from './cli-runs';
 import type { AgentEnv } from './agent-env';
 
 /**

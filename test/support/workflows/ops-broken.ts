@@ -4,8 +4,8 @@
  * queue of its own, with a worker of its own.
  */
 import { condition, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { stateQuery } from '../../src/api/conversation';
-import { AGENT_PENDING_APPROVALS } from '../../src/api/search-attributes';
+import { stateQuery } from '../../../src/api/conversation';
+import { AGENT_PENDING_APPROVALS } from '../../../src/api/search-attributes';
 
 export async function conversationWorkflow(): Promise<void> {
   setHandler(stateQuery, () => {

@@ -29,8 +29,8 @@ export { freePort };
 const ROOT = resolve(__dirname, '..', '..');
 const TASK_QUEUE = 'crash-test';
 
-/** The crash tests' agents and tools (test/crash/agents.ts), for {@link StackOptions.agentModule}. */
-export const CRASH_AGENT_MODULE = join(__dirname, 'agents.ts');
+/** The crash tests' agents and tools (test/support/crash-agents.ts), for {@link StackOptions.agentModule}. */
+export const CRASH_AGENT_MODULE = join(__dirname, 'crash-agents.ts');
 
 export interface WorkerOptions {
   /** Hold tool completion after the side effect (ms): the window of kill point 2. */

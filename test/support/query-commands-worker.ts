@@ -4,7 +4,7 @@
  * ("state RUNNING", ...). The SDK's fault leaves a worker stuck shutting down, so the test runs it apart
  * and kills it.
  *
- * Usage: node --import tsx test/helpers/query-commands-worker.ts <address> <taskQueue> <bundlePath>
+ * Usage: node --import tsx test/support/query-commands-worker.ts <address> <taskQueue> <bundlePath>
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { installQuietRuntime } from '../../src/testing';

@@ -1,5 +1,5 @@
 import { proxyActivities, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { AGENT_STATUS } from '../../src/api/search-attributes';
+import { AGENT_STATUS } from '../../../src/api/search-attributes';
 
 interface SmokeActivities {
   greet(name: string): Promise<string>;

@@ -11,10 +11,10 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { workflowBundle } from '../helpers/agent-env';
+import { workflowBundle } from '../support/agent-env';
 import { installQuietRuntime } from '../../src/testing';
 
-const dir = join(__dirname, '..', 'replay', 'histories');
+const dir = join(__dirname, 'histories');
 // Top level: the crash runs. integration/<suite>/: every conversation the integration suites ran, as
 // recorded before the loop redesign (RECORD_HISTORIES_DIR, see src/testing/agent-env.ts), and the
 // agent suites' conversations (sub-agents included) as recorded when agents came.

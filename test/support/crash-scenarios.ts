@@ -11,7 +11,7 @@ import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import type { ConversationResult, ConversationState, MessageParam } from '../../src/api/conversation';
 import type { PendingApprovalItem } from '../../src/client';
 import { reply, type FakeHandler, type FakeReply } from '../../src/testing/fake-claude';
-import { CHILD_AGENT, PARENT_AGENT } from './agents';
+import { CHILD_AGENT, PARENT_AGENT } from './crash-agents';
 import { CrashStack, sleep, until } from './stack';
 
 const ARTICLE = {

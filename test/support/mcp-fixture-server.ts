@@ -2,8 +2,8 @@
  * A small MCP server for the MCP client's tests, built with the SDK's `McpServer`. One tool per kind of
  * result, a write tool that runs once per idempotency key, and counters the tests read back.
  *
- *   node --import tsx test/mcp/fixture-server.ts --stdio
- *   node --import tsx test/mcp/fixture-server.ts --http 3001      (MCP endpoint: /mcp)
+ *   node --import tsx test/support/mcp-fixture-server.ts --stdio
+ *   node --import tsx test/support/mcp-fixture-server.ts --http 3001      (MCP endpoint: /mcp)
  *
  * In process: `startHttpFixture()` listens on a free port and returns its URL, counters and `close`.
  */
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
     const fixture = await startHttpFixture({ port: Number(args[1] ?? 0) });
     process.stderr.write(`fixture: ready at ${fixture.url}\n`);
   } else {
-    process.stderr.write('usage: fixture-server.ts --stdio | --http PORT\n');
+    process.stderr.write('usage: mcp-fixture-server.ts --stdio | --http PORT\n');
     process.exit(2);
   }
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { reply } from '../../src/testing/fake-claude';
-import type { AgentEnv } from '../helpers/agent-env';
+import type { AgentEnv } from './agent-env';
 
 export type RawPayload = { metadata: Record<string, Uint8Array>; data: Uint8Array };
 
