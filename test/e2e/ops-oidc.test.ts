@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { stateQuery } from '../../src/api/conversation';
 import { reply } from '../../src/testing/fake-claude';
-import { CrashStack, freePort } from '../support/stack';
+import { freePort } from '../../src/testing/ports';
+import { CrashStack } from '../support/stack';
 import { launchChromium } from '../support/chromium';
 
 const ROOT = join(__dirname, '..', '..');

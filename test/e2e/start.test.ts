@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../src/client';
-import { freePort } from '../support/stack';
+import { freePort } from '../../src/testing/ports';
 import { processesMatching } from '../support/processes';
 
 const ROOT = join(__dirname, '..', '..');

@@ -23,9 +23,6 @@ import { CONVERSATION_BUNDLE_OPTIONS } from '../../src/worker';
 import { listArticles, type SavedArticle } from '../../src/tools/save-article';
 import { freePort } from '../../src/testing/ports';
 
-/** A free port outside the kernel's ephemeral range (src/testing/ports.ts). */
-export { freePort };
-
 const ROOT = resolve(__dirname, '..', '..');
 const TASK_QUEUE = 'crash-test';
 
