@@ -112,9 +112,13 @@ async function onLogin(ev) {
   }
 }
 
-/** @param {string} [msg] */
-function signOut(msg) {
-  if (app.session && !msg) void logout(app.session);
+/**
+ * Signs out: the sign-in form shows once the server has ended the session (or could not be reached), so
+ * "signed out" on the screen means the old cookie no longer works.
+ * @param {string} [msg]
+ */
+async function signOut(msg) {
+  if (app.session && !msg) await logout(app.session);
   app.session = null;
   app.decided.clear();
   app.conv = null;
@@ -200,7 +204,7 @@ function start() {
   onSessionExpired(signOut);
   setRefresh(refresh);
   element('login-form', HTMLFormElement).addEventListener('submit', onLogin);
-  $('sign-out').addEventListener('click', () => signOut());
+  $('sign-out').addEventListener('click', () => void signOut());
   statusFilter().addEventListener('change', () => {
     invalidateList();
     restartPolling();
